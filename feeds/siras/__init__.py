@@ -1,0 +1,31 @@
+"""SIRAS: student demographics uploaded by a California SIS for the special-education system."""
+
+from hub.declarations import Feed, FileType
+from feeds.siras.columns import COLUMNS
+from feeds.siras.rules import SirasOptions, apply
+
+_NAME = r"^(?P<code>\d{7})_"
+
+FEED = Feed(
+    name="siras",
+    title="SIRAS student demographics",
+    description=(
+        "Nightly student demographics from the district SIS (CSV, XLS or XLSX). Updates existing special-education "
+        "records matched by SSID; creates records only for students designated SPED, 504 or SST."
+    ),
+    files=(
+        FileType("demographics_504", ("*_demographics_504.csv", "*_demographics_504.xls", "*_demographics_504.xlsx"),
+                 COLUMNS, unique_key=("ssid",), district_code_in_name=_NAME,
+                 description="504 Plan students ({CDE district code}_demographics_504.csv): every row is designated 504."),
+        FileType("demographics", ("*demographics*.csv", "*demographics*.xls", "*demographics*.xlsx"),
+                 COLUMNS, unique_key=("ssid",), district_code_in_name=_NAME,
+                 description="Student demographics ({7-digit CDE district code}_demographics.csv)."),
+    ),
+    apply=apply,
+    target_tables=("core.students",),
+    options_model=SirasOptions,
+    date_formats=("YYYYMMDD", "DD/MM/YYYY"),
+    apply_asset="student_updates",
+    apply_description="Applies the day's staged SIRAS files to student profiles (core.students) with a field-level audit.",
+    kinds=frozenset({"csv", "excel"}),
+)

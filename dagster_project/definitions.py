@@ -1,0 +1,56 @@
+"""Definitions built from the integration registry and the feed declarations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from assets.feed_assets import build_feed_assets
+from feeds import FEEDS
+from hub.registry import Registry, load_registry
+from resources.archive import ArchiveResource
+from resources.warehouse import WarehouseResource
+from sensors.deliveries import build_delivery_sensor
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def hub_home() -> Path:
+    return Path(os.environ.get("HUB_HOME", PROJECT_ROOT / ".hub")).resolve()
+
+
+def load_hub_registry(path: Path | None = None) -> Registry:
+    return load_registry(path or registry_path(), {name: f.options_model for name, f in FEEDS.items()})
+
+
+def registry_path() -> Path:
+    return Path(os.environ.get("HUB_REGISTRY", PROJECT_ROOT / "demo" / "registry.yaml")).resolve()
+
+
+def build_definitions(path: Path | None = None) -> dg.Definitions:
+    """Assets, checks, jobs and sensors for every enabled integration in the registry."""
+    path = path or registry_path()
+    registry = load_hub_registry(path)
+    assets, jobs, sensors = [], [], []
+    for feed in FEEDS.values():
+        feed_assets = build_feed_assets(registry, feed)
+        if not feed_assets:
+            continue
+        job = dg.define_asset_job(f"{feed.name}_import", selection=dg.AssetSelection.assets(*feed_assets),
+                                  description=f"{feed.title}: stage the day's files, run the gates, apply the changes.")
+        assets += feed_assets
+        jobs.append(job)
+        sensors += [build_delivery_sensor(registry, feed, i, job.name, path.parent) for i in registry.enabled(feed.name)]
+    url = dg.EnvVar("HUB_WAREHOUSE_URL") if os.environ.get("HUB_WAREHOUSE_URL") else f"duckdb:///{hub_home() / 'warehouse.duckdb'}"
+    return dg.Definitions(
+        assets=assets, jobs=jobs, sensors=sensors, executor=dg.in_process_executor,
+        resources={"warehouse": WarehouseResource(url=url),
+                   "archive": ArchiveResource(root=os.environ.get("HUB_ARCHIVE_DIR", str(hub_home() / "archive")))},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

@@ -1,0 +1,62 @@
+"""Seed the demo drop folders with realistic deliveries: `python -m demo.seed [registry.yaml]`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from demo.siras_files import students
+from hub.registry import FolderTransportConfig, load_registry
+
+DEFAULT_REGISTRY = Path(__file__).with_name("registry.yaml")
+DAY = 86_400
+
+
+def _folder(registry_file: Path, path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else (registry_file.parent / p).resolve()
+
+
+def _touch(path: Path, mtime: float) -> None:
+    os.utime(path, (mtime, mtime))
+
+
+def seed(registry_file: Path = DEFAULT_REGISTRY) -> list[Path]:
+    """Write yesterday's and today's deliveries for each enabled SIRAS drop-folder integration."""
+    registry = load_registry(registry_file)
+    now = time.time()
+    written: list[Path] = []
+    for n, integration in enumerate(i for i in registry.enabled("siras") if isinstance(i.transport, FolderTransportConfig)):
+        code = registry.district(integration.district).state_district_id or "0000000"
+        folder = _folder(registry_file, integration.transport.path)
+        folder.mkdir(parents=True, exist_ok=True)
+        base = students(300 + 50 * n, code, seed=n)
+        today = base.copy()
+        today.loc[today.index[:12], "GRADE"] = "12"  # a few students change grade
+        today.loc[today.index[12:15], "EL_TYPE"] = "RFEP"
+        today = today._append(students(5, code, seed=n + 100, start=10_000), ignore_index=True)  # new students
+        if integration.options.get("designated_file"):
+            yesterday_path, today_path = folder / f"{code}_demographics_prev.xlsx", folder / f"{code}_demographics.xlsx"
+            base.to_excel(yesterday_path, index=False)
+            today.to_excel(today_path, index=False)
+        else:
+            encoding = "cp1252" if "santa_ana" in integration.id else "utf-8"
+            yesterday_path, today_path = folder / f"{code}_demographics_prev.csv", folder / f"{code}_demographics.csv"
+            base.to_csv(yesterday_path, index=False, encoding=encoding)
+            today.to_csv(today_path, index=False, encoding=encoding)
+            if encoding == "cp1252":
+                sec504 = students(40, code, seed=n + 200, start=20_000).assign(Designation="")
+                sec504.to_csv(folder / f"{code}_demographics_504.csv", index=False, encoding=encoding)
+                _touch(folder / f"{code}_demographics_504.csv", now - 60)
+                written.append(folder / f"{code}_demographics_504.csv")
+        _touch(yesterday_path, now - DAY)
+        _touch(today_path, now - 60)
+        written += [yesterday_path, today_path]
+    return written
+
+
+if __name__ == "__main__":
+    for path in seed(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_REGISTRY):
+        print(f"seeded {path}")

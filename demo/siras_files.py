@@ -1,0 +1,52 @@
+"""Synthetic SIRAS demographics files (realistic shape, invented people), written in chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FIRST = np.array(["Sofia", "Mateo", "Olivia", "Liam", "Camila", "Noah", "Isabella", "Ethan", "Mia", "Diego", "Ava",
+                  "Lucas", "Emma", "Daniel", "Zoe", "Jayden", "Aaliyah", "Minh", "Priya", "José"])
+LAST = np.array(["Garcia", "Nguyen", "Smith", "Hernandez", "Lopez", "Kim", "Martinez", "Johnson", "Patel", "Brown",
+                 "Rodriguez", "Tran", "O'Brien", "Williams", "Chen", "Davis", "Ramirez", "Lee", "Flores", "Núñez"])
+GRADES = np.array(["KN", "TK", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12"])
+HEADER = ["SSID", "LOCAL_ID", "LAST_NAME", "FIRST_NAME", "BIRTHDATE", "MIDDLE_NAME", "SCH_CODE", "DIST_RESI", "GRADE",
+          "GENDER", "ETHNICITY", "RACE1", "EL_TYPE", "NATIV_LANG", "MIGRANT", "Designation"]
+
+
+def students(n: int, district_code: str, seed: int = 0, start: int = 0) -> pd.DataFrame:
+    """`n` synthetic students of one district (SSIDs derived from the row number, so deterministic)."""
+    rng = np.random.default_rng(seed + start)
+    idx = np.arange(start, start + n)
+    births = pd.Timestamp("2008-09-01") + pd.to_timedelta(rng.integers(0, 4700, n), unit="D")
+    schools = np.array(["6000001", "6000002", "6000003"])
+    return pd.DataFrame({
+        "SSID": pd.Series(idx + 1_000_000_000 + int(district_code) % 7919 * 10_000).astype(str).str.zfill(10),
+        "LOCAL_ID": pd.Series(idx + 100000).astype(str).str.zfill(7),
+        "LAST_NAME": LAST[rng.integers(0, len(LAST), n)],
+        "FIRST_NAME": FIRST[rng.integers(0, len(FIRST), n)],
+        "BIRTHDATE": births.strftime("%Y%m%d"),
+        "MIDDLE_NAME": np.where(rng.random(n) < 0.5, FIRST[rng.integers(0, len(FIRST), n)], ""),
+        "SCH_CODE": schools[rng.integers(0, 3, n)],
+        "DIST_RESI": district_code,
+        "GRADE": GRADES[rng.integers(0, len(GRADES), n)],
+        "GENDER": np.array(["M", "F", "X"])[rng.choice(3, n, p=[0.49, 0.49, 0.02])],
+        "ETHNICITY": np.array(["Y", "N"])[rng.integers(0, 2, n)],
+        "RACE1": np.array(["100", "200", "600", "700"])[rng.integers(0, 4, n)],
+        "EL_TYPE": np.array(["EO", "EL", "IFEP", "RFEP", "TBD"])[rng.integers(0, 5, n)],
+        "NATIV_LANG": np.array(["00", "01", "02", "07"])[rng.integers(0, 4, n)],
+        "MIGRANT": np.array(["N", "Y"])[rng.choice(2, n, p=[0.95, 0.05])],
+        "Designation": np.array(["SPED", "504", "SST", ""])[rng.choice(4, n, p=[0.6, 0.2, 0.05, 0.15])],
+    }, columns=HEADER)
+
+
+def write_csv(path: Path, rows: int, district_code: str, seed: int = 0, chunk: int = 200_000,
+              encoding: str = "utf-8") -> Path:
+    """Write a demographics CSV of `rows` students in chunks (memory stays flat)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding=encoding, newline="") as fh:
+        for start in range(0, rows, chunk):
+            students(min(chunk, rows - start), district_code, seed, start).to_csv(fh, index=False, header=start == 0)
+    return path

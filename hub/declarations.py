@@ -1,0 +1,94 @@
+"""How a feed is declared: its file types, columns, aliases, keys and rules.
+
+Generic machinery (sensor, download, parse, validate, stage, gate, apply) reads these declarations;
+a feed module only declares and adds its own apply rules.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from hub.apply import ApplyContext, ApplyStats
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column of a file type."""
+
+    name: str  # canonical, snake_case; also the staging column name
+    aliases: tuple[str, ...] = ()  # headers accepted for it (the canonical name always is)
+    required: bool = False  # the column must be present in the file
+    nullable: bool = True  # a blank value is allowed
+    kind: Literal["text", "date", "code"] = "text"
+    pattern: str | None = None  # regex a non-blank value must match in full
+    pattern_rule: str = ""  # human wording of the pattern rule
+    codes: tuple[str, ...] | None = None  # allowed values (after upper-casing for kind="code")
+    description: str = ""
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True)
+class FileType:
+    """A kind of file a feed receives; each becomes one partitioned source asset."""
+
+    name: str  # snake_case; the asset is <feed>/<name>
+    patterns: tuple[str, ...]  # fnmatch on the file name, case-insensitive
+    columns: tuple[Column, ...]
+    unique_key: tuple[str, ...] = ()  # must be unique within one file
+    district_code_in_name: str | None = None  # regex with group 'code': the district's state id in the file name
+    description: str = ""
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    def aliases(self) -> dict[str, tuple[str, ...]]:
+        return {c.name: c.headers for c in self.columns}
+
+    def matches(self, file_name: str, patterns: tuple[str, ...] | None = None) -> bool:
+        return any(fnmatch.fnmatch(file_name.lower(), p.lower()) for p in (patterns or self.patterns))
+
+    def district_code(self, file_name: str) -> str | None:
+        if not self.district_code_in_name:
+            return None
+        m = re.match(self.district_code_in_name, file_name, flags=re.IGNORECASE)
+        return m.group("code") if m else None
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed: what arrives, what it updates, and the feed's own apply rules."""
+
+    name: str  # snake_case; asset key prefix and Dagster group
+    title: str
+    description: str
+    files: tuple[FileType, ...]
+    apply: Callable[["ApplyContext"], "ApplyStats"]
+    target_tables: tuple[str, ...]  # tables the apply step changes
+    options_model: type[BaseModel] = NoOptions
+    date_formats: tuple[str, ...] = ("YYYYMMDD",)  # accepted date formats unless an integration overrides them
+    load: Literal["snapshot", "delta"] = "snapshot"  # snapshot: a newer file supersedes older ones
+    apply_asset: str = "apply"  # asset name of the apply step
+    apply_description: str = ""
+    kinds: frozenset[str] = field(default_factory=frozenset)
+
+    def file_type_for(self, file_name: str, patterns: tuple[str, ...] = ()) -> FileType | None:
+        """The first file type whose patterns match; integration patterns narrow the feed's own."""
+        if patterns and not any(fnmatch.fnmatch(file_name.lower(), p.lower()) for p in patterns):
+            return None
+        return next((ft for ft in self.files if ft.matches(file_name)), None)
+
+    def all_patterns(self) -> tuple[str, ...]:
+        return tuple(p for ft in self.files for p in ft.patterns)

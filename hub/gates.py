@@ -1,0 +1,34 @@
+"""The district-ID gate: a file is applied only to the district it belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.declarations import FileType
+from hub.registry import Integration, Registry
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    reason: str  # a sentence for people; district codes only, never student data
+    district_code: str | None = None
+
+
+def district_gate(registry: Registry, integration: Integration, ft: FileType, file_name: str) -> GateResult:
+    """Check the district a file names (in its file name) against the registry and the integration's district.
+
+    A file that names no district gets the integration's own district attached, which must be in the registry.
+    """
+    own = registry.district(integration.district)
+    code = ft.district_code(file_name)
+    if code is None:
+        return GateResult(True, f"file names no district; attached the integration's district {own.id} "
+                                f"(NCES {own.nces_leaid})")
+    named = [d for d in registry.districts if code in (d.state_district_id, d.nces_leaid)]
+    if not named:
+        return GateResult(False, f"district code {code} in the file name is not in the hub's district registry", code)
+    if own not in named:
+        return GateResult(False, f"file names district code {code} ({', '.join(d.id for d in named)}) but integration "
+                                 f"{integration.id} belongs to district {own.id}", code)
+    return GateResult(True, f"district code {code} matches district {own.id} (NCES {own.nces_leaid})", code)

@@ -1,0 +1,109 @@
+"""The delivery ledger (ops.deliveries) and the ingest error log (ops.ingest_errors)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from hub.tables import deliveries, ingest_errors
+
+log = logging.getLogger("hub.ledger")
+
+# statuses that mean "this delivery's bytes are the ones to import for its partition"
+IMPORTABLE = ("queued", "staged", "rejected", "applied")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def delivery_id(integration_id: str, remote_path: str, size: int, mtime: float) -> str:
+    """Stable id of one observed version of a remote file."""
+    raw = f"{integration_id}\x00{remote_path}\x00{size}\x00{mtime:.3f}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    integration_id: str
+    district_id: str
+    feed: str
+    file_type: str
+    file_name: str
+    sha256: str | None
+    archive_path: str | None
+    partition_date: str
+    status: str
+    mtime: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: sa.Row) -> "Delivery":
+        m = row._mapping
+        return cls(**{f: m[f] for f in cls.__dataclass_fields__})
+
+
+def get(conn: sa.Connection, did: str) -> Delivery | None:
+    row = conn.execute(sa.select(deliveries).where(deliveries.c.delivery_id == did)).first()
+    return Delivery.from_row(row) if row else None
+
+
+def find_same_bytes(conn: sa.Connection, integration_id: str, sha256: str) -> Delivery | None:
+    """An earlier delivery of this integration with identical bytes."""
+    row = conn.execute(
+        sa.select(deliveries)
+        .where(deliveries.c.integration_id == integration_id, deliveries.c.sha256 == sha256,
+               deliveries.c.status.in_(IMPORTABLE))
+        .order_by(deliveries.c.discovered_at).limit(1)
+    ).first()
+    return Delivery.from_row(row) if row else None
+
+
+def record(conn: sa.Connection, **values: object) -> None:
+    now = utcnow()
+    conn.execute(sa.insert(deliveries).values(discovered_at=now, updated_at=now, **values))
+
+
+def set_status(conn: sa.Connection, dids: list[str], status: str, reason: str | None = None,
+               run_id: str | None = None) -> None:
+    if dids:
+        conn.execute(sa.update(deliveries).where(deliveries.c.delivery_id.in_(dids))
+                     .values(status=status, reason=reason, run_id=run_id, updated_at=utcnow()))
+
+
+def latest_for_partition(conn: sa.Connection, integration_id: str, file_type: str, day: str,
+                         statuses: tuple[str, ...] = IMPORTABLE) -> Delivery | None:
+    """The newest delivery of a file type for one partition day (full files: newest wins)."""
+    row = conn.execute(
+        sa.select(deliveries)
+        .where(deliveries.c.integration_id == integration_id, deliveries.c.file_type == file_type,
+               deliveries.c.partition_date == day, deliveries.c.status.in_(statuses))
+        .order_by(deliveries.c.mtime.desc(), deliveries.c.discovered_at.desc()).limit(1)
+    ).first()
+    return Delivery.from_row(row) if row else None
+
+
+def log_ingest_error(conn: sa.Connection, *, integration_id: str, district_id: str, file_name: str, gate: str,
+                     reason: str, delivery_id: str | None = None, run_id: str | None = None) -> None:
+    """Record a blocked file: file name, district, timestamp and reason (no student data in `reason`)."""
+    now = utcnow()
+    conn.execute(sa.insert(ingest_errors).values(
+        delivery_id=delivery_id, integration_id=integration_id, district_id=district_id, file_name=file_name,
+        gate=gate, reason=reason, run_id=run_id, occurred_at=now))
+    log.warning("ingest blocked: file=%s district=%s gate=%s at=%s reason=%s",
+                file_name, district_id, gate, now.isoformat(timespec="seconds"), reason)
+
+
+def newest_applied(conn: sa.Connection, integration_id: str, file_type: str) -> Delivery | None:
+    """The most recently modified delivery of a file type that was applied."""
+    row = conn.execute(
+        sa.select(deliveries)
+        .where(deliveries.c.integration_id == integration_id, deliveries.c.file_type == file_type,
+               deliveries.c.status == "applied")
+        .order_by(deliveries.c.mtime.desc()).limit(1)
+    ).first()
+    return Delivery.from_row(row) if row else None

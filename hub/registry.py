@@ -1,0 +1,195 @@
+"""The integration registry: one YAML file that says what runs (districts and integrations).
+
+Validated with pydantic at load; a bad entry fails with the integration (or district) and field named.
+Feed-specific `options` are validated by the feed's own options model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
+
+
+class RegistryError(ValueError):
+    """The registry file cannot be used; the message names the entry and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class District(_Strict):
+    """A district (LEA) the hub serves: the hub's account table."""
+
+    id: Slug
+    name: str
+    state: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    nces_leaid: Annotated[str, Field(pattern=r"^\d{7}$")]
+    state_district_id: str | None = None  # e.g. the 7-digit CDE code in California, "13" in Florida
+    account_id: str | None = None
+    aliases: tuple[str, ...] = ()
+    timezone: str = "America/New_York"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _check_tz(v)
+
+
+class Contact(_Strict):
+    name: str | None = None
+    role: str
+    email: str | None = None
+
+
+class SftpTransportConfig(_Strict):
+    kind: Literal["sftp"]
+    host: str
+    port: int = 22
+    username: str
+    remote_dir: str = "."
+    host_key: Annotated[str, Field(pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$")]
+    private_key_env: str | None = None
+    password_env: str | None = None
+
+
+class FolderTransportConfig(_Strict):
+    kind: Literal["folder"]
+    path: str
+
+
+class Integration(_Strict):
+    """One data movement: who, what, when, where, why and how (the NERIC inventory columns)."""
+
+    id: Slug
+    district: Slug
+    feed: str
+    source: str
+    destination: str
+    transport: Annotated[SftpTransportConfig | FolderTransportConfig, Field(discriminator="kind")]
+    patterns: tuple[str, ...] = ()  # overrides the feed's default file patterns when given
+    timezone: str | None = None  # defaults to the district's
+    contact: Contact
+    filtering: str = ""
+    timing: str = ""
+    start_date: dt.date
+    ticket: str = ""
+    local_location: str = ""
+    notes: str = ""
+    enabled: bool = True
+    quiet_period_seconds: Annotated[int, Field(ge=0)] = 300
+    poll_seconds: Annotated[int, Field(ge=5)] = 30
+    date_formats: tuple[str, ...] = ()  # overrides the feed's accepted date formats (e.g. the SIS writes MM/DD/YYYY)
+    value_maps: dict[str, dict[str, str]] = {}  # column -> {SIS code: hub code}, e.g. grade: {K: KN}
+    options: dict[str, Any] = {}  # the feed's own options, validated by its options model
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return None if v is None else _check_tz(v)
+
+
+class Registry(_Strict):
+    districts: tuple[District, ...]
+    integrations: tuple[Integration, ...]
+
+    def district(self, district_id: str) -> District:
+        return next(d for d in self.districts if d.id == district_id)
+
+    def enabled(self, feed: str | None = None) -> list[Integration]:
+        return [i for i in self.integrations if i.enabled and (feed is None or i.feed == feed)]
+
+    def integration_for(self, feed: str, district_id: str) -> Integration:
+        return next(i for i in self.enabled(feed) if i.district == district_id)
+
+    def timezone_of(self, integration: Integration) -> str:
+        return integration.timezone or self.district(integration.district).timezone
+
+
+def _check_tz(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {v!r}") from exc
+    return v
+
+
+def _fmt(kind: str, entry_id: str, err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("SftpTransport", "FolderTransport")))
+        parts.append(f"{kind} {entry_id!r} field {field!r}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def _parse_entries(model: type[BaseModel], kind: str, raw: Any) -> list[Any]:
+    if not isinstance(raw, list):
+        raise RegistryError(f"registry: '{kind}s' must be a list")
+    out, problems = [], []
+    for n, entry in enumerate(raw, start=1):
+        entry_id = entry.get("id", f"#{n}") if isinstance(entry, dict) else f"#{n}"
+        try:
+            out.append(model.model_validate(entry))
+        except ValidationError as err:
+            problems.append(_fmt(kind, str(entry_id), err))
+    if problems:
+        raise RegistryError("; ".join(problems))
+    return out
+
+
+def parse_registry(data: dict[str, Any], feed_options: dict[str, type[BaseModel]] | None = None) -> Registry:
+    """Validate registry data; `feed_options` maps feed name -> options model (unknown feeds are errors)."""
+    if not isinstance(data, dict):
+        raise RegistryError("registry: top level must be a mapping with 'districts' and 'integrations'")
+    districts = _parse_entries(District, "district", data.get("districts", []))
+    integrations = _parse_entries(Integration, "integration", data.get("integrations", []))
+    problems = _cross_check(districts, integrations, feed_options)
+    if problems:
+        raise RegistryError("; ".join(problems))
+    return Registry(districts=tuple(districts), integrations=tuple(integrations))
+
+
+def _cross_check(districts: list[District], integrations: list[Integration],
+                 feed_options: dict[str, type[BaseModel]] | None) -> list[str]:
+    problems: list[str] = []
+    ids = [d.id for d in districts]
+    problems += [f"district {d!r} field 'id': duplicate id" for d in {x for x in ids if ids.count(x) > 1}]
+    seen: set[str] = set()
+    used: set[tuple[str, str]] = set()
+    for i in integrations:
+        if i.id in seen:
+            problems.append(f"integration {i.id!r} field 'id': duplicate id")
+        seen.add(i.id)
+        if i.district not in ids:
+            problems.append(f"integration {i.id!r} field 'district': unknown district {i.district!r}")
+        if i.enabled and (i.feed, i.district) in used:
+            problems.append(f"integration {i.id!r} field 'district': a second enabled {i.feed} integration for {i.district!r}")
+        used.add((i.feed, i.district) if i.enabled else ("", ""))
+        if feed_options is not None:
+            if i.feed not in feed_options:
+                problems.append(f"integration {i.id!r} field 'feed': unknown feed {i.feed!r} (known: {', '.join(sorted(feed_options))})")
+            else:
+                try:
+                    feed_options[i.feed].model_validate(i.options)
+                except ValidationError as err:
+                    problems.append(_fmt("integration", i.id, err).replace("field '", "field 'options."))
+    return problems
+
+
+def load_registry(path: Path, feed_options: dict[str, type[BaseModel]] | None = None) -> Registry:
+    """Read and validate the registry YAML at `path`."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RegistryError(f"registry {path}: cannot read: {exc}") from exc
+    try:
+        return parse_registry(data, feed_options)
+    except RegistryError as exc:
+        raise RegistryError(f"registry {path}: {exc}") from exc

@@ -1,0 +1,148 @@
+"""Warehouse tables: the ops ledger and logs, the core student profile, and per-file-type staging tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from hub.declarations import Feed, FileType
+from resources.warehouse import Warehouse
+
+SCHEMAS = ("ops", "staging", "core")
+metadata = sa.MetaData()
+
+deliveries = sa.Table(
+    "deliveries", metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),  # hash of integration, remote path, size, mtime
+    sa.Column("integration_id", sa.String, nullable=False),
+    sa.Column("district_id", sa.String, nullable=False),
+    sa.Column("feed", sa.String, nullable=False),
+    sa.Column("file_type", sa.String, nullable=False),
+    sa.Column("remote_path", sa.String, nullable=False),
+    sa.Column("file_name", sa.String, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime", sa.DateTime, nullable=False),  # UTC
+    sa.Column("sha256", sa.String),
+    sa.Column("archive_path", sa.String),
+    sa.Column("partition_date", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),  # queued|duplicate|staged|rejected|applied|skipped
+    sa.Column("reason", sa.String),
+    sa.Column("discovered_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("run_id", sa.String),
+    schema="ops",
+)
+
+ingest_errors = sa.Table(
+    "ingest_errors", metadata,
+    sa.Column("delivery_id", sa.String),
+    sa.Column("integration_id", sa.String, nullable=False),
+    sa.Column("district_id", sa.String, nullable=False),
+    sa.Column("file_name", sa.String, nullable=False),
+    sa.Column("gate", sa.String, nullable=False),
+    sa.Column("reason", sa.String, nullable=False),
+    sa.Column("run_id", sa.String),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    schema="ops",
+)
+
+row_errors = sa.Table(
+    "row_errors", metadata,
+    sa.Column("delivery_id", sa.String, nullable=False),
+    sa.Column("file_name", sa.String, nullable=False),
+    sa.Column("row_number", sa.BigInteger, nullable=False),
+    sa.Column("column_name", sa.String, nullable=False),
+    sa.Column("rule", sa.String, nullable=False),
+    schema="ops",
+)
+
+field_audit = sa.Table(
+    "field_audit", metadata,
+    sa.Column("district_id", sa.String, nullable=False),
+    sa.Column("entity", sa.String, nullable=False),  # target table
+    sa.Column("entity_key", sa.String, nullable=False),  # hub key (a hash), never a raw id
+    sa.Column("action", sa.String, nullable=False),  # create|update|delete
+    sa.Column("field", sa.String),
+    sa.Column("old_value", sa.String),
+    sa.Column("new_value", sa.String),
+    sa.Column("source_file", sa.String),
+    sa.Column("delivery_id", sa.String),
+    sa.Column("run_id", sa.String),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+    schema="ops",
+)
+
+students = sa.Table(
+    "students", metadata,
+    sa.Column("student_key", sa.String, primary_key=True),  # md5(district_id:state id): stable, not an id itself
+    sa.Column("district_id", sa.String, nullable=False),
+    sa.Column("state_student_id", sa.String, nullable=False),  # SSID (CA), FLEID (FL), ...
+    sa.Column("local_student_id", sa.String),
+    sa.Column("first_name", sa.String),
+    sa.Column("last_name", sa.String),
+    sa.Column("middle_name", sa.String),
+    sa.Column("name_suffix", sa.String),
+    sa.Column("preferred_first_name", sa.String),
+    sa.Column("preferred_last_name", sa.String),
+    sa.Column("birthdate", sa.Date),
+    sa.Column("school_code", sa.String),
+    sa.Column("site_code", sa.String),
+    sa.Column("school_type", sa.String),
+    sa.Column("district_of_residence", sa.String),
+    sa.Column("school_of_residence", sa.String),
+    sa.Column("grade", sa.String),
+    sa.Column("gender", sa.String),
+    sa.Column("ethnicity", sa.String),
+    sa.Column("race1", sa.String),
+    sa.Column("race2", sa.String),
+    sa.Column("race3", sa.String),
+    sa.Column("el_type", sa.String),
+    sa.Column("rfep_date", sa.Date),
+    sa.Column("native_language", sa.String),
+    sa.Column("migrant", sa.String),
+    sa.Column("residential_status", sa.String),
+    sa.Column("designation", sa.String),  # SPED | 504 | SST
+    sa.Column("status", sa.String, nullable=False, server_default="active"),  # active|exited|not_eligible|inactive
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("district_id", "state_student_id"),
+    schema="core",
+)
+
+
+def staging_table_name(feed: Feed, ft: FileType) -> str:
+    return f"staging.{feed.name}__{ft.name}"
+
+
+def staging_table(feed: Feed, ft: FileType) -> sa.Table:
+    """All-text staging table for one file type, rows keyed by delivery."""
+    name = f"{feed.name}__{ft.name}"
+    if (key := f"staging.{name}") in metadata.tables:
+        return metadata.tables[key]
+    return sa.Table(
+        name, metadata,
+        sa.Column("delivery_id", sa.String, nullable=False, index=True),
+        sa.Column("source_row", sa.BigInteger, nullable=False),
+        *[sa.Column(c.name, sa.String) for c in ft.columns],
+        schema="staging",
+    )
+
+
+_ready: set[str] = set()
+
+
+def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
+    """Create schemas and tables that do not exist yet (once per process and URL)."""
+    feeds = list(feeds)
+    token = warehouse.url + "|" + ",".join(sorted(f.name for f in feeds))
+    if token in _ready:
+        return
+    for feed in feeds:
+        for ft in feed.files:
+            staging_table(feed, ft)
+    with warehouse.begin() as conn:
+        for schema in SCHEMAS:
+            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        metadata.create_all(conn)
+    _ready.add(token)

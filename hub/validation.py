@@ -1,0 +1,84 @@
+"""Row-level validation of parsed chunks: value maps, strict dates, and a pandera schema built from the declaration.
+
+Errors name the row, column and rule — never the value (values may be student data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+from hub.dates import parse_dates
+from hub.declarations import Column, FileType
+from hub.parsing import ROW
+
+DEFAULT_DATE_FORMATS = ("YYYYMMDD",)
+
+
+@dataclass(frozen=True)
+class RowError:
+    row_number: int
+    column: str
+    rule: str
+
+
+def _column_schema(col: Column) -> pa.Column:
+    checks: list[pa.Check] = []
+    if not col.nullable:
+        checks.append(pa.Check(lambda s: s != "", element_wise=False, error="value required"))
+    if col.pattern:
+        rx = col.pattern
+        checks.append(pa.Check(lambda s, rx=rx: (s == "") | s.str.fullmatch(rx), element_wise=False,
+                               error=col.pattern_rule or f"must match {rx}"))
+    if col.codes:
+        allowed = frozenset(col.codes)
+        shown = ", ".join(col.codes) if len(col.codes) <= 20 else ", ".join(col.codes[:20]) + ", …"
+        checks.append(pa.Check(lambda s, a=allowed: (s == "") | s.isin(a), element_wise=False,
+                               error=f"must be one of {shown}"))
+    return pa.Column(None, checks=checks, required=False, nullable=True)
+
+
+def build_schema(ft: FileType) -> pa.DataFrameSchema:
+    """A pandera schema for a file type's values (presence of columns is checked separately)."""
+    return pa.DataFrameSchema({c.name: _column_schema(c) for c in ft.columns}, strict=False)
+
+
+def missing_columns(ft: FileType, present: Sequence[str]) -> list[RowError]:
+    """Required columns the file lacks, reported against the header row (row 1)."""
+    return [RowError(1, c.name, f"required column missing (accepted headers: {', '.join(c.headers[1:] or c.headers)})")
+            for c in ft.columns if c.required and c.name not in present]
+
+
+def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema, date_formats: Sequence[str],
+                  value_maps: Mapping[str, Mapping[str, str]]) -> tuple[pd.DataFrame, list[RowError]]:
+    """Normalise codes, map values, parse dates to ISO text; validate; return the chunk and its row errors."""
+    errors: list[RowError] = []
+    for col in ft.columns:
+        if col.name not in chunk:
+            continue
+        s = chunk[col.name]
+        if col.kind == "code":
+            s = s.str.upper()
+        if col.name in value_maps:
+            vm = {str(k).upper() if col.kind == "code" else str(k): v for k, v in value_maps[col.name].items()}
+            s = s.replace(vm)
+        if col.kind == "date":
+            iso, err = parse_dates(s, date_formats)
+            bad = err.notna()
+            errors += [RowError(int(r), col.name, str(e)) for r, e in zip(chunk.loc[bad, ROW], err[bad])]
+            s = iso.where(iso.notna(), "")
+        chunk[col.name] = s
+    try:
+        schema.validate(chunk, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        fc = fc[fc["index"].notna()]
+        rows = chunk.loc[fc["index"].astype(int).to_numpy(), ROW].to_numpy()
+        errors += [RowError(int(r), str(c), str(chk)) for r, c, chk in zip(rows, fc["column"], fc["check"])]
+    first: dict[tuple[int, str], RowError] = {}
+    for e in errors:  # a bad date is reported once, not again as "value required"
+        first.setdefault((e.row_number, e.column), e)
+    return chunk, sorted(first.values(), key=lambda e: (e.row_number, e.column))

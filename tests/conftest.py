@@ -1,0 +1,91 @@
+"""Shared fixtures: a real PostgreSQL database per test session, warehouses on both backends, registries."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+pytest_plugins = ["tests.sshd"]
+
+PG_ADMIN_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def need(reason: str) -> None:
+    """Skip on a laptop without the service; under CI nothing may skip."""
+    if IN_CI:
+        pytest.fail(f"required under CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL, dropped at the end (parallel sessions do not collide)."""
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"hub_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except sa.exc.OperationalError as exc:
+        need(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc.orig}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    yield url
+    sa.create_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """An empty PostgreSQL warehouse for one test (its schemas are dropped afterwards)."""
+    yield pg_server_url
+    engine = sa.create_engine(pg_server_url)
+    with engine.begin() as conn:
+        for schema in ("ops", "staging", "core", "marts"):
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    engine.dispose()
+    from hub import tables
+    tables._ready.clear()
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs on both warehouses."""
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def hub_env(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path | str]:
+    """Point the hub at a temporary home, archive and warehouse."""
+    monkeypatch.setenv("HUB_HOME", str(tmp_path / "hub"))
+    monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "hub" / "archive"))
+    monkeypatch.setenv("HUB_WAREHOUSE_URL", warehouse_url)
+    return {"home": tmp_path / "hub", "url": warehouse_url}
+
+
+def write_registry(path: Path, districts: list[dict], integrations: list[dict]) -> Path:
+    path.write_text(yaml.safe_dump({"districts": districts, "integrations": integrations}, sort_keys=False))
+    return path
+
+
+CA_DISTRICTS = [
+    {"id": "abc_unified", "name": "ABC Unified School District", "state": "CA", "nces_leaid": "0601620",
+     "state_district_id": "1964212", "timezone": "America/Los_Angeles"},
+    {"id": "fresno_unified", "name": "Fresno Unified School District", "state": "CA", "nces_leaid": "0614550",
+     "state_district_id": "1062166", "timezone": "America/Los_Angeles"},
+]
+
+
+def siras_integration(transport: dict, **extra: object) -> dict:
+    return {"id": "siras_abc_unified", "district": "abc_unified", "feed": "siras", "source": "Aeries SIS",
+            "destination": "SIRAS", "transport": transport, "contact": {"role": "SIS Administrator"},
+            "start_date": "2024-01-01", "quiet_period_seconds": 0, **extra}

@@ -1,0 +1,44 @@
+"""Drive the hub like the Dagster daemon does: evaluate a sensor tick, then execute its run requests in process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+
+@dataclass
+class Tick:
+    result: dg.SensorResult
+    runs: list[dg.ExecuteInProcessResult]
+
+    @property
+    def cursor(self) -> str | None:
+        return self.result.cursor
+
+    @property
+    def skip_reason(self) -> str | None:
+        r = self.result.skip_reason
+        return r.skip_message if r else None
+
+
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str, cursor: str | None = None,
+         execute: bool = True) -> Tick:
+    """One sensor evaluation; each RunRequest is executed with its partition, tags and asset selection."""
+    sensor = next(s for s in defs.sensors if s.name == sensor_name)
+    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources)
+    result = sensor(ctx)
+    runs = []
+    if execute:
+        job = defs.resolve_job_def(sensor.job_name)
+        for req in result.run_requests or []:
+            runs.append(job.execute_in_process(instance=instance, partition_key=req.partition_key, tags=req.tags,
+                                               asset_selection=req.asset_selection, raise_on_error=False))
+    return Tick(result, runs)
+
+
+def rematerialize(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, district: str, day: str,
+                  ) -> dg.ExecuteInProcessResult:
+    """What an operator's 'Materialize' of one partition in the UI does."""
+    key = dg.MultiPartitionKey({"date": day, "district": district})
+    return defs.resolve_job_def(job_name).execute_in_process(instance=instance, partition_key=key, raise_on_error=False)

@@ -124,7 +124,8 @@ def _check_tz(v: str) -> str:
 def _fmt(kind: str, entry_id: str, err: ValidationError) -> str:
     parts = []
     for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("SftpTransport", "FolderTransport")))
+        loc = [str(p) for p in e["loc"]]
+        field = ".".join(p for n, p in enumerate(loc) if not (n and loc[n - 1] == "transport" and p in ("sftp", "folder")))
         parts.append(f"{kind} {entry_id!r} field {field!r}: {e['msg']}")
     return "; ".join(parts)
 

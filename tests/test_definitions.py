@@ -1,0 +1,59 @@
+"""The registry is validated at load and the Dagster definitions built from it load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dagster_project.definitions import PROJECT_ROOT, build_definitions, load_hub_registry
+from hub.registry import RegistryError
+from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
+
+
+def test_demo_registry_definitions_load():
+    defs = build_definitions(PROJECT_ROOT / "demo" / "registry.yaml")
+    dg.Definitions.validate_loadable(defs)
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"siras/demographics", "siras/demographics_504", "siras/student_updates"} <= keys
+    sensors = {s.name for s in defs.sensors}
+    assert "siras_abc_unified__deliveries" in sensors
+    assert "siras_acalanes_sftp__deliveries" not in sensors  # disabled integrations run nothing
+    spec = defs.resolve_assets_def(dg.AssetKey(["siras", "demographics"])).specs_by_key[dg.AssetKey(["siras", "demographics"])]
+    assert spec.description and spec.owners and spec.group_name == "siras"
+    checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
+    assert {"schema", "district"} <= checks
+
+
+def test_partitions_are_district_by_day():
+    defs = build_definitions(PROJECT_ROOT / "demo" / "registry.yaml")
+    pdef = defs.resolve_assets_def(dg.AssetKey(["siras", "student_updates"])).partitions_def
+    assert isinstance(pdef, dg.MultiPartitionsDefinition)
+    assert pdef.get_partitions_def_for_dimension("district").get_partition_keys() == [
+        "abc_unified", "fresno_unified", "santa_ana_unified"]
+
+
+@pytest.mark.parametrize("mutate, named", [
+    (lambda i: i.update(start_date="not a date"), ("siras_abc_unified", "start_date")),
+    (lambda i: i["transport"].update(port="twenty-two"), ("siras_abc_unified", "transport.port")),
+    (lambda i: i.update(district="nowhere"), ("siras_abc_unified", "district")),
+    (lambda i: i.update(feed="sirass"), ("siras_abc_unified", "feed")),
+    (lambda i: i.update(options={"designated_file": "GIFTED"}), ("siras_abc_unified", "options.designated_file")),
+    (lambda i: i.update(timezone="Mars/Olympus"), ("siras_abc_unified", "timezone")),
+])
+def test_bad_registry_entry_names_integration_and_field(tmp_path: Path, mutate, named):
+    entry = siras_integration({"kind": "sftp", "host": "h", "port": 22, "username": "u",
+                               "host_key": "ssh-ed25519 AAAA", "private_key_env": "K"})
+    mutate(entry)
+    path = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [entry])
+    with pytest.raises(RegistryError) as err:
+        load_hub_registry(path)
+    integration, field = named
+    assert f"integration '{integration}'" in str(err.value) and f"field '{field}'" in str(err.value)
+
+
+def test_unpinned_host_key_is_rejected_at_load(tmp_path: Path):
+    entry = siras_integration({"kind": "sftp", "host": "h", "username": "u", "host_key": "", "private_key_env": "K"})
+    with pytest.raises(RegistryError, match="transport.host_key"):
+        load_hub_registry(write_registry(tmp_path / "r.yaml", CA_DISTRICTS, [entry]))

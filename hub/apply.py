@@ -75,51 +75,59 @@ class UpsertPlan:
 
 
 def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
-    """Audit, update and insert in set-based SQL; returns the per-table counts."""
+    """Audit, update and insert in set-based SQL; returns the per-table counts.
+
+    The target needs created_at, updated_at and last_delivery_id columns (the lineage of each row).
+    """
     conn, t = ctx.conn, plan.target
     target = f"{t.schema}.{t.name}"
-    src = f"_src_{t.name}"
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {src}")
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {src} AS {plan.source_sql}")
-    on = " AND ".join(f"t.{k} = s.{k}" for k in plan.key)
-    exists = f"EXISTS (SELECT 1 FROM {target} t WHERE {on})"
     params = {"run_id": ctx.run_id, "now": ctx.now}
-    differs = [f"(s.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM s.{c})" for c in plan.update_columns]
-    stats = TableStats()
 
-    def count(sql: str) -> int:
-        return int(conn.execute(sa.text(sql), params).scalar_one())
+    def run(sql: str) -> sa.CursorResult:
+        return conn.execute(sa.text(sql), params)
 
-    matched = f"FROM {src} s JOIN {target} t ON {on}"
-    stats.skipped["inactive"] = count(f"SELECT count(*) {matched} WHERE NOT ({plan.can_update})")
-    if differs:
-        audit_cols = "district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, changed_at"
-        selects = [
-            f"SELECT t.district_id, {lit(target)}, t.{plan.entity_key}, 'update', {lit(c)}, CAST(t.{c} AS VARCHAR), "
-            f"CAST(s.{c} AS VARCHAR), s.source_file, s.delivery_id, :run_id, :now {matched} "
-            f"WHERE ({plan.can_update}) AND {d}"
-            for c, d in zip(plan.update_columns, differs)
-        ]
-        conn.execute(sa.text(f"INSERT INTO ops.field_audit ({audit_cols}) " + " UNION ALL ".join(selects)), params)
-        sets = ", ".join(f"{c} = COALESCE(s.{c}, t.{c})" for c in plan.update_columns)
-        upd = conn.execute(sa.text(
-            f"UPDATE {target} AS t SET {sets}, updated_at = :now FROM {src} s "
-            f"WHERE {on} AND ({plan.can_update}) AND ({' OR '.join(differs)})"), params)
-        stats.updated = upd.rowcount
-    matched_total = count(f"SELECT count(*) {matched}")
-    stats.unchanged = matched_total - stats.updated - stats.skipped["inactive"]
-    not_created = f"SELECT count(*) FROM {src} s WHERE NOT {exists}"
-    if plan.can_insert:
-        new_rows = f"FROM {src} s WHERE ({plan.can_insert}) AND NOT {exists}"
-        conn.execute(sa.text(
-            "INSERT INTO ops.field_audit (district_id, entity, entity_key, action, source_file, delivery_id, run_id, changed_at) "
-            f"SELECT s.district_id, {lit(target)}, s.{plan.entity_key}, 'create', s.source_file, s.delivery_id, :run_id, :now {new_rows}"),
-            params)
+    on = " AND ".join(f"t.{k} = s.{k}" for k in plan.key)
+    total, matched, inactive = run(
+        f"SELECT count(*), count(t.{plan.key[0]}), COALESCE(SUM(CASE WHEN t.{plan.key[0]} IS NOT NULL AND NOT "
+        f"({plan.can_update}) THEN 1 ELSE 0 END), 0) FROM ({plan.source_sql}) s LEFT JOIN {target} t ON {on}").one()
+    stats = TableStats(skipped={"inactive": int(inactive)})
+    if plan.update_columns and matched > inactive:
+        stats.updated = _update(ctx, plan, target, on, run)
+    stats.unchanged = int(matched) - stats.updated - stats.skipped["inactive"]
+    if plan.can_insert and total > matched:
         cols = ", ".join(plan.insert_columns)
-        ins = conn.execute(sa.text(
-            f"INSERT INTO {target} ({cols}, created_at, updated_at) SELECT {', '.join('s.' + c for c in plan.insert_columns)}, "
-            f":now, :now {new_rows}"), params)
-        stats.inserted = ins.rowcount
-    stats.skipped["not_created"] = count(not_created)
-    conn.exec_driver_sql(f"DROP TABLE {src}")
+        stats.inserted = run(
+            f"INSERT INTO {target} ({cols}, last_delivery_id, created_at, updated_at) "
+            f"SELECT {', '.join('s.' + c for c in plan.insert_columns)}, s.delivery_id, :now, :now "
+            f"FROM ({plan.source_sql}) s WHERE ({plan.can_insert}) AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on}) "
+            f"ORDER BY {', '.join('s.' + k for k in plan.key)}").rowcount
+        run(f"INSERT INTO ops.field_audit ({_AUDIT_COLS}) SELECT t.district_id, {lit(target)}, t.{plan.entity_key}, "
+            f"'create', NULL, NULL, NULL, d.file_name, t.last_delivery_id, :run_id, :now FROM {target} t "
+            f"JOIN ops.deliveries d ON d.delivery_id = t.last_delivery_id WHERE t.created_at = :now")
+    stats.skipped["not_created"] = int(total) - int(matched) - stats.inserted
     return stats
+
+
+def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> int:  # noqa: ANN001
+    """Collect changed rows, write one audit row per changed field, then update them (NULL keeps the old value)."""
+    chg = f"_changed_{plan.target.name}"
+    changed = [f"(s.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM s.{c})" for c in plan.update_columns]
+    olds = "".join(f", t.{c} AS _old_{c}" for c in plan.update_columns)
+    ctx.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {chg}")
+    ctx.conn.exec_driver_sql(
+        f"CREATE TEMP TABLE {chg} AS SELECT s.*, t.{plan.entity_key} AS _entity, t.district_id AS _district{olds} "
+        f"FROM ({plan.source_sql}) s JOIN {target} t ON {on} WHERE ({plan.can_update}) AND ({' OR '.join(changed)})")
+    selects = [
+        f"SELECT _district, {lit(target)}, _entity, 'update', {lit(c)}, CAST(_old_{c} AS VARCHAR), CAST({c} AS VARCHAR), "
+        f"source_file, delivery_id, :run_id, :now FROM {chg} WHERE {c} IS NOT NULL AND _old_{c} IS DISTINCT FROM {c}"
+        for c in plan.update_columns
+    ]
+    run(f"INSERT INTO ops.field_audit ({_AUDIT_COLS}) " + " UNION ALL ".join(selects))
+    sets = ", ".join(f"{c} = COALESCE(s.{c}, t.{c})" for c in plan.update_columns)
+    updated = run(f"UPDATE {target} AS t SET {sets}, last_delivery_id = s.delivery_id, updated_at = :now "
+                  f"FROM {chg} s WHERE {on}").rowcount
+    ctx.conn.exec_driver_sql(f"DROP TABLE {chg}")
+    return updated
+
+
+_AUDIT_COLS = "district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, changed_at"

@@ -75,9 +75,9 @@ field_audit = sa.Table(
 
 students = sa.Table(
     "students", metadata,
-    sa.Column("student_key", sa.String, primary_key=True),  # md5(district_id:state id): stable, not an id itself
-    sa.Column("district_id", sa.String, nullable=False),
-    sa.Column("state_student_id", sa.String, nullable=False),  # SSID (CA), FLEID (FL), ...
+    sa.Column("student_key", sa.String, nullable=False),  # md5(district_id:state id): stable, not an id itself
+    sa.Column("district_id", sa.String, primary_key=True),
+    sa.Column("state_student_id", sa.String, primary_key=True),  # SSID (CA), FLEID (FL), ...
     sa.Column("local_student_id", sa.String),
     sa.Column("first_name", sa.String),
     sa.Column("last_name", sa.String),
@@ -104,9 +104,9 @@ students = sa.Table(
     sa.Column("residential_status", sa.String),
     sa.Column("designation", sa.String),  # SPED | 504 | SST
     sa.Column("status", sa.String, nullable=False, server_default="active"),  # active|exited|not_eligible|inactive
+    sa.Column("last_delivery_id", sa.String),  # lineage: the delivery that last created or changed the row
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
-    sa.UniqueConstraint("district_id", "state_student_id"),
     schema="core",
 )
 

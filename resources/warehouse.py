@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 DEFAULT_URL = "duckdb:///.hub/warehouse.duckdb"
 _LOCK_WAIT_SECONDS = 120.0
+_PG_WORK_MEM = "256MB"
 
 
 @lru_cache(maxsize=8)
@@ -48,6 +49,8 @@ class Warehouse:
         conn = self._connect()
         try:
             with conn.begin():
+                if not self.is_duckdb:
+                    conn.exec_driver_sql(f"SET LOCAL work_mem = '{_PG_WORK_MEM}'")  # sorts and hash joins stay in memory
                 yield conn
         finally:
             conn.close()

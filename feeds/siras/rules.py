@@ -45,9 +45,10 @@ def apply(ctx: ApplyContext) -> ApplyStats:
              for n, ft in enumerate(("demographics", "demographics_504")) if ft in ctx.deliveries]
     if not parts:
         return {}
-    # A student in both files: the main demographics row wins.
-    source = (f"SELECT * FROM (SELECT u.*, ROW_NUMBER() OVER (PARTITION BY state_student_id ORDER BY priority, source_row) "
-              f"AS pick FROM ({' UNION ALL '.join(parts)}) u) x WHERE pick = 1")
+    # A student in both files: the main demographics row wins (each file alone has unique SSIDs: a gate).
+    source = parts[0] if len(parts) == 1 else (
+        f"SELECT * FROM (SELECT u.*, ROW_NUMBER() OVER (PARTITION BY state_student_id ORDER BY priority, source_row) "
+        f"AS pick FROM ({' UNION ALL '.join(parts)}) u) x WHERE pick = 1")
     plan = UpsertPlan(
         target=students, key=("district_id", "state_student_id"), entity_key="student_key", source_sql=source,
         update_columns=UPDATABLE,

@@ -1,0 +1,287 @@
+"""Tests for hub.parsing: encodings, header aliases, ragged rows, row numbers, chunking, XLSX and XLS."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hub.parsing import ROW, FileFormatError, TableReader, normalize_header, open_table
+
+DATA_DIR = Path(__file__).parent / "data"
+ALIASES = {
+    "ssid": ["SSID"],
+    "local_id": ["Local Student ID", "LOCAL_ID", "STUDENT_ID"],
+    "last_name": ["Last Name", "LAST_NAME"],
+    "first_name": ["First Name", "FIRST_NAME"],
+    "birthdate": ["Birthdate", "BIRTHDATE", "DOB"],
+}
+# Same content as tests/data/students.xls (sheet "Students").
+HEADERS = ["SSID", "Local Student ID", "Last_Name", "FIRST NAME", "Birthdate", "Notes"]
+ROWS = [
+    ["0012345", "0001", "José", "Ana", "20100102", "fine – really"],
+    ["0099999", "", "O’Brien", "Zoë", "02/01/2010", ""],
+    ["1234567", "42", "Nguyen", "", "", "x"],
+]
+EXPECTED = pd.DataFrame({
+    "ssid": ["0012345", "0099999", "1234567"],
+    "local_id": ["0001", "", "42"],
+    "last_name": ["José", "O’Brien", "Nguyen"],
+    "first_name": ["Ana", "Zoë", ""],
+    "birthdate": ["20100102", "02/01/2010", ""],
+    ROW: [2, 3, 4],
+})
+
+
+def read_all(path: Path, aliases: dict = ALIASES, **kw) -> tuple[TableReader, pd.DataFrame]:
+    reader = open_table(path, aliases, **kw)
+    chunks = list(reader.chunks())
+    assert all(len(c) <= reader.chunk_rows for c in chunks)
+    return reader, (pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame())
+
+
+def csv_text(rows: list[list[str]], delimiter: str = ",") -> str:
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return buf.getvalue()
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def write_xlsx(path: Path, rows: list[list[object]], title: str = "Sheet") -> Path:
+    book = openpyxl.Workbook()
+    book.active.title = title
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    return path
+
+
+def test_normalize_header() -> None:
+    assert normalize_header("Local Student ID") == "localstudentid"
+    assert normalize_header("LOCAL_ID") == "localid"
+    assert normalize_header("\ufeffLocal-Student_ID ") == normalize_header(" local student id") == "localstudentid"
+
+
+def test_same_data_in_every_encoding_and_format_parses_identically(tmp_path: Path) -> None:
+    text = csv_text([HEADERS, *ROWS])
+    paths = {
+        "utf-8": write(tmp_path, "u.csv", text.encode("utf-8")),
+        "utf-8-sig": write(tmp_path, "bom.csv", text.encode("utf-8-sig")),
+        "cp1252": write(tmp_path, "win.csv", text.encode("cp1252")),
+        "xlsx": write_xlsx(tmp_path / "s.xlsx", [HEADERS, *ROWS]),
+        "xls": DATA_DIR / "students.xls",
+    }
+    for encoding, path in paths.items():
+        reader, df = read_all(path)
+        assert reader.encoding == encoding, path
+        assert reader.columns["last_name"] == "Last_Name" and reader.columns["ssid"] == "SSID"
+        assert reader.unmatched_headers == ["Notes"]
+        pd.testing.assert_frame_equal(df, EXPECTED, obj=encoding)
+        assert df["ssid"].dtype == object and df[ROW].dtype == "int64"
+
+
+def test_headers_matched_case_space_underscore_insensitively(tmp_path: Path) -> None:
+    path = write(tmp_path, "h.csv", "ssid ,LOCAL-STUDENT-ID,last name,Extra Col,,DOB\n1,2,3,4,,5\n")
+    reader, df = read_all(path)
+    assert reader.columns == {"ssid": "ssid", "local_id": "LOCAL-STUDENT-ID", "last_name": "last name", "birthdate": "DOB"}
+    assert reader.unmatched_headers == ["Extra Col"]
+    assert list(df.columns) == ["ssid", "local_id", "last_name", "birthdate", ROW]
+    assert df.iloc[0].tolist() == ["1", "2", "3", "5", 2]
+
+
+@pytest.mark.parametrize("header", ["SSID,ssid", "LOCAL_ID,Student_ID", "Local Student ID,local_student_id"])
+def test_duplicate_headers_after_normalization_rejected(tmp_path: Path, header: str) -> None:
+    first, second = header.split(",")
+    with pytest.raises(FileFormatError) as err:
+        open_table(write(tmp_path, "dup.csv", f"{header}\n1,2\n"), ALIASES)
+    assert first in str(err.value) and second in str(err.value) and "dup.csv" in str(err.value)
+
+
+def test_alias_given_for_two_columns_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="two columns"):
+        open_table(write(tmp_path, "a.csv", "x\n1\n"), {"a": ["ID"], "b": ["id"]})
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", ",,,\n1,2,3\n", "\ufeff"])
+def test_empty_file_or_missing_header_rejected(tmp_path: Path, content: str) -> None:
+    with pytest.raises(FileFormatError, match="empty.csv"):
+        open_table(write(tmp_path, "empty.csv", content), ALIASES)
+
+
+def test_unsupported_type_missing_file_missing_sheet(tmp_path: Path) -> None:
+    with pytest.raises(FileFormatError, match="unsupported"):
+        open_table(write(tmp_path, "x.json", "{}"), ALIASES)
+    with pytest.raises(FileFormatError, match="no such file"):
+        open_table(tmp_path / "nope.csv", ALIASES)
+    with pytest.raises(FileFormatError, match="no sheet"):
+        open_table(write_xlsx(tmp_path / "s.xlsx", [["SSID"]]), ALIASES, sheet="Other")
+    with pytest.raises(FileFormatError, match="not a readable XLSX"):
+        open_table(write(tmp_path, "bad.xlsx", "not a zip"), ALIASES)
+
+
+def test_leading_zeros_blanks_and_row_numbers_with_multiline_cell(tmp_path: Path) -> None:
+    content = 'SSID,Notes,DOB\n0012345,"line one\nline two\n",\n\n  ,  ,\n0000001,, 20100102 \n007,"x\r",\n'
+    _, df = read_all(write(tmp_path, "m.csv", content))
+    assert df["ssid"].tolist() == ["0012345", "0000001", "007"]
+    assert df["birthdate"].tolist() == ["", "20100102", ""]
+    assert df[ROW].tolist() == [2, 5, 6]  # row 3 blank line, row 4 whitespace-only: skipped but counted
+
+
+def test_crlf_line_endings_leave_no_carriage_return(tmp_path: Path) -> None:
+    _, df = read_all(write(tmp_path, "crlf.csv", "SSID,DOB\r\n1,20100102\r\n2,\r\n"))
+    assert df["birthdate"].tolist() == ["20100102", ""] and df[ROW].tolist() == [2, 3]
+
+
+@pytest.mark.parametrize("delimiter", ["\t", "|", ";", "^", ","])
+def test_delimiter_detected_from_header(tmp_path: Path, delimiter: str) -> None:
+    rows = [["SSID", "Last Name", "DOB"], ["01", "Smith, Jr.", "20100102"]]
+    reader, df = read_all(write(tmp_path, "d.txt", csv_text(rows, delimiter)))
+    assert reader.delimiter == delimiter
+    assert df.iloc[0].tolist() == ["01", "Smith, Jr.", "20100102", 2]
+
+
+@pytest.mark.parametrize("content", [
+    "SSID,DOB,Notes\n1,d1,n,\n2,d2,n,,,\n3,d3\n4,d4,n\n",  # longer first data row (pandas would make it an index)
+    "SSID,DOB,Notes,,\n1,d1,n\n2,d2,n,,,\n3,d3\n4,d4,n,\n",  # trailing delimiters on the header too
+    "SSID,DOB,Notes\r\n1,d1,n,\r\n2,d2,n,,,  ,\r\n3,d3\r\n4,d4,n,\r\n",
+])
+def test_ragged_trailing_delimiters_are_fine(tmp_path: Path, content: str) -> None:
+    for chunk_rows in (1, 2, 100):
+        _, df = read_all(write(tmp_path, "r.csv", content), chunk_rows=chunk_rows)
+        assert df["ssid"].tolist() == ["1", "2", "3", "4"]
+        assert df["birthdate"].tolist() == ["d1", "d2", "d3", "d4"]
+        assert df[ROW].tolist() == [2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("content", ['SSID,DOB\n1,"a\nb",\n3,4\n5,6\n', 'SSID,DOB\n1,"a\nb"\n3,"c\nd", \n5,6\n'])
+def test_multiline_rows_wider_than_any_physical_line(tmp_path: Path, content: str) -> None:
+    _, df = read_all(write(tmp_path, "w.csv", content), chunk_rows=100)
+    assert df["ssid"].tolist() == ["1", "3", "5"] and df[ROW].tolist() == [2, 3, 4]
+    reader = open_table(write(tmp_path, "w.csv", content.replace(",\n", ",SECRET\n").replace(", \n", ",SECRET\n")),
+                        ALIASES)
+    with pytest.raises(FileFormatError, match=r"row \d ") as err:
+        list(reader.chunks())
+    assert "SECRET" not in str(err.value)
+
+
+def test_multiline_header_wider_than_any_physical_line(tmp_path: Path) -> None:
+    # 5 header cells (2 blank), at most 4 on a line: pandas would make an index of the first column
+    reader, df = read_all(write(tmp_path, "mh.csv", 'Notes,"Local\nID",SSID,,\nn,1\n,2\n'))
+    assert reader.columns == {"local_id": "Local\nID", "ssid": "SSID"} and reader.unmatched_headers == ["Notes"]
+    assert df.to_dict("list") == {"local_id": ["1", "2"], "ssid": ["", ""], ROW: [2, 3]}
+
+
+def test_restart_after_a_wider_multiline_row_yields_each_row_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "re.csv", 'SSID,DOB\n1,2\n3,4\n5,"a\nb",\n7,8\n9,10\n')
+    for chunk_rows in (1, 2, 3, 100):
+        _, df = read_all(path, chunk_rows=chunk_rows)
+        assert df.to_dict("list") == {"ssid": ["1", "3", "5", "7", "9"], "birthdate": ["2", "4", "a\nb", "8", "10"],
+                                      ROW: [2, 3, 4, 5, 6]}
+
+
+@pytest.mark.parametrize(("content", "row"), [
+    ("SSID,DOB\n1,2,SECRET\n3,4\n", 2),
+    ("SSID,DOB\n1,2\n3,4,,SECRET\n", 3),
+    ('SSID,DOB\n1,"a\nb"\n3,4,,,,,\n5,6,,,,,,,,SECRET\n', 4),  # a quoted multi-line cell is one row
+    ("SSID,DOB,,\n1,2\n3,4,,,SECRET\n", 3),
+])
+def test_overlong_row_names_the_row_not_the_value(tmp_path: Path, content: str, row: int) -> None:
+    for chunk_rows in (1, 100):
+        reader = open_table(write(tmp_path, "long.csv", content), ALIASES, chunk_rows=chunk_rows)
+        with pytest.raises(FileFormatError) as err:
+            list(reader.chunks())
+        assert f"row {row} " in str(err.value) and "long.csv" in str(err.value) and err.value.row == row
+        assert "SECRET" not in str(err.value)
+
+
+def test_unterminated_quote_and_bad_cp1252_are_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileFormatError, match="q.csv"):
+        list(open_table(write(tmp_path, "q.csv", 'SSID\n"SECRET\n1\n'), ALIASES).chunks())
+    with pytest.raises(FileFormatError, match="b.csv: not valid cp1252"):
+        list(open_table(write(tmp_path, "b.csv", b"SSID\n\x81\n"), ALIASES).chunks())
+    with pytest.raises(FileFormatError, match="h.csv: not valid cp1252"):
+        open_table(write(tmp_path, "h.csv", b"SS\x81ID\n1\n"), ALIASES)
+    reader = open_table(write(tmp_path, "late.csv", b"SSID\n" + b"1\n" * 300_000 + b"\x81\n"), ALIASES)
+    with pytest.raises(FileFormatError, match="late.csv: not valid cp1252"):
+        list(reader.chunks())
+
+
+def test_encoding_detected_from_bytes_after_first_block(tmp_path: Path) -> None:
+    content = ("SSID\n" + "1\n" * 700_000).encode() + "O’Brien\n".encode("cp1252")
+    assert open_table(write(tmp_path, "late.csv", content), ALIASES).encoding == "cp1252"
+
+
+cell = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(cell, min_size=2, max_size=2), max_size=12), data=st.data())
+def test_chunking_yields_the_same_rows_as_one_chunk(tmp_path: Path, rows: list[list[str]], data: st.DataObject) -> None:
+    path = write(tmp_path, "p.csv", csv_text([["SSID", "Notes"], *rows]))
+    chunk_rows = data.draw(st.integers(1, len(rows) + 2))
+    _, whole = read_all(path)
+    _, chunked = read_all(path, chunk_rows=chunk_rows)
+    expected = [(r[0].strip(), i) for i, r in enumerate(rows, start=2) if r[0].strip() or r[1].strip()]
+    got = list(zip(chunked["ssid"], chunked[ROW])) if len(chunked) else []
+    assert got == expected
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_xlsx_cell_values_become_text(tmp_path: Path) -> None:
+    rows = [
+        ["SSID", "Birthdate", "Score", "Flag", "Local Student ID", None],
+        [123, dt.datetime(2010, 1, 2, 13, 5), 4.05, True, "  0007 ", None],
+        [123.0, dt.date(1999, 12, 31), 1e20, False, None],
+        [None, None, None, None, None],
+        ["5", None, None, None, None, None],
+        [None, " ", None],
+        [None],
+    ]
+    reader, df = read_all(write_xlsx(tmp_path / "t.xlsx", rows), {**ALIASES, "score": ["Score"], "flag": ["flag"]},
+                          chunk_rows=2)
+    assert reader.encoding == "xlsx"
+    assert df.to_dict("list") == {
+        "ssid": ["123", "123", "5"], "birthdate": ["20100102", "19991231", ""], "score": ["4.05", str(10**20), ""],
+        "flag": ["TRUE", "FALSE", ""], "local_id": ["0007", "", ""], ROW: [2, 3, 5],
+    }
+
+
+def test_xlsx_sheet_selection_and_overlong_row(tmp_path: Path) -> None:
+    path = tmp_path / "two.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["Nothing"])
+    other = book.create_sheet("Students")
+    for row in (["SSID", "DOB"], ["01", "20100102"], ["02", "20100103", None, "SECRET"]):
+        other.append(row)
+    book.save(path)
+    assert open_table(path, ALIASES).unmatched_headers == ["Nothing"]
+    reader = open_table(path, ALIASES, sheet="Students", chunk_rows=1)
+    with pytest.raises(FileFormatError, match="row 3 ") as err:
+        list(reader.chunks())
+    assert "SECRET" not in str(err.value)
+
+
+def test_xls_typed_sheet() -> None:
+    reader, df = read_all(DATA_DIR / "students.xls", {"ssid": ["SSID"], "dob": ["Birthdate"], "score": ["Score"],
+                                                      "flag": ["Flag"], "note": ["Note"]}, sheet="Typed")
+    assert reader.encoding == "xls"
+    assert df.to_dict("list") == {"ssid": ["123", "7"], "dob": ["20100102", ""], "score": ["4.05", ""],
+                                  "flag": ["TRUE", ""], "note": ["padded", ""], ROW: [2, 4]}
+
+
+def test_no_matched_columns_still_gives_row_numbers(tmp_path: Path) -> None:
+    for path in (write(tmp_path, "n.csv", "Other\nx\n\ny\n"), write_xlsx(tmp_path / "n.xlsx", [["Other"], ["x"], [], ["y"]])):
+        reader, df = read_all(path)
+        assert reader.columns == {} and reader.unmatched_headers == ["Other"]
+        assert df.columns.tolist() == [ROW] and df[ROW].tolist() == [2, 4]

@@ -50,7 +50,7 @@ class StageResult:
 
 def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Delivery, *,
                    date_formats: Sequence[str], value_maps: Mapping[str, Mapping[str, str]],
-                   chunk_rows: int = 100_000) -> StageResult:
+                   chunk_rows: int = 50_000) -> StageResult:
     """Stage `delivery`'s archived file into its staging table; on any row error nothing stays staged."""
     started = time.monotonic()
     table = staging_table(feed, ft)

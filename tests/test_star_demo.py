@@ -1,4 +1,4 @@
-"""The demo's Belleville district end to end on PostgreSQL: seeded ClassLink, PowerSchool and Star zip."""
+"""The demo's Belleville district end to end on PostgreSQL and DuckDB: seeded ClassLink, PowerSchool and Star zip."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from tests.harness import tick
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "registry.yaml"
 
 
-def test_demo_belleville_links_its_star_zip(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch):
+def test_demo_belleville_links_its_star_zip(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "archive"))
-    monkeypatch.setenv("HUB_WAREHOUSE_URL", pg_url)
+    monkeypatch.setenv("HUB_WAREHOUSE_URL", warehouse_url)
     monkeypatch.delenv("HUB_DISTRICT_DIRECTORY", raising=False)
     registry = tmp_path / "demo" / "registry.yaml"
     registry.parent.mkdir()

@@ -55,7 +55,7 @@ def _source(ctx: ApplyContext, ft: str) -> str:
         f"CAST(CAST(s.scaled_score AS NUMERIC) AS INTEGER) AS scaled_score, "
         f"CAST(s.percentile_rank AS INTEGER) AS percentile_rank, s.grade_equivalent, s.benchmark_category, "
         f"CAST(s.benchmark_level AS INTEGER) AS benchmark_level, s.screening_window, "
-        f"{lit(d.file_name)} AS source_file, s.delivery_id, l.reason, s.source_row "
+        f"{lit(d.file_name)} AS source_file, s.delivery_id, l.reason, s.source_row, s.student_identifier "
         f"FROM {staged} s JOIN ({link_by_student_number(staged, ctx.district.id, 'student_identifier')}) l "
         f"ON l.source_row = s.source_row")
 
@@ -64,19 +64,21 @@ def apply(ctx: ApplyContext) -> ApplyStats:
     """Linked rows upsert into core.star_assessments by AssessmentID; the rest are queued for review."""
     stats: ApplyStats = {}
     for ft in (f for f in SUBJECTS if f in ctx.deliveries):
-        d, source = ctx.deliveries[ft], _source(ctx, ft)
+        d = ctx.deliveries[ft]
+        ctx.conn.exec_driver_sql("DROP TABLE IF EXISTS _star_linked")
+        ctx.conn.exec_driver_sql(f"CREATE TEMP TABLE _star_linked AS {_source(ctx, ft)}")  # link once per file
         ctx.conn.execute(sa.text("DELETE FROM ops.identity_review WHERE delivery_id = :d"), {"d": d.delivery_id})
         ctx.conn.execute(sa.text(
-            f"INSERT INTO ops.identity_review (delivery_id, source_row, district_id, file_name, record_key, reason, "
-            f"queued_at) SELECT delivery_id, source_row, district_id, source_file, assessment_key, reason, :now "
-            f"FROM ({source}) x WHERE reason IS NOT NULL"), {"now": ctx.now})
-        linked = f"SELECT * FROM ({source}) x WHERE reason IS NULL"
+            "INSERT INTO ops.identity_review (delivery_id, source_row, district_id, file_name, record_key, reason, "
+            "queued_at) SELECT delivery_id, source_row, district_id, source_file, assessment_key, reason, :now "
+            "FROM _star_linked WHERE reason IS NOT NULL"), {"now": ctx.now})
         stats[f"core.star_assessments ({ft})"] = upsert_with_audit(ctx, UpsertPlan(
-            target=assessments, key=("district_id", "assessment_id"), entity_key="assessment_key", source_sql=linked,
-            update_columns=FACTS, insert_columns=("assessment_key", "district_id", "assessment_id", *FACTS),
-            can_insert="TRUE"))
-        refresh_crosswalk(ctx, "renaissance", f"SELECT s.student_identifier AS system_id, l.hub_student_key FROM "
-                          f"{ctx.staged(ft)} s JOIN ({source}) l ON l.source_row = s.source_row WHERE l.reason IS NULL")
+            target=assessments, key=("district_id", "assessment_id"), entity_key="assessment_key",
+            source_sql="SELECT * FROM _star_linked WHERE reason IS NULL", update_columns=FACTS,
+            insert_columns=("assessment_key", "district_id", "assessment_id", *FACTS), can_insert="TRUE"))
+        refresh_crosswalk(ctx, "renaissance", "SELECT student_identifier AS system_id, hub_student_key "
+                                              "FROM _star_linked WHERE reason IS NULL")
+        ctx.conn.exec_driver_sql("DROP TABLE _star_linked")
     return stats
 
 

@@ -212,3 +212,13 @@ def test_an_unsure_district_name_is_blocked_until_a_person_confirms_it_once(hub)
     assert query("SELECT count(*) FROM core.star_assessments WHERE subject = 'reading'") == [(10,)]
     later = star_rows(roster(10), unsure, header("SEL.csv"), "SEL")  # accepted from then on
     assert [run.success for run in star(defs, instance, folders, {"SEL.csv": later}).runs] == [True]
+
+
+def test_an_unreadable_zip_is_logged_and_starts_nothing(hub):
+    defs, instance, folders = hub
+    put(folders["renaissance_star"] / "Belleville Public Schools.zip", b"PK\x03\x04 not really a zip")
+    t = tick(defs, instance, "renaissance_star_belleville__deliveries")
+    assert t.runs == [] and "containers without files of this feed" in t.skip_reason
+    assert query("SELECT gate, file_name, district_id FROM ops.ingest_errors") == [
+        ("container", "Belleville Public Schools.zip", "belleville")]
+    assert query("SELECT file_type, status FROM ops.deliveries") == [("container", "rejected")]

@@ -54,16 +54,11 @@ review_queue = sa.Table(
     sa.Column("district_id", sa.String, nullable=False),
     sa.Column("file_name", sa.String, nullable=False),
     sa.Column("record_key", sa.String, nullable=False),  # md5 of the row's own id, never the id
-    sa.Column("reason", sa.String, nullable=False),  # see REASONS
+    # no_student_number_match: no PowerSchool student has the file's student number;
+    # no_email_match: the PowerSchool student's email matches no ClassLink user; ambiguous_email: shared by 2+ students
+    sa.Column("reason", sa.String, nullable=False),
     sa.Column("queued_at", sa.DateTime, nullable=False),
     schema="ops")
-
-REASONS = {
-    "no_student_number_match": "no PowerSchool student has the file's student number",
-    "no_email_match": "the PowerSchool student's email matches no ClassLink user (no PowerSchool match for the email)",
-    "ambiguous_email": "two or more students share the email",
-}
-
 
 def email_hash(column: str) -> str:
     """SQL: md5 of an email, lower-cased with all whitespace removed (NULL stays NULL)."""

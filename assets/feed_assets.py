@@ -12,6 +12,8 @@ from assets.metadata import apply_metadata, column_schema, errors_markdown, stag
 from hub import ledger
 from hub.apply import ApplyContext
 from hub.declarations import Feed, FileType
+from hub.declarations import LinkRequest
+from hub.district_names import candidates, confirmed
 from hub.gates import district_gate
 from hub.registry import Integration, Registry
 from hub.staging import StageResult, stage_delivery
@@ -51,21 +53,30 @@ def _open(warehouse: WarehouseResource, feed: Feed) -> Warehouse:
 
 def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Registry, integration: Integration,
                   ft: FileType, table: str, delivery: ledger.Delivery, staged: StageResult) -> list[dg.AssetCheckResult]:
-    """Evaluate both gates, log failures to ops.ingest_errors and set the delivery's status."""
-    gate = district_gate(registry, integration, ft, delivery.file_name)
-    passed = staged.passed and gate.passed
+    """Evaluate the gates, log failures to ops.ingest_errors and set the delivery's status."""
     with wh.begin() as conn:
+        names = _district_names(conn, ft, table, delivery) if staged.passed else []
+        gate = district_gate(registry, integration, ft, delivery.file_name, names,
+                             candidates(registry) if names else None, confirmed(conn) if names else None)
+        link = _link_check(conn, integration, ft, table, delivery) if staged.passed and gate.passed else None
+    passed = staged.passed and gate.passed and (link is None or link.passed)
+    with wh.begin() as conn:
+        if link is not None and not link.passed:
+            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
+                                    file_name=delivery.file_name, gate="match_rate", reason=str(link.metadata["result"].value),
+                                    delivery_id=delivery.delivery_id, run_id=context.run_id)
         if not staged.passed:
             first = staged.first_errors[0]
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=delivery.file_name, gate="schema", delivery_id=delivery.delivery_id,
                                     run_id=context.run_id, reason=f"{staged.errors} row error(s); first: row "
                                     f"{first.row_number}, column {first.column}: {first.rule}")
+        if not passed:
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE delivery_id = :d"), {"d": delivery.delivery_id})
         if not gate.passed:
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=delivery.file_name, gate="district", reason=gate.reason,
                                     delivery_id=delivery.delivery_id, run_id=context.run_id)
-            conn.execute(sa.text(f"DELETE FROM {table} WHERE delivery_id = :d"), {"d": delivery.delivery_id})
         ledger.set_status(conn, [delivery.delivery_id], "staged" if passed else "rejected",
                           None if passed else "blocked by a gate: see ops.ingest_errors", context.run_id)
     return [
@@ -75,7 +86,32 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
             "full report": "ops.row_errors where delivery_id = " + delivery.delivery_id}),
         dg.AssetCheckResult(check_name="district", passed=gate.passed,
                             metadata={"file": delivery.file_name, "result": gate.reason}),
-    ]
+    ] + ([link or dg.AssetCheckResult(check_name="match_rate", passed=False, metadata={
+        "result": "not evaluated: an earlier gate blocked the file"})] if ft.link else [])
+
+def _district_names(conn: sa.Connection, ft: FileType, table: str, delivery: ledger.Delivery) -> list[str]:
+    if not ft.district_name_column:
+        return []
+    return [n for (n,) in conn.execute(sa.text(f"SELECT DISTINCT {ft.district_name_column} FROM {table} WHERE "
+                                               f"delivery_id = :d AND {ft.district_name_column} IS NOT NULL"),
+                                       {"d": delivery.delivery_id})]
+
+def _link_check(conn: sa.Connection, integration: Integration, ft: FileType, table: str,
+                delivery: ledger.Delivery) -> dg.AssetCheckResult | None:
+    """The identity-linking gate: the share of rows linked to a hub student must reach the integration's threshold."""
+    if ft.link is None:
+        return None
+    staged = f"(SELECT * FROM {table} WHERE delivery_id = '{delivery.delivery_id}')"
+    counts = ft.link(LinkRequest(conn, staged, integration.district, ft.name))
+    total = sum(counts.values())
+    rate = counts.get("linked", 0) / total if total else 1.0
+    passed = rate >= integration.min_match_rate
+    result = (f"{counts.get('linked', 0)} of {total} rows linked ({rate:.1%}); threshold "
+              f"{integration.min_match_rate:.0%}; review: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())
+                                                                     if k != "linked") or "none"))
+    return dg.AssetCheckResult(check_name="match_rate", passed=passed, metadata={
+        "file": delivery.file_name, "match rate": round(rate, 4), "result": result,
+        **{f"rows {k}": v for k, v in sorted(counts.items())}})
 
 def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     key = dg.AssetKey([feed.name, ft.name])
@@ -91,6 +127,8 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
                               description="pandera: required columns, formats and code sets; row-level report"),
             dg.AssetCheckSpec("district", asset=key, blocking=True,
                               description="the district the file names must be in the registry and match the integration"),
+            *([dg.AssetCheckSpec("match_rate", asset=key, blocking=True, description="share of rows linked to a hub "
+                                 "student must reach the integration's min_match_rate")] if ft.link else []),
         ],
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -102,8 +140,8 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
         if delivery is None:
             note = {"result": "no file of this type was delivered for this day"}
             return dg.MaterializeResult(metadata={"file": "none", **note}, check_results=[
-                dg.AssetCheckResult(check_name="schema", passed=True, metadata=note),
-                dg.AssetCheckResult(check_name="district", passed=True, metadata=note)])
+                dg.AssetCheckResult(check_name=c, passed=True, metadata=note)
+                for c in ("schema", "district", *(("match_rate",) if ft.link else ()))])
         with protected_errors(f"staging {delivery.file_name}"):
             staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
                                     date_formats=integration.date_formats or feed.date_formats)

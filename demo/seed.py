@@ -7,8 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+from demo import star_files
 from demo.siras_files import students
-from hub.registry import FolderTransportConfig, load_registry
+from hub.registry import FolderTransportConfig, Registry, load_registry
 
 DEFAULT_REGISTRY = Path(__file__).with_name("registry.yaml")
 DAY = 86_400
@@ -24,7 +25,8 @@ def _touch(path: Path, mtime: float) -> None:
 
 
 def seed(registry_file: Path = DEFAULT_REGISTRY) -> list[Path]:
-    """Write yesterday's and today's deliveries for each enabled SIRAS drop-folder integration."""
+    """Write yesterday's and today's deliveries for each enabled SIRAS drop-folder integration, and the Star
+    districts' ClassLink, PowerSchool and Renaissance files."""
     registry = load_registry(registry_file)
     now = time.time()
     written: list[Path] = []
@@ -54,6 +56,32 @@ def seed(registry_file: Path = DEFAULT_REGISTRY) -> list[Path]:
         _touch(yesterday_path, now - DAY)
         _touch(today_path, now - 60)
         written += [yesterday_path, today_path]
+    return written + seed_star(registry, registry_file, now)
+
+
+def seed_star(registry: Registry, registry_file: Path, now: float) -> list[Path]:
+    """ClassLink users, PowerSchool students and a Renaissance Star zip for each Star district (a few rows unlinked)."""
+    written: list[Path] = []
+    for star in (i for i in registry.enabled("renaissance_star") if isinstance(i.transport, FolderTransportConfig)):
+        r = star_files.roster(200)
+        by_feed = {i.feed: i for i in registry.integrations if i.district == star.district and i.enabled}
+        files = {"classlink": ("users.csv", star_files.classlink_users(r.iloc[:-3])),  # 3 not in ClassLink: review
+                 "powerschool": ("students.csv", star_files.ps_students(r))}
+        for feed, (name, frame) in files.items():
+            if feed in by_feed and isinstance(by_feed[feed].transport, FolderTransportConfig):
+                folder = _folder(registry_file, by_feed[feed].transport.path)
+                folder.mkdir(parents=True, exist_ok=True)
+                frame.to_csv(folder / name, index=False)
+                _touch(folder / name, now - 120)
+                written.append(folder / name)
+        folder = _folder(registry_file, star.transport.path)
+        folder.mkdir(parents=True, exist_ok=True)
+        tests = {f"{s}.csv": star_files.star_rows(r, "Belleville Public Schools", subject=s, seed=n,
+                                                  old_timestamps=s == "SR") for n, s in enumerate(("SM", "SR", "SEL"))}
+        path = folder / "Belleville Public Schools.zip"
+        path.write_bytes(star_files.star_zip(tests))
+        _touch(path, now - 60)
+        written.append(path)
     return written
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,35 @@ def _describe(res: MatchResult) -> str:
         line("runner-up", res.runner_up, res.runner_up_score),
         f"{'decision':<10} {res.decision}",
     ])
+
+
+# --- hub districts confirm ---------------------------------------------------------------------------------------
+
+def _confirm_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", required=True, help="the district name exactly as the files write it")
+    parser.add_argument("--state", required=True, help="2-letter state")
+    parser.add_argument("--leaid", required=True, help="the NCES LEAID it stands for (7 digits)")
+    parser.add_argument("--by", required=True, help="who confirms (kept with the confirmation)")
+    parser.add_argument("--warehouse", default=os.environ.get("HUB_WAREHOUSE_URL"),
+                        help="warehouse URL (default: $HUB_WAREHOUSE_URL)")
+
+
+@subcommand("districts confirm", "Confirm once that a district name in files is a given district.", _confirm_arguments)
+def districts_confirm(args: argparse.Namespace) -> int:
+    """Persist the confirmation; the district gate accepts the name from then on."""
+    from hub.district_names import confirm
+    from hub.tables import ensure_tables
+    from resources.warehouse import Warehouse
+    if not (args.leaid.isdigit() and len(args.leaid) == 7) or len(args.state.strip()) != 2:
+        raise UsageError("--leaid must be 7 digits and --state a 2-letter code")
+    if not args.warehouse:
+        raise UsageError("no warehouse: pass --warehouse or set HUB_WAREHOUSE_URL")
+    wh = Warehouse(args.warehouse)
+    ensure_tables(wh, [])
+    with wh.begin() as conn:
+        confirm(conn, args.state.strip(), args.name, args.leaid, args.by)
+    print(f"confirmed: {args.name!r} in {args.state.strip().upper()} is NCES {args.leaid}")
+    return 0
 
 
 if __name__ == "__main__":

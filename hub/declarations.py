@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Callable, Literal
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from hub.apply import ApplyContext, ApplyStats
 
 
@@ -45,6 +47,8 @@ class FileType:
     columns: tuple[Column, ...]
     unique_key: tuple[str, ...] = ()  # must be unique within one file
     district_code_in_name: str | None = None  # regex with group 'code': the district's state id in the file name
+    district_name_column: str | None = None  # column naming the district in words (matched fuzzily to the registry)
+    link: "Callable[[LinkRequest], dict[str, int]] | None" = None  # counts per outcome ('linked' or a review reason)
     description: str = ""
 
     def column(self, name: str) -> Column:
@@ -61,6 +65,16 @@ class FileType:
             return None
         m = re.match(self.district_code_in_name, file_name, flags=re.IGNORECASE)
         return m.group("code") if m else None
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    """What a file type's linker gets: an open transaction and the staged rows of one delivery."""
+
+    conn: "sa.Connection"
+    staged: str  # SQL relation of the delivery's staged rows
+    district_id: str
+    file_type: str
 
 
 class NoOptions(BaseModel):
@@ -83,6 +97,7 @@ class Feed:
     apply_asset: str = "apply"  # asset name of the apply step
     apply_description: str = ""
     kinds: frozenset[str] = field(default_factory=frozenset)
+    containers: tuple[str, ...] = ()  # archives (e.g. "*.zip") whose matching members are files of the delivery
 
     def file_type_for(self, file_name: str, patterns: tuple[str, ...] = ()) -> FileType | None:
         """The first file type whose patterns match; integration patterns narrow the feed's own."""

@@ -6,15 +6,17 @@ Plain Python (clock injected) so it is tested without Dagster; sensors/ wraps it
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hub import ledger
+from hub.containers import ContainerError, unpack
 from hub.declarations import Feed
 from hub.registry import FolderTransportConfig, Integration, Registry
-from resources.archive import Archive
+from resources.archive import Archive, ArchivedFile
 from resources.sftp import SftpTransport
 from resources.transport import FolderTransport, RemoteFile, Transport, TransportError
 from resources.warehouse import Warehouse
@@ -67,7 +69,7 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
     result = TickResult(runs=[], cursor={}, counts=Counter())
     try:
         with transport:
-            listing = transport.list_files(integration.patterns or feed.all_patterns())
+            listing = transport.list_files((*(integration.patterns or feed.all_patterns()), *feed.containers))
             stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result)
             runs: dict[str, PartitionRun] = {}
             for remote, file_type in stable:
@@ -81,7 +83,8 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
 
 def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, listing: list[RemoteFile],
                   cursor: dict[str, list[float]], now: float, result: TickResult) -> list[tuple[RemoteFile, str]]:
-    typed = [(f, ft.name) for f in listing if (ft := feed.file_type_for(f.name, integration.patterns))]
+    typed = [(f, CONTAINER) for f in listing if feed.containers and _is_container(feed, f.name)]
+    typed += [(f, ft.name) for f in listing if (ft := feed.file_type_for(f.name, integration.patterns))]
     ids = {f.path: ledger.delivery_id(integration.id, f.path, f.size, f.mtime) for f, _ in typed}
     with warehouse.begin() as conn:
         known = {i for i in ids.values() if ledger.get(conn, i)}
@@ -114,6 +117,9 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
         result.counts["older than the integration's start date"] += 1
         return
     got = archive.receive(transport, remote, integration.id, day)
+    if file_type == CONTAINER:
+        _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result)
+        return
     with warehouse.begin() as conn:
         same = ledger.find_same_bytes(conn, integration.id, got.sha256)
         status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
@@ -125,3 +131,45 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
     run = runs.setdefault(day, PartitionRun(integration.district, day))
     run.file_types.add(file_type)
     run.delivery_ids.append(did)
+
+
+CONTAINER = "container"  # ledger file type of an archive whose members are the delivery's files
+
+
+def _is_container(feed: Feed, name: str) -> bool:
+    return any(fnmatch.fnmatch(name.lower(), p.lower()) for p in feed.containers)
+
+
+def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: Warehouse, remote: RemoteFile,
+            got: ArchivedFile, base: dict, day: str, runs: dict[str, PartitionRun], result: TickResult) -> None:
+    """Keep the container, then record each member that is a file of the feed as a delivery of its own."""
+    try:
+        members = list(unpack(archive, got.path, integration.id, day, lambda n: feed.file_type_for(n) is not None))
+        status, reason = "unpacked", f"{len(members)} member(s) received"
+    except ContainerError as exc:
+        members, status, reason = [], "rejected", str(exc)
+    with warehouse.begin() as conn:
+        ledger.record(conn, **base, sha256=got.sha256, archive_path=str(got.path), status=status, reason=reason)
+        if status == "rejected":
+            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
+                                    file_name=remote.name, gate="container", reason=reason,
+                                    delivery_id=base["delivery_id"])
+    result.counts["containers unpacked" if members else "containers without files of this feed"] += 1
+    for m in members:
+        path = f"{remote.path}!{m.inner_path}"
+        did = ledger.delivery_id(integration.id, path, m.size, remote.mtime)
+        with warehouse.begin() as conn:
+            if ledger.get(conn, did):
+                continue
+            same = ledger.find_same_bytes(conn, integration.id, m.sha256)
+            status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
+            ledger.record(conn, **{**base, "delivery_id": did, "file_type": feed.file_type_for(m.name).name,
+                                   "remote_path": path, "file_name": m.name, "size": m.size},
+                          sha256=m.sha256, archive_path=str(m.path), status=status, reason=reason)
+        if same:
+            result.counts["re-uploaded with identical bytes (no run)"] += 1
+            continue
+        result.counts["new deliveries"] += 1
+        run = runs.setdefault(day, PartitionRun(integration.district, day))
+        run.file_types.add(feed.file_type_for(m.name).name)
+        run.delivery_ids.append(did)

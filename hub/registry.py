@@ -89,6 +89,7 @@ class Integration(_Strict):
     date_formats: tuple[str, ...] = ()  # overrides the feed's accepted date formats (e.g. the SIS writes MM/DD/YYYY)
     value_maps: dict[str, dict[str, str]] = {}  # column -> {SIS code: hub code}, e.g. grade: {K: KN}
     options: dict[str, Any] = {}  # the feed's own options, validated by its options model
+    min_match_rate: Annotated[float, Field(ge=0, le=1)] = 0.9  # identity-linking gate of file types that link rows
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,41 @@
+"""ClassLink users (OneRoster 1.1 users.csv): the hub's students, identified by sourcedId, linked by email."""
+
+from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
+from hub.declarations import Column, Feed, FileType
+from feeds.identity import classlink_users, email_hash, refresh_crosswalk
+
+COLUMNS = (
+    Column("sourced_id", ("sourcedId",), required=True, nullable=False),
+    Column("status", ("status",)),
+    Column("role", ("role",), required=True, nullable=False, kind="code",
+           codes=("TEACHER", "STUDENT", "PARENT", "GUARDIAN", "RELATIVE", "AIDE", "ADMINISTRATOR")),
+    Column("email", ("email",), required=True),
+)
+
+
+def apply(ctx: ApplyContext) -> ApplyStats:
+    """Upsert the students of the day's users.csv, then rebuild the district's crosswalk."""
+    d = ctx.deliveries["users"]
+    source = (f"SELECT md5({lit(ctx.district.id + ':classlink:')} || s.sourced_id) AS hub_student_key, "
+              f"{lit(ctx.district.id)} AS district_id, s.sourced_id, {email_hash('s.email')} AS email_hash, s.status, "
+              f"{lit(d.file_name)} AS source_file, s.delivery_id FROM {ctx.staged('users')} s WHERE s.role = 'STUDENT'")
+    stats = upsert_with_audit(ctx, UpsertPlan(
+        target=classlink_users, key=("district_id", "sourced_id"), entity_key="hub_student_key", source_sql=source,
+        update_columns=("email_hash", "status"), insert_columns=("hub_student_key", "district_id", "sourced_id",
+                                                                 "email_hash", "status"), can_insert="TRUE"))
+    refresh_crosswalk(ctx)
+    return {"core.classlink_users": stats}
+
+
+FEED = Feed(
+    name="classlink",
+    title="ClassLink users",
+    description="OneRoster 1.1 users.csv from ClassLink: the hub's students (role student) and their emails.",
+    files=(FileType("users", ("users.csv", "*_users.csv"), COLUMNS, unique_key=("sourced_id",),
+                    description="OneRoster 1.1 users.csv."),),
+    apply=apply,
+    target_tables=("core.classlink_users", "core.student_crosswalk"),
+    apply_asset="hub_students",
+    apply_description="Upserts ClassLink students (emails hashed) and rebuilds the district's student crosswalk.",
+    kinds=frozenset({"csv"}),
+)

@@ -1,0 +1,114 @@
+"""Student identity across systems: ClassLink users (the hub's students), PowerSchool students, and the crosswalk.
+
+The chain: ClassLink email <-> PowerSchool student email (case- and whitespace-insensitive) -> STUDENT_NUMBER <->
+another system's student number (e.g. Renaissance StudentIdentifier). Emails are stored only as hashes.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from hub.apply import ApplyContext, lit
+from hub.tables import metadata
+
+
+def _lineage() -> list[sa.Column]:
+    return [sa.Column("last_delivery_id", sa.String), sa.Column("created_at", sa.DateTime, nullable=False),
+            sa.Column("updated_at", sa.DateTime, nullable=False)]
+
+
+classlink_users = sa.Table(
+    "classlink_users", metadata,
+    sa.Column("hub_student_key", sa.String, nullable=False),  # md5(district:classlink:sourcedId): the hub student
+    sa.Column("district_id", sa.String, primary_key=True),
+    sa.Column("sourced_id", sa.String, primary_key=True),
+    sa.Column("email_hash", sa.String),  # md5 of the normalised email
+    sa.Column("status", sa.String),
+    *_lineage(), schema="core")
+
+ps_students = sa.Table(
+    "ps_students", metadata,
+    sa.Column("ps_key", sa.String, nullable=False),  # md5(district:powerschool:STUDENT_NUMBER)
+    sa.Column("district_id", sa.String, primary_key=True),
+    sa.Column("student_number", sa.String, primary_key=True),
+    sa.Column("email_hash", sa.String),
+    sa.Column("school_id", sa.String),
+    sa.Column("grade_level", sa.String),
+    sa.Column("enroll_status", sa.String),
+    *_lineage(), schema="core")
+
+crosswalk = sa.Table(
+    "student_crosswalk", metadata,
+    sa.Column("district_id", sa.String, primary_key=True),
+    sa.Column("system", sa.String, primary_key=True),  # classlink | powerschool | renaissance
+    sa.Column("system_id", sa.String, primary_key=True),
+    sa.Column("hub_student_key", sa.String, nullable=False),
+    sa.Column("match_method", sa.String, nullable=False),  # source | email | student_number
+    sa.Column("confidence", sa.Float, nullable=False),
+    schema="core")
+
+review_queue = sa.Table(
+    "identity_review", metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("source_row", sa.BigInteger, primary_key=True),
+    sa.Column("district_id", sa.String, nullable=False),
+    sa.Column("file_name", sa.String, nullable=False),
+    sa.Column("record_key", sa.String, nullable=False),  # md5 of the row's own id, never the id
+    # no_student_number_match: no PowerSchool student has the file's student number;
+    # no_email_match: the PowerSchool student's email matches no ClassLink user; ambiguous_email: shared by 2+ students
+    sa.Column("reason", sa.String, nullable=False),
+    sa.Column("queued_at", sa.DateTime, nullable=False),
+    schema="ops")
+
+def email_hash(column: str) -> str:
+    """SQL: md5 of an email, lower-cased with all whitespace removed (NULL stays NULL)."""
+    return f"md5(lower(regexp_replace({column}, '\\s+', '', 'g')))"
+
+
+def link_by_student_number(staged: str, district_id: str, number_column: str) -> str:
+    """SQL over staged rows: source_row, the hub student (or NULL) and the review reason (or NULL)."""
+    d = lit(district_id)
+    return f"""
+        SELECT s.source_row, p.student_number AS ps_number,
+               CASE WHEN p.student_number IS NULL OR p.email_hash IS NULL OR c.n IS NULL OR pe.n > 1 OR c.n > 1 THEN NULL
+                    ELSE c.hub_student_key END AS hub_student_key,
+               CASE WHEN p.student_number IS NULL THEN 'no_student_number_match'
+                    WHEN pe.n > 1 OR c.n > 1 THEN 'ambiguous_email'
+                    WHEN p.email_hash IS NULL OR c.n IS NULL THEN 'no_email_match' END AS reason
+        FROM {staged} s
+        LEFT JOIN core.ps_students p ON p.district_id = {d} AND p.student_number = s.{number_column}
+        LEFT JOIN (SELECT email_hash, count(*) AS n FROM core.ps_students WHERE district_id = {d}
+                   GROUP BY email_hash) pe ON pe.email_hash = p.email_hash
+        LEFT JOIN (SELECT email_hash, count(*) AS n, min(hub_student_key) AS hub_student_key FROM core.classlink_users
+                   WHERE district_id = {d} AND email_hash IS NOT NULL GROUP BY email_hash) c ON c.email_hash = p.email_hash"""
+
+
+def link_counts(conn: sa.Connection, sql: str) -> dict[str, int]:
+    """Rows per outcome: 'linked' or a review reason."""
+    rows = conn.execute(sa.text(f"SELECT COALESCE(reason, 'linked'), count(*) FROM ({sql}) x GROUP BY 1"))
+    return {k: int(v) for k, v in rows}
+
+
+def refresh_crosswalk(ctx: ApplyContext, system: str | None = None, system_sql: str | None = None) -> None:
+    """Rebuild the district's crosswalk rows: ClassLink users (the hub students), PowerSchool students linked by a
+    unique email on both sides, or, when `system` is given, adds that system's new ids (`system_sql`: system_id, hub_student_key)."""
+    d = lit(ctx.district.id)
+    conn = ctx.conn
+    if system is None:
+        conn.execute(sa.text(f"DELETE FROM core.student_crosswalk WHERE district_id = {d} AND system IN "
+                             "('classlink', 'powerschool')"))
+        conn.execute(sa.text(
+            f"INSERT INTO core.student_crosswalk SELECT {d}, 'classlink', sourced_id, hub_student_key, 'source', 1.0 "
+            f"FROM core.classlink_users WHERE district_id = {d}"))
+        conn.execute(sa.text(
+            f"INSERT INTO core.student_crosswalk SELECT {d}, 'powerschool', p.student_number, min(c.hub_student_key), "
+            f"'email', 1.0 FROM core.ps_students p JOIN core.classlink_users c ON c.district_id = p.district_id AND "
+            f"c.email_hash = p.email_hash WHERE p.district_id = {d} AND p.email_hash IN (SELECT email_hash FROM "
+            f"core.ps_students WHERE district_id = {d} GROUP BY email_hash HAVING count(*) = 1) "
+            f"GROUP BY p.student_number HAVING count(*) = 1"))
+        return
+    conn.execute(sa.text(
+        f"INSERT INTO core.student_crosswalk SELECT DISTINCT {d}, {lit(system)}, x.system_id, x.hub_student_key, "
+        f"'student_number', 1.0 FROM ({system_sql}) x WHERE x.hub_student_key IS NOT NULL AND NOT EXISTS (SELECT 1 "
+        f"FROM core.student_crosswalk w WHERE w.district_id = {d} AND w.system = {lit(system)} AND "
+        f"w.system_id = x.system_id)"))

@@ -1,0 +1,45 @@
+"""PowerSchool students export: STUDENT_NUMBER, the student email field, school, grade and enroll status."""
+
+from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
+from hub.declarations import Column, Feed, FileType
+from feeds.identity import email_hash, ps_students, refresh_crosswalk
+
+COLUMNS = (
+    Column("student_number", ("STUDENT_NUMBER", "Student_Number", "students.student_number"), required=True,
+           nullable=False),
+    Column("email", ("STUDENTS EMAIL", "Student_Email", "StudentEmail", "U_StudentsUserFields.StudentEmail",
+                     "u_studentsuserfields__studentemail", "STUDENT_EMAIL"), required=True),
+    Column("school_id", ("SCHOOLID", "SchoolID")),
+    Column("grade_level", ("GRADE_LEVEL", "Grade_Level"), pattern=r"-?\d{1,2}", pattern_rule="integer grade (0 = K)"),
+    Column("enroll_status", ("ENROLL_STATUS", "Enroll_Status"), pattern=r"-?\d", pattern_rule="PowerSchool code -2..4"),
+)
+UPDATABLE = ("email_hash", "school_id", "grade_level", "enroll_status")
+
+
+def apply(ctx: ApplyContext) -> ApplyStats:
+    """Upsert the day's students (emails hashed), then rebuild the district's crosswalk."""
+    d = ctx.deliveries["students"]
+    source = (f"SELECT md5({lit(ctx.district.id + ':powerschool:')} || s.student_number) AS ps_key, "
+              f"{lit(ctx.district.id)} AS district_id, s.student_number, {email_hash('s.email')} AS email_hash, "
+              f"s.school_id, s.grade_level, s.enroll_status, {lit(d.file_name)} AS source_file, s.delivery_id "
+              f"FROM {ctx.staged('students')} s")
+    stats = upsert_with_audit(ctx, UpsertPlan(
+        target=ps_students, key=("district_id", "student_number"), entity_key="ps_key", source_sql=source,
+        update_columns=UPDATABLE, insert_columns=("ps_key", "district_id", "student_number", *UPDATABLE),
+        can_insert="TRUE"))
+    refresh_crosswalk(ctx)
+    return {"core.ps_students": stats}
+
+
+FEED = Feed(
+    name="powerschool",
+    title="PowerSchool students",
+    description="Students export from PowerSchool (CSV or tab-delimited): student number, email, school, grade.",
+    files=(FileType("students", ("*students*.csv", "*students*.txt"), COLUMNS, unique_key=("student_number",),
+                    description="Students export with the district's student email field."),),
+    apply=apply,
+    target_tables=("core.ps_students", "core.student_crosswalk"),
+    apply_asset="student_records",
+    apply_description="Upserts PowerSchool students (emails hashed) and rebuilds the district's student crosswalk.",
+    kinds=frozenset({"csv"}),
+)

@@ -1,0 +1,59 @@
+"""Archives that carry a delivery's files (e.g. one zip per client): the archive is kept, each matching member is
+extracted beside it and becomes a file of the delivery."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from resources.archive import CHUNK, Archive
+
+
+class ContainerError(ValueError):
+    """The container cannot be read; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str  # base name inside the container
+    inner_path: str  # path inside the container
+    path: Path  # extracted copy in the archive
+    sha256: str
+    size: int
+
+
+def unpack(archive: Archive, container: Path, integration_id: str, day: str,
+           wanted: Callable[[str], bool]) -> Iterator[Member]:
+    """Extract the members whose base name `wanted` accepts (streamed, hashed, atomically placed)."""
+    try:
+        with zipfile.ZipFile(container) as zf:
+            for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                name = PurePosixPath(info.filename).name
+                if info.is_dir() or not name or not wanted(name):
+                    continue
+                yield _extract(archive, zf, info, name, integration_id, day)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ContainerError(f"{container.name}: not a readable zip archive ({exc})") from exc
+
+
+def _extract(archive: Archive, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, integration_id: str,
+             day: str) -> Member:
+    tmp = archive.root / ".tmp" / uuid.uuid4().hex
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    try:
+        with zf.open(info) as src, tmp.open("wb") as out:
+            while block := src.read(CHUNK):
+                digest.update(block)
+                out.write(block)
+        final = archive.path_for(integration_id, day, digest.hexdigest(), name)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Member(name, info.filename, final, digest.hexdigest(), info.file_size)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from hub import ledger
 from hub.declarations import Feed
 from hub.registry import FolderTransportConfig, Integration, Registry
+from hub.schedule_rules import hold_reason, stale_reason
 from resources.archive import Archive
 from resources.sftp import SftpTransport
 from resources.transport import FolderTransport, RemoteFile, Transport, TransportError
@@ -70,7 +71,14 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
             listing = transport.list_files(integration.patterns or feed.all_patterns())
             stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result)
             runs: dict[str, PartitionRun] = {}
+            hold = hold_reason(registry, integration, now)
             for remote, file_type in stable:
+                if _too_old(feed, integration, warehouse, remote, file_type, tz, now, result):
+                    continue
+                if hold:  # keep the quiet-period clock; receive once the window opens
+                    result.cursor[remote.path] = cursor.get(remote.path) or [remote.size, remote.mtime, now]
+                    result.counts[f"waiting: {hold}"] += 1
+                    continue
                 _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, runs, result)
             result.runs = sorted(runs.values(), key=lambda r: r.day)  # oldest delivery day first
     except TransportError as exc:
@@ -100,14 +108,32 @@ def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, li
     return stable
 
 
+def _ledger_base(feed: Feed, integration: Integration, remote: RemoteFile, file_type: str, tz: str) -> dict:
+    return dict(delivery_id=ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime),
+                integration_id=integration.id, district_id=integration.district, feed=feed.name,
+                file_type=file_type, remote_path=remote.path, file_name=remote.name, size=remote.size,
+                mtime=dt.datetime.fromtimestamp(remote.mtime, dt.timezone.utc).replace(tzinfo=None),
+                partition_date=delivery_day(remote.mtime, tz))
+
+
+def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str,
+             now: float, result: TickResult) -> bool:
+    """Freshness: a stale file is recorded once as skipped (its ledger row stops later ticks) and never run."""
+    with warehouse.begin() as conn:
+        newest = ledger.newest_applied(conn, integration.id, file_type)
+        reason = stale_reason(remote.mtime, now, integration.max_file_age_days, newest.mtime if newest else None)
+        if reason:
+            ledger.record(conn, **_ledger_base(feed, integration, remote, file_type, tz), status="skipped", reason=reason)
+    if reason:
+        result.counts[f"skipped: {reason}"] += 1
+    return reason is not None
+
+
 def _receive(registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
              warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str, runs: dict[str, PartitionRun],
              result: TickResult) -> None:
-    day = delivery_day(remote.mtime, tz)
-    did = ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime)
-    base = dict(delivery_id=did, integration_id=integration.id, district_id=integration.district, feed=feed.name,
-                file_type=file_type, remote_path=remote.path, file_name=remote.name, size=remote.size,
-                mtime=dt.datetime.fromtimestamp(remote.mtime, dt.timezone.utc).replace(tzinfo=None), partition_date=day)
+    base = _ledger_base(feed, integration, remote, file_type, tz)
+    day, did = base["partition_date"], base["delivery_id"]
     if day < integration.start_date.isoformat():
         with warehouse.begin() as conn:
             ledger.record(conn, **base, status="skipped", reason=f"modified before the integration's start date")

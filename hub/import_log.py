@@ -61,7 +61,7 @@ def write_import_log(conn: sa.Connection, delivery: Delivery, *, run_id: str, tr
 
 
 _RECORDS = ("SELECT entity_key, action, STRING_AGG(field, ' ' ORDER BY field) FROM ops.field_audit "
-            "WHERE delivery_id = :d AND run_id = :r AND action IN ('create', 'update') "
+            "WHERE delivery_id = :d AND run_id = :r AND action IN ('create', 'update', 'loose_match') "
             "GROUP BY entity, entity_key, action ORDER BY action, entity_key")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
+from feeds.siras.loose_match import apply_loose_matches
+from hub.apply import ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
 from hub.schools import has_schools_sql, resolve_sql
 from hub.tables import students
 
@@ -27,6 +28,8 @@ class SirasOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     designated_file: Literal["SPED", "504", "SST"] | None = None  # the demographics file holds only this program
+    loose_matching: bool = False  # "Update Identifying Data": names + birthdate may move SSID, Student ID, names
+    loose_match_threshold: Annotated[float, Field(ge=50, le=100)] = 90.0  # rapidfuzz name score needed
 
 
 def _school(district: str) -> dict[str, str]:
@@ -74,6 +77,10 @@ def apply(ctx: ApplyContext) -> ApplyStats:
         can_update="t.status = 'active'",
     )
     held = ctx.conn.execute(sa.text(f"SELECT COALESCE(SUM(school_held), 0) FROM ({source}) h")).scalar_one()
+    loose = apply_loose_matches(ctx, source, opts.loose_match_threshold) if opts.loose_matching else 0
     stats = upsert_with_audit(ctx, plan)
     stats.skipped["school_code_unknown"] = int(held)
-    return {"core.students": stats}
+    out = {"core.students": stats}
+    if opts.loose_matching:
+        out["core.students (loose matches)"] = TableStats(updated=loose)
+    return out

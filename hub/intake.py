@@ -73,13 +73,10 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
             runs: dict[str, PartitionRun] = {}
             hold = hold_reason(registry, integration, now)
             for remote, file_type in stable:
-                if _too_old(feed, integration, warehouse, remote, file_type, tz, now, result):
-                    continue
-                if hold:  # keep the quiet-period clock; receive once the window opens
-                    result.cursor[remote.path] = cursor.get(remote.path) or [remote.size, remote.mtime, now]
-                    result.counts[f"waiting: {hold}"] += 1
-                    continue
-                _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, runs, result)
+                if not _too_old(feed, integration, warehouse, remote, file_type, tz, now, result):
+                    _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, runs,
+                             result, hold)
+            _held(integration, warehouse, hold, now, runs, result)
             result.runs = sorted(runs.values(), key=lambda r: r.day)  # oldest delivery day first
     except TransportError as exc:
         result.error = str(exc)
@@ -131,7 +128,7 @@ def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote:
 
 def _receive(registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
              warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str, runs: dict[str, PartitionRun],
-             result: TickResult) -> None:
+             result: TickResult, hold: str | None) -> None:
     base = _ledger_base(feed, integration, remote, file_type, tz)
     day, did = base["partition_date"], base["delivery_id"]
     if day < integration.start_date.isoformat():
@@ -143,11 +140,36 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
     with warehouse.begin() as conn:
         same = ledger.find_same_bytes(conn, integration.id, got.sha256)
         status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
+        if hold and not same:  # archived now, run when the window opens (or by an operator's materialization)
+            status, reason = "held", hold
         ledger.record(conn, **base, sha256=got.sha256, archive_path=str(got.path), status=status, reason=reason)
     if same:
         result.counts["re-uploaded with identical bytes (no run)"] += 1
+    if same or hold:
         return
     result.counts["new deliveries"] += 1
     run = runs.setdefault(day, PartitionRun(integration.district, day))
     run.file_types.add(file_type)
     run.delivery_ids.append(did)
+
+
+def _held(integration: Integration, warehouse: Warehouse, hold: str | None, now: float, runs: dict[str, PartitionRun],
+          result: TickResult) -> None:
+    """Deliveries held by the window or a blackout: report while held; once free, run them (or skip stale ones)."""
+    with warehouse.begin() as conn:
+        held = ledger.with_status(conn, integration.id, "held")
+        if held and hold:
+            result.counts[f"waiting: {hold}"] += len(held)
+            return
+        for d in held:
+            mtime = d.mtime.replace(tzinfo=dt.timezone.utc).timestamp()
+            newest = ledger.newest_applied(conn, integration.id, d.file_type)
+            stale = stale_reason(mtime, now, integration.max_file_age_days, newest.mtime if newest else None)
+            ledger.set_status(conn, [d.delivery_id], "skipped" if stale else "queued", stale)
+            if stale:
+                result.counts[f"skipped: {stale}"] += 1
+                continue
+            result.counts["new deliveries"] += 1
+            run = runs.setdefault(d.partition_date, PartitionRun(integration.district, d.partition_date))
+            run.file_types.add(d.file_type)
+            run.delivery_ids.append(d.delivery_id)

@@ -77,7 +77,7 @@ def intake(tmp_path: Path, warehouse_url: str):
     ensure_tables(wh, [FEED])
     reg = registry(landing)
 
-    def tick(now: float, cursor: dict | None = None, reg=reg):
+    def tick(now: float, cursor: dict | None = None, reg=reg):  # noqa: ANN001, ANN202
         integration = reg.integrations[0]
         return scan(registry=reg, feed=FEED, integration=integration, transport=FolderTransport(integration.id, landing),
                     archive=Archive(tmp_path / "archive"), warehouse=wh, cursor=cursor or {}, now=now)
@@ -98,10 +98,24 @@ def test_stable_file_waits_for_the_window_then_runs(intake):
     tick, drop, ledger = intake
     drop("1964212_demographics.csv", at(2026, 11, 23, 22, 0))
     t = tick(at(2026, 11, 23, 23, 0))
-    assert t.runs == [] and "waiting: outside the processing window" in t.skip_reason
-    assert "will run from 2026-11-24 02:00" in t.skip_reason and ledger() == []
-    t2 = tick(at(2026, 11, 24, 2, 5), t.cursor)
-    assert [r.day for r in t2.runs] == ["2026-11-23"] and ledger()[0][1] == "queued"
+    assert t.runs == [] and "1 waiting: outside the processing window" in t.skip_reason
+    assert "will run from 2026-11-24 02:00" in t.skip_reason
+    assert [r[1] for r in ledger()] == ["held"]  # archived and visible, not run
+    again = tick(at(2026, 11, 24, 1, 0), t.cursor)
+    assert again.runs == [] and "1 waiting: outside" in again.skip_reason
+    t2 = tick(at(2026, 11, 24, 2, 5), again.cursor)
+    assert [r.day for r in t2.runs] == ["2026-11-23"] and ledger()[0][1:] == ("queued", None)
+    assert tick(at(2026, 11, 24, 2, 6), t2.cursor).runs == []  # released once
+
+
+def test_held_file_that_turns_stale_during_a_blackout_is_skipped(intake, tmp_path):
+    tick, drop, ledger = intake
+    paused = registry(tmp_path / "landing", [SUMMER])
+    drop("1964212_demographics.csv", at(2026, 7, 1, 22, 0))
+    t = tick(at(2026, 7, 2, 3, 0), reg=paused)
+    assert t.runs == [] and "summer pause" in t.skip_reason and ledger()[0][1] == "held"
+    t2 = tick(at(2026, 8, 6, 3, 0), t.cursor, reg=paused)
+    assert t2.runs == [] and ledger()[0][1] == "skipped" and "more than 7 days" in ledger()[0][2]
 
 
 def test_stale_files_are_skipped_once_with_reason(intake):
@@ -125,3 +139,28 @@ def test_file_older_than_newest_processed_is_skipped(intake, warehouse_url):
     t = tick(at(2026, 11, 24, 3, 5))
     assert t.runs == [] and "before the newest processed delivery" in t.skip_reason
     assert [r[1] for r in ledger()] == ["applied", "skipped"]
+
+
+def test_manual_materialization_bypasses_the_window(tmp_path, hub_env):
+    import dagster as dg
+    from dagster_project.definitions import build_definitions
+    from demo.siras_files import students
+    from tests.conftest import write_registry
+    from tests.harness import rematerialize, tick as sensor_tick
+    from tests.test_siras_pipeline import query
+
+    landing = tmp_path / "drop"
+    landing.mkdir()
+    local = dt.datetime.now(LA)  # a window that opens two hours from now: the sensor always finds it closed
+    window = {"start": f"{(local.hour + 2) % 24:02d}:00", "end": f"{(local.hour + 3) % 24:02d}:00"}
+    path = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS,
+                          [siras_integration({"kind": "folder", "path": str(landing)}, window=window)])
+    defs, instance = build_definitions(path), dg.DagsterInstance.ephemeral()
+    students(4, "1964212").assign(Designation="SPED").to_csv(landing / "1964212_demographics.csv", index=False)
+    t = sensor_tick(defs, instance, "siras_abc_unified__deliveries")
+    assert t.runs == [] and "waiting: outside the processing window" in t.skip_reason
+    (day,) = query("SELECT partition_date FROM ops.deliveries WHERE status = 'held'")[0]
+    result = rematerialize(defs, instance, "siras_import", "abc_unified", day)
+    assert result.success and query("SELECT count(*) FROM core.students")[0][0] == 4
+    assert instance.get_run_by_id(result.run_id).tags["hub/trigger"] == "manual"
+    assert query("SELECT status FROM ops.deliveries")[0][0] == "applied"

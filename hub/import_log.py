@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import sqlalchemy as sa
 
@@ -65,7 +66,7 @@ _RECORDS = ("SELECT entity_key, action, STRING_AGG(field, ' ' ORDER BY field) FR
             "GROUP BY entity, entity_key, action ORDER BY action, entity_key")
 
 
-def _stream(conn: sa.Connection, out, sql: str, params: dict, count_by: int | None = None) -> dict[str, int]:  # noqa: ANN001
+def _stream(conn: sa.Connection, out: TextIO, sql: str, params: dict, count_by: int | None = None) -> dict[str, int]:
     """Write each row as a CSV-like line; return row counts (by column `count_by`, or under '')."""
     counts: dict[str, int] = {"": 0}
     result = conn.execution_options(yield_per=_BATCH).execute(sa.text(sql), params)

@@ -9,6 +9,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from assets.metadata import apply_metadata, column_schema, errors_markdown, stage_metadata
+from assets.run_context import import_log_metadata, trigger_of
 from hub import ledger
 from hub.apply import ApplyContext
 from hub.declarations import Feed, FileType
@@ -148,8 +149,12 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
         checks = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
         context.log.info("staged %s: %d rows, %d row errors, %.2fs", delivery.file_name, staged.rows, staged.errors,
                          staged.seconds)
+        with wh.begin() as conn:
+            log_md = import_log_metadata(context, conn, delivery, {"rows read": staged.rows,
+                                                                   "result": "staged" if staged.passed else "rejected"})
         return dg.MaterializeResult(metadata={**stage_metadata(ft, staged, table), "delivery": delivery.delivery_id,
-                                              "sha256": (delivery.sha256 or "")[:16]}, check_results=checks)
+                                              "sha256": (delivery.sha256 or "")[:16], "trigger": trigger_of(context),
+                                              **log_md}, check_results=checks)
 
     return _asset
 
@@ -180,7 +185,13 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
                 stats = feed.apply(ApplyContext(conn, wh, feed, registry, integration, registry.district(district_id),
                                                 todo, feed.options_model.model_validate(integration.options), context.run_id))
                 ledger.set_status(conn, [d.delivery_id for d in todo.values()], "applied", run_id=context.run_id)
+            logs = {}
+            for ft_name, d in todo.items():
+                staged_rows = conn.execute(sa.text(f"SELECT count(*) FROM staging.{feed.name}__{ft_name} "
+                                                   "WHERE delivery_id = :d"), {"d": d.delivery_id}).scalar_one()
+                logs.update(import_log_metadata(context, conn, d, {"rows staged": staged_rows, "result": "applied"}))
         md = apply_metadata(stats, time.monotonic() - started)
+        md.update(logs, trigger=trigger_of(context))
         md["files applied"] = ", ".join(d.file_name for d in todo.values()) or "none"
         if notes:
             md["not applied"] = "; ".join(notes)

@@ -16,6 +16,7 @@ from hub import ledger
 from hub.containers import ContainerError, unpack
 from hub.declarations import Feed
 from hub.registry import FolderTransportConfig, Integration, Registry
+from hub.schedule_rules import hold_reason, stale_reason
 from resources.archive import Archive, ArchivedFile
 from resources.sftp import SftpTransport
 from resources.transport import FolderTransport, RemoteFile, Transport, TransportError
@@ -72,8 +73,12 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
             listing = transport.list_files((*(integration.patterns or feed.all_patterns()), *feed.containers))
             stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result)
             runs: dict[str, PartitionRun] = {}
+            hold = hold_reason(registry, integration, now)
             for remote, file_type in stable:
-                _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, runs, result)
+                if not _too_old(feed, integration, warehouse, remote, file_type, tz, now, result):
+                    _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, runs,
+                             result, hold)
+            _held(integration, warehouse, hold, now, runs, result)
             result.runs = sorted(runs.values(), key=lambda r: r.day)  # oldest delivery day first
     except TransportError as exc:
         result.error = str(exc)
@@ -103,14 +108,32 @@ def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, li
     return stable
 
 
+def _ledger_base(feed: Feed, integration: Integration, remote: RemoteFile, file_type: str, tz: str) -> dict:
+    return dict(delivery_id=ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime),
+                integration_id=integration.id, district_id=integration.district, feed=feed.name,
+                file_type=file_type, remote_path=remote.path, file_name=remote.name, size=remote.size,
+                mtime=dt.datetime.fromtimestamp(remote.mtime, dt.timezone.utc).replace(tzinfo=None),
+                partition_date=delivery_day(remote.mtime, tz))
+
+
+def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str,
+             now: float, result: TickResult) -> bool:
+    """Freshness: a stale file is recorded once as skipped (its ledger row stops later ticks) and never run."""
+    with warehouse.begin() as conn:
+        newest = ledger.newest_applied(conn, integration.id, file_type)
+        reason = stale_reason(remote.mtime, now, integration.max_file_age_days, newest.mtime if newest else None)
+        if reason:
+            ledger.record(conn, **_ledger_base(feed, integration, remote, file_type, tz), status="skipped", reason=reason)
+    if reason:
+        result.counts[f"skipped: {reason}"] += 1
+    return reason is not None
+
+
 def _receive(registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
              warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str, runs: dict[str, PartitionRun],
-             result: TickResult) -> None:
-    day = delivery_day(remote.mtime, tz)
-    did = ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime)
-    base = dict(delivery_id=did, integration_id=integration.id, district_id=integration.district, feed=feed.name,
-                file_type=file_type, remote_path=remote.path, file_name=remote.name, size=remote.size,
-                mtime=dt.datetime.fromtimestamp(remote.mtime, dt.timezone.utc).replace(tzinfo=None), partition_date=day)
+             result: TickResult, hold: str | None) -> None:
+    base = _ledger_base(feed, integration, remote, file_type, tz)
+    day = base["partition_date"]
     if day < integration.start_date.isoformat():
         with warehouse.begin() as conn:
             ledger.record(conn, **base, status="skipped", reason=f"modified before the integration's start date")
@@ -118,19 +141,28 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
         return
     got = archive.receive(transport, remote, integration.id, day)
     if file_type == CONTAINER:
-        _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result)
+        _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result, hold)
         return
+    _record_file(warehouse, base, got.sha256, str(got.path), hold, runs, result)
+
+
+def _record_file(warehouse: Warehouse, base: dict, sha256: str, archive_path: str, hold: str | None,
+                 runs: dict[str, PartitionRun], result: TickResult) -> None:
+    """Ledger row for one received file; identical bytes start no run, a hold waits, anything else joins a run."""
     with warehouse.begin() as conn:
-        same = ledger.find_same_bytes(conn, integration.id, got.sha256)
+        same = ledger.find_same_bytes(conn, base["integration_id"], sha256)
         status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
-        ledger.record(conn, **base, sha256=got.sha256, archive_path=str(got.path), status=status, reason=reason)
+        if hold and not same:  # archived now, run when the window opens (or by an operator's materialization)
+            status, reason = "held", hold
+        ledger.record(conn, **base, sha256=sha256, archive_path=archive_path, status=status, reason=reason)
     if same:
         result.counts["re-uploaded with identical bytes (no run)"] += 1
+    if same or hold:
         return
     result.counts["new deliveries"] += 1
-    run = runs.setdefault(day, PartitionRun(integration.district, day))
-    run.file_types.add(file_type)
-    run.delivery_ids.append(did)
+    run = runs.setdefault(base["partition_date"], PartitionRun(base["district_id"], base["partition_date"]))
+    run.file_types.add(base["file_type"])
+    run.delivery_ids.append(base["delivery_id"])
 
 
 CONTAINER = "container"  # ledger file type of an archive whose members are the delivery's files
@@ -141,7 +173,8 @@ def _is_container(feed: Feed, name: str) -> bool:
 
 
 def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: Warehouse, remote: RemoteFile,
-            got: ArchivedFile, base: dict, day: str, runs: dict[str, PartitionRun], result: TickResult) -> None:
+            got: ArchivedFile, base: dict, day: str, runs: dict[str, PartitionRun], result: TickResult,
+            hold: str | None) -> None:
     """Keep the container, then record each member that is a file of the feed as a delivery of its own."""
     try:
         members = list(unpack(archive, got.path, integration.id, day, lambda n: feed.file_type_for(n) is not None))
@@ -157,19 +190,31 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
     result.counts["containers unpacked" if members else "containers without files of this feed"] += 1
     for m in members:
         path = f"{remote.path}!{m.inner_path}"
-        did = ledger.delivery_id(integration.id, path, m.size, remote.mtime)
+        member = {**base, "delivery_id": ledger.delivery_id(integration.id, path, m.size, remote.mtime),
+                  "file_type": feed.file_type_for(m.name).name, "remote_path": path, "file_name": m.name, "size": m.size}
         with warehouse.begin() as conn:
-            if ledger.get(conn, did):
+            if ledger.get(conn, member["delivery_id"]):
                 continue
-            same = ledger.find_same_bytes(conn, integration.id, m.sha256)
-            status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
-            ledger.record(conn, **{**base, "delivery_id": did, "file_type": feed.file_type_for(m.name).name,
-                                   "remote_path": path, "file_name": m.name, "size": m.size},
-                          sha256=m.sha256, archive_path=str(m.path), status=status, reason=reason)
-        if same:
-            result.counts["re-uploaded with identical bytes (no run)"] += 1
-            continue
-        result.counts["new deliveries"] += 1
-        run = runs.setdefault(day, PartitionRun(integration.district, day))
-        run.file_types.add(feed.file_type_for(m.name).name)
-        run.delivery_ids.append(did)
+        _record_file(warehouse, member, m.sha256, str(m.path), hold, runs, result)
+
+
+def _held(integration: Integration, warehouse: Warehouse, hold: str | None, now: float, runs: dict[str, PartitionRun],
+          result: TickResult) -> None:
+    """Deliveries held by the window or a blackout: report while held; once free, run them (or skip stale ones)."""
+    with warehouse.begin() as conn:
+        held = ledger.with_status(conn, integration.id, "held")
+        if held and hold:
+            result.counts[f"waiting: {hold}"] += len(held)
+            return
+        for d in held:
+            mtime = d.mtime.replace(tzinfo=dt.timezone.utc).timestamp()
+            newest = ledger.newest_applied(conn, integration.id, d.file_type)
+            stale = stale_reason(mtime, now, integration.max_file_age_days, newest.mtime if newest else None)
+            ledger.set_status(conn, [d.delivery_id], "skipped" if stale else "queued", stale)
+            if stale:
+                result.counts[f"skipped: {stale}"] += 1
+                continue
+            result.counts["new deliveries"] += 1
+            run = runs.setdefault(d.partition_date, PartitionRun(integration.district, d.partition_date))
+            run.file_types.add(d.file_type)
+            run.delivery_ids.append(d.delivery_id)

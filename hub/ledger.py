@@ -14,7 +14,7 @@ from hub.tables import deliveries, ingest_errors
 log = logging.getLogger("hub.ledger")
 
 # statuses that mean "this delivery's bytes are the ones to import for its partition"
-IMPORTABLE = ("queued", "staged", "rejected", "applied")
+IMPORTABLE = ("queued", "held", "staged", "rejected", "applied")  # held: waits for the window or a blackout
 
 
 def utcnow() -> dt.datetime:
@@ -96,6 +96,13 @@ def log_ingest_error(conn: sa.Connection, *, integration_id: str, district_id: s
         gate=gate, reason=reason, run_id=run_id, occurred_at=now))
     log.warning("ingest blocked: file=%s district=%s gate=%s at=%s reason=%s",
                 file_name, district_id, gate, now.isoformat(timespec="seconds"), reason)
+
+
+def with_status(conn: sa.Connection, integration_id: str, status: str) -> list[Delivery]:
+    """An integration's deliveries in one status, oldest modification first."""
+    rows = conn.execute(sa.select(deliveries).where(deliveries.c.integration_id == integration_id,
+                                                    deliveries.c.status == status).order_by(deliveries.c.mtime))
+    return [Delivery.from_row(r) for r in rows]
 
 
 def newest_applied(conn: sa.Connection, integration_id: str, file_type: str) -> Delivery | None:

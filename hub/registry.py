@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hub.schedule_rules import Blackout, Window
+
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
 
 
@@ -36,6 +38,7 @@ class District(_Strict):
     account_id: str | None = None
     aliases: tuple[str, ...] = ()
     timezone: str = "America/New_York"
+    blackouts: tuple[Blackout, ...] = ()  # this district's own pauses (e.g. its SIS rollover)
 
     @field_validator("timezone")
     @classmethod
@@ -90,6 +93,9 @@ class Integration(_Strict):
     value_maps: dict[str, dict[str, str]] = {}  # column -> {SIS code: hub code}, e.g. grade: {K: KN}
     options: dict[str, Any] = {}  # the feed's own options, validated by its options model
     min_match_rate: Annotated[float, Field(ge=0, le=1)] = 0.9  # identity-linking gate of file types that link rows
+    window: Window | None = None  # daily processing window (local time); None: any time
+    blackouts: tuple[Blackout, ...] = ()  # this integration's pauses
+    max_file_age_days: Annotated[int, Field(ge=1)] = 7  # older files are skipped, not processed
 
     @field_validator("timezone")
     @classmethod
@@ -100,6 +106,7 @@ class Integration(_Strict):
 class Registry(_Strict):
     districts: tuple[District, ...]
     integrations: tuple[Integration, ...]
+    blackouts: tuple[Blackout, ...] = ()  # e.g. a feed's summer pause, with except_districts
 
     def district(self, district_id: str) -> District:
         return next(d for d in self.districts if d.id == district_id)
@@ -152,10 +159,11 @@ def parse_registry(data: dict[str, Any], feed_options: dict[str, type[BaseModel]
         raise RegistryError("registry: top level must be a mapping with 'districts' and 'integrations'")
     districts = _parse_entries(District, "district", data.get("districts", []))
     integrations = _parse_entries(Integration, "integration", data.get("integrations", []))
+    blackouts = _parse_entries(Blackout, "blackout", data.get("blackouts", []))
     problems = _cross_check(districts, integrations, feed_options)
     if problems:
         raise RegistryError("; ".join(problems))
-    return Registry(districts=tuple(districts), integrations=tuple(integrations))
+    return Registry(districts=tuple(districts), integrations=tuple(integrations), blackouts=tuple(blackouts))
 
 
 def _cross_check(districts: list[District], integrations: list[Integration],

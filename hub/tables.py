@@ -88,6 +88,7 @@ students = sa.Table(
     sa.Column("birthdate", sa.Date),
     sa.Column("school_code", sa.String),
     sa.Column("site_code", sa.String),
+    sa.Column("school_entity", sa.String),  # core.schools entity the school code resolved to
     sa.Column("school_type", sa.String),
     sa.Column("district_of_residence", sa.String),
     sa.Column("school_of_residence", sa.String),

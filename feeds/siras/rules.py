@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
 
-from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
+from feeds.siras.loose_match import apply_loose_matches
+from hub.apply import ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
+from hub.schools import has_schools_sql, resolve_sql
 from hub.tables import students
 
 # Never changed by the feed by default (the spec's "Update Identifying Data" option is off).
@@ -14,7 +17,7 @@ FROZEN = ("state_student_id", "local_student_id", "first_name", "last_name")
 UPDATABLE = ("birthdate", "middle_name", "name_suffix", "preferred_first_name", "preferred_last_name", "school_code",
              "site_code", "school_type", "district_of_residence", "school_of_residence", "grade", "gender", "ethnicity",
              "race1", "race2", "race3", "el_type", "rfep_date", "native_language", "migrant", "residential_status",
-             "designation")
+             "designation", "school_entity")
 DATES = ("birthdate", "rfep_date")
 # file type -> designation of a file that holds only that program's students
 FILE_DESIGNATION = {"demographics_504": "504"}
@@ -25,16 +28,33 @@ class SirasOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     designated_file: Literal["SPED", "504", "SST"] | None = None  # the demographics file holds only this program
+    loose_matching: bool = False  # "Update Identifying Data": names + birthdate may move SSID, Student ID, names
+    loose_match_threshold: Annotated[float, Field(ge=50, le=100)] = 90.0  # rapidfuzz name score needed
+
+
+def _school(district: str) -> dict[str, str]:
+    """School of attendance: no change when the student already has the code; a code the district's school
+    entities do not know is held (counted, not applied); NULL keeps the current value."""
+    entity = resolve_sql(district, "s.school_code", "s.site_code")
+    same = "cur.school_code = s.school_code"
+    unknown = f"(s.school_code IS NOT NULL AND {has_schools_sql(district)} AND {entity} IS NULL)"
+    out = {c: f"CASE WHEN {same} OR {unknown} THEN NULL ELSE s.{c} END AS {c}" for c in ("school_code", "site_code")}
+    out["school_entity"] = f"CASE WHEN {same} THEN NULL ELSE {entity} END AS school_entity"
+    out["school_held"] = f"CASE WHEN {unknown} AND NOT COALESCE({same}, FALSE) THEN 1 ELSE 0 END AS school_held"
+    return out
 
 
 def _select(ctx: ApplyContext, file_type: str, designation: str | None, priority: int) -> str:
-    d = ctx.deliveries[file_type]
-    cols = [f"CAST(s.{c} AS DATE) AS {c}" if c in DATES else f"s.{c}" for c in UPDATABLE if c != "designation"]
+    d, district = ctx.deliveries[file_type], lit(ctx.district.id)
+    school = _school(district)
+    cols = [f"CAST(s.{c} AS DATE) AS {c}" if c in DATES else school.get(c, f"s.{c}")
+            for c in UPDATABLE if c != "designation"]
     return (
-        f"SELECT md5({lit(ctx.district.id + ':')} || s.ssid) AS student_key, {lit(ctx.district.id)} AS district_id, "
+        f"SELECT md5({lit(ctx.district.id + ':')} || s.ssid) AS student_key, {district} AS district_id, "
         f"s.ssid AS state_student_id, s.local_student_id, s.first_name, s.last_name, {', '.join(cols)}, "
         f"COALESCE(s.designation, {lit(designation)}) AS designation, {lit(d.file_name)} AS source_file, "
-        f"s.delivery_id, {priority} AS priority, s.source_row FROM {ctx.staged(file_type)} s"
+        f"s.delivery_id, {priority} AS priority, s.source_row, {school['school_held']} FROM {ctx.staged(file_type)} s "
+        f"LEFT JOIN core.students cur ON cur.district_id = {district} AND cur.state_student_id = s.ssid"
     )
 
 
@@ -56,4 +76,11 @@ def apply(ctx: ApplyContext) -> ApplyStats:
         can_insert="s.designation IS NOT NULL",
         can_update="t.status = 'active'",
     )
-    return {"core.students": upsert_with_audit(ctx, plan)}
+    held = ctx.conn.execute(sa.text(f"SELECT COALESCE(SUM(school_held), 0) FROM ({source}) h")).scalar_one()
+    loose = apply_loose_matches(ctx, source, opts.loose_match_threshold) if opts.loose_matching else 0
+    stats = upsert_with_audit(ctx, plan)
+    stats.skipped["school_code_unknown"] = int(held)
+    out = {"core.students": stats}
+    if opts.loose_matching:
+        out["core.students (loose matches)"] = TableStats(updated=loose)
+    return out

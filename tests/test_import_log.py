@@ -1,0 +1,70 @@
+"""The per-delivery import log (archive file + UI link) and the manual-trigger tag, end to end on both warehouses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from demo.siras_files import students as synthetic_students
+from tests.harness import rematerialize, tick
+from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)
+
+
+def materialization(run, node: str):  # noqa: ANN001, ANN201
+    return run.asset_materializations_for_node(node)[0].metadata
+
+
+def no_student_values(text: str, frame) -> None:  # noqa: ANN001
+    for col in ("SSID", "LOCAL_ID", "LAST_NAME", "FIRST_NAME", "BIRTHDATE"):
+        assert not any(str(v) in text for v in frame[col] if len(str(v)) > 3), col
+
+
+def test_import_log_lists_counts_and_changes_by_hashed_key(hub, landing):
+    defs, instance = hub
+    frame = synthetic_students(12, "1964212").assign(Designation="SPED")
+    frame.loc[11, "Designation"] = ""  # not designated: not created
+    drop(landing, "1964212_demographics.csv", frame, age_seconds=7200)
+    first = tick(defs, instance, SENSOR)
+    changed = frame.copy()
+    changed.loc[0, ["GRADE", "EL_TYPE"]] = ["12", "RFEP" if frame.loc[0, "EL_TYPE"] != "RFEP" else "EL"]
+    drop(landing, "1964212_demographics.csv", changed)
+    run = tick(defs, instance, SENSOR, cursor=first.cursor).runs[0]
+    assert run.success and run.dagster_run.tags["hub/trigger"] == "sensor"
+    md = materialization(run, "siras__student_updates")
+    assert md["trigger"].value == "sensor"
+    path = Path(md["import log (demographics)"].value)
+    assert path.parent == Path(query("SELECT archive_path FROM ops.deliveries WHERE status = 'applied' "
+                                     "ORDER BY mtime DESC")[0][0]).parent  # kept in the archive beside the file
+    text = path.read_text()
+    key = query("SELECT student_key FROM core.students WHERE state_student_id = :s", s=frame.loc[0, "SSID"])[0][0]
+    assert f"{key}, update, el_type grade" in text and "rows staged: 12" in text
+    assert "rows rejected | 0" in md["import log preview (demographics)"].value
+    first_log = Path(materialization(first.runs[0], "siras__student_updates")["import log (demographics)"].value)
+    assert first_log.read_text().count(", create,") == 11
+    no_student_values(text + first_log.read_text() + md["import log preview (demographics)"].value, frame)
+
+
+def test_rejected_rows_are_logged_without_values(hub, landing):
+    defs, instance = hub
+    frame = synthetic_students(8, "1964212").assign(Designation="SPED")
+    frame.loc[2, "EL_TYPE"], frame.loc[5, "BIRTHDATE"] = "LEP", "20100230"
+    drop(landing, "1964212_demographics.csv", frame)
+    run = tick(defs, instance, SENSOR).runs[0]
+    assert not run.success
+    md = materialization(run, "siras__demographics")
+    text = Path(md["import log (demographics)"].value).read_text()
+    rejected = text.split("[rejected rows] row, column, rule\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split(", ")[:2] for line in rejected] == [["4", "el_type"], ["7", "birthdate"]]
+    assert "result: rejected" in text and "LEP" not in text and "20100230" not in text
+    no_student_values(text, frame)
+
+
+def test_manual_rematerialization_is_tagged_manual(hub, landing):
+    defs, instance = hub
+    drop(landing, "1964212_demographics.csv", synthetic_students(5, "1964212"))
+    t = tick(defs, instance, SENSOR)
+    day = t.result.run_requests[0].partition_key.keys_by_dimension["date"]
+    result = rematerialize(defs, instance, "siras_import", "abc_unified", day)
+    assert result.success
+    assert instance.get_run_by_id(result.run_id).tags["hub/trigger"] == "manual"
+    md = materialization(result, "siras__student_updates")
+    assert md["trigger"].value == "manual" and "trigger: manual" in Path(md["import log (demographics)"].value).read_text()

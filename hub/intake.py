@@ -61,17 +61,21 @@ def delivery_day(mtime: float, tz: str) -> str:
 
 
 def scan(*, registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
-         warehouse: Warehouse, cursor: dict[str, list[float]], now: float) -> TickResult:
-    """Evaluate one tick. `cursor` maps remote path -> [size, mtime, first time seen with that size and mtime]."""
+         warehouse: Warehouse, cursor: dict[str, list[float]], now: float, day: str | None = None) -> TickResult:
+    """Evaluate one tick. `cursor` maps remote path -> [size, mtime, first time seen with that size and mtime].
+
+    With `day` (a fetch inside a run): files count as stable once unmodified for the quiet period, and are
+    recorded for that partition day instead of their modification day."""
     tz = registry.timezone_of(integration)
     result = TickResult(runs=[], cursor={}, counts=Counter())
     try:
         with transport:
             listing = transport.list_files(integration.patterns or feed.all_patterns())
-            stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result)
+            stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result, by_mtime=day is not None)
             runs: dict[str, PartitionRun] = {}
             for remote, file_type in stable:
-                _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, runs, result)
+                _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, runs, result,
+                         day)
             result.runs = sorted(runs.values(), key=lambda r: r.day)  # oldest delivery day first
     except TransportError as exc:
         result.error = str(exc)
@@ -80,7 +84,8 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
 
 
 def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, listing: list[RemoteFile],
-                  cursor: dict[str, list[float]], now: float, result: TickResult) -> list[tuple[RemoteFile, str]]:
+                  cursor: dict[str, list[float]], now: float, result: TickResult,
+                  by_mtime: bool = False) -> list[tuple[RemoteFile, str]]:
     typed = [(f, ft.name) for f in listing if (ft := feed.file_type_for(f.name, integration.patterns))]
     ids = {f.path: ledger.delivery_id(integration.id, f.path, f.size, f.mtime) for f, _ in typed}
     with warehouse.begin() as conn:
@@ -92,6 +97,7 @@ def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, li
             continue
         seen = cursor.get(remote.path)
         since = seen[2] if seen and seen[0] == remote.size and seen[1] == remote.mtime else now
+        since = min(since, remote.mtime) if by_mtime else since
         if now - since >= integration.quiet_period_seconds:
             stable.append((remote, file_type))
         else:
@@ -102,8 +108,8 @@ def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, li
 
 def _receive(registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
              warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str, runs: dict[str, PartitionRun],
-             result: TickResult) -> None:
-    day = delivery_day(remote.mtime, tz)
+             result: TickResult, day: str | None = None) -> None:
+    day = day or delivery_day(remote.mtime, tz)
     did = ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime)
     base = dict(delivery_id=did, integration_id=integration.id, district_id=integration.district, feed=feed.name,
                 file_type=file_type, remote_path=remote.path, file_name=remote.name, size=remote.size,

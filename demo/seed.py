@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from demo.peer_files import seed_florida
 from demo.siras_files import students
 from hub.registry import FolderTransportConfig, load_registry
 
@@ -54,7 +55,7 @@ def seed(registry_file: Path = DEFAULT_REGISTRY) -> list[Path]:
         _touch(yesterday_path, now - DAY)
         _touch(today_path, now - 60)
         written += [yesterday_path, today_path]
-    return written
+    return written + seed_florida(registry_file, registry)
 
 
 if __name__ == "__main__":

@@ -203,3 +203,19 @@ def test_missing_sftp_credentials_name_integration_and_env_var(tmp_path, pg_url,
 def defs_feed():
     from feeds import FEEDS
     return FEEDS["peer"]
+
+
+def test_demo_has_broward_with_roster_peer_and_the_nightly_schedule():
+    from dagster_project.definitions import PROJECT_ROOT
+    defs = build_definitions(PROJECT_ROOT / "demo" / "registry.yaml")
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"peer/ese", "peer/accommodations", "peer/sec504", "peer/student_fields", "focus_roster/roster_updates"} <= keys
+    schedule = next(s for s in defs.schedules if s.name == "peer_broward__nightly")
+    assert "Florida PEER nightly import" in schedule.description and schedule.execution_timezone == "America/New_York"
+
+
+def test_field_map_declares_the_14_peer_fields():
+    from feeds.peer.rules import LAYOUT
+    kinds = [(f.kind, f.state_reportable) for f in LAYOUT.fields.values()]
+    assert len(kinds) == 14 and kinds.count(("log", False)) == 6 and sum(s for _, s in kinds) == 4
+    assert {"custom_873", "custom_940", "custom_878", "custom_879", "custom_863"} <= set(LAYOUT.fields)

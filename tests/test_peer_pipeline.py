@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from dagster_project.definitions import build_definitions
 from demo.peer_files import fleid
+from feeds import FEEDS
 from hub.fetch import fetch_config
 from tests.conftest import write_registry
 from tests.harness import rematerialize, tick
@@ -194,15 +195,10 @@ def test_missing_sftp_credentials_name_integration_and_env_var(tmp_path, pg_url,
     assert "peer_broward" in reason and "HUB_SFTP_PASSWORD_PEER_BROWARD" in reason
     key = dg.MultiPartitionKey({"date": dt.date.today().isoformat(), "district": "broward"})
     run = defs.resolve_job_def("peer_import").execute_in_process(
-        instance=instance, partition_key=key, run_config=fetch_config(defs_feed()), raise_on_error=False)
+        instance=instance, partition_key=key, run_config=fetch_config(FEEDS["peer"]), raise_on_error=False)
     assert not run.success
     failure = next(e for e in run.all_events if e.is_step_failure).step_failure_data.user_failure_data
     assert "peer_broward" in failure.description and "HUB_SFTP_PASSWORD_PEER_BROWARD" in failure.description
-
-
-def defs_feed():
-    from feeds import FEEDS
-    return FEEDS["peer"]
 
 
 def test_demo_has_broward_with_roster_peer_and_the_nightly_schedule():

@@ -2,6 +2,8 @@
 and one apply asset that changes the target tables. Partitions: date (daily) x district."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -29,6 +31,17 @@ def partitions_for(registry: Registry, feed: Feed) -> dg.MultiPartitionsDefiniti
         "date": dg.DailyPartitionsDefinition(start_date=min(i.start_date for i in integrations).isoformat(), end_offset=1),
         "district": dg.StaticPartitionsDefinition(sorted({i.district for i in integrations})),
     })
+
+@contextmanager
+def protected_errors(what: str) -> Iterator[None]:
+    """Database errors can quote row values (student data); re-raise them without their details."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        kind = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+        raise dg.Failure(f"{what}: the warehouse refused the change ({kind}); nothing was written. Details are "
+                         "withheld because they may quote student data; see the database server's log.") from None
+
 
 def _partition(context: dg.AssetExecutionContext) -> tuple[str, str]:
     keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
@@ -99,8 +112,9 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
             return dg.MaterializeResult(metadata={"file": "none", **note}, check_results=[
                 dg.AssetCheckResult(check_name="schema", passed=True, metadata=note),
                 dg.AssetCheckResult(check_name="district", passed=True, metadata=note)])
-        staged = stage_delivery(wh, feed, ft, delivery, date_formats=integration.date_formats or feed.date_formats,
-                                value_maps=integration.value_maps)
+        with protected_errors(f"staging {delivery.file_name}"):
+            staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
+                                    date_formats=integration.date_formats or feed.date_formats)
         checks = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
         context.log.info("staged %s: %d rows, %d row errors, %.2fs", delivery.file_name, staged.rows, staged.errors,
                          staged.seconds)
@@ -120,7 +134,7 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
         district_id, day = _partition(context)
         integration = registry.integration_for(feed.name, district_id)
         wh = _open(warehouse, feed)
-        with wh.begin() as conn:
+        with protected_errors(f"applying {feed.title} for {district_id} {day}"), wh.begin() as conn:
             todo, notes = {}, []
             for ft in feed.files:
                 d = ledger.latest_for_partition(conn, integration.id, ft.name, day)

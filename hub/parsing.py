@@ -48,14 +48,17 @@ class TableReader:
     _positions: dict[str, int] = field(default_factory=dict, repr=False)  # canonical name -> 0-based column
     _width: int = 0  # header cells, trailing blank ones dropped
     _fields: int = 0  # CSV: most delimiters + 1 on one physical line
+    _rows: Iterator[list[str]] | None = field(default=None, repr=False)  # spreadsheet rows left open by open_table
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         """Frames of <= chunk_rows rows: one str column per matched canonical name ('' for blank) plus ROW."""
         if self.encoding not in READERS:
             yield from self._csv_chunks()
             return
-        rows = READERS[self.encoding](self.path, self.sheet)
-        next(rows, None)  # header
+        rows, self._rows = self._rows, None  # reuse the open workbook once: loading one can take long
+        if rows is None:
+            rows = READERS[self.encoding](self.path, self.sheet)
+            next(rows, None)  # header
         n, buf, numbers = self._width, [], []
         for number, cells in enumerate(chain(rows, [None]), start=2):  # None: flush
             if cells is not None and any(cells[n:]):
@@ -200,14 +203,13 @@ def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int
     suffix = path.suffix.lower()
     if not path.is_file():
         raise FileFormatError(f"{path.name}: no such file")
-    delimiter, fields = ",", 0
+    delimiter, fields, rows = ",", 0, None
     if suffix in (".csv", ".txt"):
         encoding, delimiter, fields, headers = _scan(path)
     elif suffix in (".xlsx", ".xls"):
         encoding = suffix[1:]
         rows = READERS[encoding](path, sheet)
         headers = next(rows, [])
-        rows.close()
     else:
         raise FileFormatError(f"{path.name}: unsupported file type {suffix or '(none)'!r}")
     headers = [h.strip() for h in headers]
@@ -217,4 +219,4 @@ def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int
         raise FileFormatError(f"{path.name}: no header row")
     positions, unmatched = _match(path, headers, aliases)
     return TableReader(path, encoding, {k: headers[p] for k, p in positions.items()}, unmatched,
-                       chunk_rows, sheet, delimiter, positions, len(headers), fields)
+                       chunk_rows, sheet, delimiter, positions, len(headers), fields, rows)

@@ -15,7 +15,7 @@ from hub.dates import parse_dates
 from hub.declarations import Column, FileType
 from hub.parsing import ROW
 
-DEFAULT_DATE_FORMATS = ("YYYYMMDD",)
+_TEXT = "string[pyarrow]"
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema,
     for col in ft.columns:
         if col.name not in chunk:
             continue
-        s = chunk[col.name]
+        s = chunk[col.name].astype(_TEXT)  # Arrow-backed strings: checks run in pyarrow compute, not Python loops
         if col.kind == "code":
             s = s.str.upper()
         if col.name in value_maps:

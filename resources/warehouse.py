@@ -75,12 +75,12 @@ class Warehouse:
             view = f"_load_{id(df)}"
             raw.register(view, df[cols])
             try:
-                select = ", ".join(f'NULLIF(CAST("{c}" AS VARCHAR), \'\')' if df[c].dtype == object else f'"{c}"' for c in cols)
+                select = ", ".join(f'NULLIF(CAST("{c}" AS VARCHAR), \'\')' if _is_text(df[c]) else f'"{c}"' for c in cols)
                 conn.exec_driver_sql(f"INSERT INTO {table} ({_names(cols)}) SELECT {select} FROM {view}")
             finally:
                 raw.unregister(view)
             return len(df)
-        text_cols = [c for c in cols if df[c].dtype == object]
+        text_cols = [c for c in cols if _is_text(df[c])]
         buf = io.BytesIO()
         pa_csv.write_csv(pa.Table.from_pandas(df[cols], preserve_index=False), buf,
                          pa_csv.WriteOptions(include_header=False))
@@ -89,6 +89,10 @@ class Warehouse:
             with cur.copy(f"COPY {table} ({_names(cols)}) FROM STDIN (FORMAT csv{force_null})") as copy:
                 copy.write(buf.getbuffer())
         return len(df)
+
+
+def _is_text(s: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(s.dtype)
 
 
 def _names(cols: Sequence[str]) -> str:

@@ -51,7 +51,7 @@ def test_dagster_dev_runs_the_demo_deliveries(tmp_path: Path):
         start_new_session=True, preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL),
                                                     signal.signal(signal.SIGTERM, signal.SIG_DFL)))
     try:
-        deadline, statuses = time.monotonic() + 150, []
+        deadline, statuses = time.monotonic() + 240, []
         while time.monotonic() < deadline:
             time.sleep(3)
             try:
@@ -59,11 +59,11 @@ def test_dagster_dev_runs_the_demo_deliveries(tmp_path: Path):
             except OSError:
                 continue
             statuses = [r["status"] for r in runs]
-            if len(statuses) == 6 and all(s in ("SUCCESS", "FAILURE") for s in statuses):
+            if len(statuses) == 8 and all(s in ("SUCCESS", "FAILURE") for s in statuses):
                 break
-        assert statuses.count("SUCCESS") == 6, statuses  # 3 districts x (yesterday, today)
+        assert statuses.count("SUCCESS") == 8, statuses  # 3 CA districts x (yesterday, today) + Broward roster, PEER
         parts = {t["value"] for r in runs for t in r["tags"] if t["key"] == "dagster/partition"}
-        assert {p.split("|")[1] for p in parts} == {"abc_unified", "fresno_unified", "santa_ana_unified"}
+        assert {p.split("|")[1] for p in parts} == {"abc_unified", "fresno_unified", "santa_ana_unified", "broward"}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

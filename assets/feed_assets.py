@@ -4,6 +4,7 @@ and one apply asset that changes the target tables. Partitions: date (daily) x d
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
@@ -15,10 +16,12 @@ from hub.apply import ApplyContext
 from hub.declarations import Feed, FileType
 from hub.declarations import LinkRequest
 from hub.district_names import candidates, confirmed
+from hub.fetch import FetchConfig, fetch_now
 from hub.gates import district_gate
 from hub.registry import Integration, Registry
 from hub.staging import StageResult, stage_delivery
 from hub.tables import ensure_tables, staging_table_name
+from resources.archive import ArchiveResource
 from resources.warehouse import Warehouse, WarehouseResource
 
 WAREHOUSE_POOL = "hub_warehouse"
@@ -114,7 +117,8 @@ def _link_check(conn: sa.Connection, integration: Integration, ft: FileType, tab
         "file": delivery.file_name, "match rate": round(rate, 4), "result": result,
         **{f"rows {k}": v for k, v in sorted(counts.items())}})
 
-def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.PartitionsDefinition,
+                base_dir: Path | None) -> dg.AssetsDefinition:
     key = dg.AssetKey([feed.name, ft.name])
     table = staging_table_name(feed, ft)
 
@@ -132,10 +136,14 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
                                  "student must reach the integration's min_match_rate")] if ft.link else []),
         ],
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, config: FetchConfig, warehouse: WarehouseResource,
+               archive: ArchiveResource) -> dg.MaterializeResult:
         district_id, day = _partition(context)
         integration = registry.integration_for(feed.name, district_id)
         wh = _open(warehouse, feed)
+        if config.fetch_from_transport:
+            context.log.info("fetch for %s: %s", integration.id, fetch_now(registry, feed, integration, wh, archive.get(),
+                                                                        base_dir, day))
         with wh.begin() as conn:
             delivery = ledger.latest_for_partition(conn, integration.id, ft.name, day)
         if delivery is None:
@@ -199,10 +207,11 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
 
     return _apply
 
-def build_feed_assets(registry: Registry, feed: Feed) -> list[dg.AssetsDefinition]:
-    """All assets of one feed; empty when no integration of the feed is enabled."""
+def build_feed_assets(registry: Registry, feed: Feed, base_dir: Path | None = None) -> list[dg.AssetsDefinition]:
+    """All assets of one feed; empty when no integration of the feed is enabled. `base_dir` resolves relative
+    drop-folder paths (the registry's folder)."""
     if not registry.enabled(feed.name):
         return []
     pdef = partitions_for(registry, feed)
-    files = [_file_asset(registry, feed, ft, pdef) for ft in feed.files]
+    files = [_file_asset(registry, feed, ft, pdef, base_dir) for ft in feed.files]
     return [*files, _apply_asset(registry, feed, pdef, [a.key for a in files])]

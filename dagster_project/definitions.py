@@ -12,6 +12,7 @@ from feeds import FEEDS
 from hub.registry import Registry, load_registry
 from resources.archive import ArchiveResource
 from resources.warehouse import WarehouseResource
+from schedules.nightly import build_nightly_schedule
 from sensors.deliveries import build_delivery_sensor
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +34,9 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
     """Assets, checks, jobs and sensors for every enabled integration in the registry."""
     path = path or registry_path()
     registry = load_hub_registry(path)
-    assets, jobs, sensors = [], [], []
+    assets, jobs, sensors, schedules = [], [], [], []
     for feed in FEEDS.values():
-        feed_assets = build_feed_assets(registry, feed)
+        feed_assets = build_feed_assets(registry, feed, path.parent)
         if not feed_assets:
             continue
         job = dg.define_asset_job(f"{feed.name}_import", selection=dg.AssetSelection.assets(*feed_assets),
@@ -43,9 +44,11 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
         assets += feed_assets
         jobs.append(job)
         sensors += [build_delivery_sensor(registry, feed, i, job.name, path.parent) for i in registry.enabled(feed.name)]
+        if feed.nightly:
+            schedules += [build_nightly_schedule(registry, feed, i, job.name) for i in registry.enabled(feed.name)]
     url = dg.EnvVar("HUB_WAREHOUSE_URL") if os.environ.get("HUB_WAREHOUSE_URL") else f"duckdb:///{hub_home() / 'warehouse.duckdb'}"
     return dg.Definitions(
-        assets=assets, jobs=jobs, sensors=sensors, executor=dg.in_process_executor,
+        assets=assets, jobs=jobs, sensors=sensors, schedules=schedules, executor=dg.in_process_executor,
         resources={"warehouse": WarehouseResource(url=url),
                    "archive": ArchiveResource(root=os.environ.get("HUB_ARCHIVE_DIR", str(hub_home() / "archive")))},
     )

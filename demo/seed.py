@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from demo import star_files
+from demo.peer_files import seed_florida
 from demo.siras_files import students
 from hub.registry import FolderTransportConfig, Registry, load_registry
 
@@ -56,7 +57,7 @@ def seed(registry_file: Path = DEFAULT_REGISTRY) -> list[Path]:
         _touch(yesterday_path, now - DAY)
         _touch(today_path, now - 60)
         written += [yesterday_path, today_path]
-    return written + seed_star(registry, registry_file, now)
+    return written + seed_florida(registry_file, registry) + seed_star(registry, registry_file, now)
 
 
 def seed_star(registry: Registry, registry_file: Path, now: float) -> list[Path]:

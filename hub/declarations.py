@@ -98,6 +98,8 @@ class Feed:
     apply_description: str = ""
     kinds: frozenset[str] = field(default_factory=frozenset)
     containers: tuple[str, ...] = ()  # archives (e.g. "*.zip") whose matching members are files of the delivery
+    nightly: str | None = None  # title of a nightly schedule per integration (fetch and import), beside the sensor
+    nightly_cron: str = "0 2 * * *"  # in the integration's timezone
 
     def file_type_for(self, file_name: str, patterns: tuple[str, ...] = ()) -> FileType | None:
         """The first file type whose patterns match; integration patterns narrow the feed's own."""

@@ -64,21 +64,25 @@ def delivery_day(mtime: float, tz: str) -> str:
 
 
 def scan(*, registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
-         warehouse: Warehouse, cursor: dict[str, list[float]], now: float) -> TickResult:
-    """Evaluate one tick. `cursor` maps remote path -> [size, mtime, first time seen with that size and mtime]."""
+         warehouse: Warehouse, cursor: dict[str, list[float]], now: float, day: str | None = None) -> TickResult:
+    """Evaluate one tick. `cursor` maps remote path -> [size, mtime, first time seen with that size and mtime].
+
+    With `day` (a fetch inside a run): files count as stable once unmodified for the quiet period, and are
+    recorded for that partition day instead of their modification day."""
     tz = registry.timezone_of(integration)
     result = TickResult(runs=[], cursor={}, counts=Counter())
     try:
         with transport:
             listing = transport.list_files((*(integration.patterns or feed.all_patterns()), *feed.containers))
-            stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result)
+            stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result, by_mtime=day is not None)
             runs: dict[str, PartitionRun] = {}
             hold = hold_reason(registry, integration, now)
             for remote, file_type in stable:
                 if not _too_old(feed, integration, warehouse, remote, file_type, tz, now, result):
                     _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, runs,
-                             result, hold)
-            _held(integration, warehouse, hold, now, runs, result)
+                             result, None if day else hold, day)
+            if day is None:  # a fetch inside a run is timed by its schedule or operator, not held
+                _held(integration, warehouse, hold, now, runs, result)
             result.runs = sorted(runs.values(), key=lambda r: r.day)  # oldest delivery day first
     except TransportError as exc:
         result.error = str(exc)
@@ -87,7 +91,8 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
 
 
 def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, listing: list[RemoteFile],
-                  cursor: dict[str, list[float]], now: float, result: TickResult) -> list[tuple[RemoteFile, str]]:
+                  cursor: dict[str, list[float]], now: float, result: TickResult,
+                  by_mtime: bool = False) -> list[tuple[RemoteFile, str]]:
     typed = [(f, CONTAINER) for f in listing if feed.containers and _is_container(feed, f.name)]
     typed += [(f, ft.name) for f in listing if (ft := feed.file_type_for(f.name, integration.patterns))]
     ids = {f.path: ledger.delivery_id(integration.id, f.path, f.size, f.mtime) for f, _ in typed}
@@ -100,6 +105,7 @@ def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, li
             continue
         seen = cursor.get(remote.path)
         since = seen[2] if seen and seen[0] == remote.size and seen[1] == remote.mtime else now
+        since = min(since, remote.mtime) if by_mtime else since
         if now - since >= integration.quiet_period_seconds:
             stable.append((remote, file_type))
         else:
@@ -131,8 +137,10 @@ def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote:
 
 def _receive(registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
              warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str, runs: dict[str, PartitionRun],
-             result: TickResult, hold: str | None) -> None:
+             result: TickResult, hold: str | None, day: str | None = None) -> None:
     base = _ledger_base(feed, integration, remote, file_type, tz)
+    if day:
+        base["partition_date"] = day
     day = base["partition_date"]
     if day < integration.start_date.isoformat():
         with warehouse.begin() as conn:

@@ -152,5 +152,8 @@ def _describe(res: MatchResult) -> str:
     ])
 
 
+from hub import inventory_cli  # noqa: E402,F401  registers `hub inventory`
+
 if __name__ == "__main__":
-    sys.exit(main())
+    from hub.cli import main as registered_main  # the module the subcommands registered with
+    sys.exit(registered_main())

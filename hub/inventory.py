@@ -89,7 +89,8 @@ def _activity(warehouse: Warehouse, registry: Registry, feeds: Mapping[str, Feed
         ranked = sa.select(d.integration_id, d.delivery_id, d.mtime, d.feed, sa.func.row_number().over(
             partition_by=d.integration_id, order_by=(d.mtime.desc(), d.discovered_at.desc())).label("n")
         ).where(d.status.in_(SUCCESS)).subquery()
-        best = conn.execute(sa.select(ranked).where(ranked.c.n == 1)).all()
+        r = ranked.c
+        best = conn.execute(sa.select(r.integration_id, r.delivery_id, r.mtime, r.feed).where(r.n == 1)).all()
         out = {}
         for iid, did, mtime, feed in best:
             out[iid] = Activity(last_file.get(iid), mtime, did, _rows(conn, feeds.get(feed), did))

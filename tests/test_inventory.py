@@ -1,8 +1,12 @@
 """`hub inventory` on the demo registry: the NERIC columns, CSV, and a self-contained HTML page."""
 
 import csv
+import html
 import io
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ import yaml
 from dagster_project.definitions import PROJECT_ROOT
 from hub.cli import main
 from hub.inventory import COLUMNS
+from tests.conftest import need
 
 DEMO = PROJECT_ROOT / "demo" / "registry.yaml"
 NERIC = ["Source", "Destination", "District Contact", "Method", "Filtering", "Path", "Timing", "Start Date",
@@ -70,3 +75,28 @@ def test_bad_arguments_exit_2(capsys):
     assert main(["inventory", "--registry", str(DEMO), "--stale-days", "-1"]) == 2
     assert main(["inventory", "--registry", "/nonexistent/registry.yaml"]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+PROBE = """<script>
+var t = document.getElementById('inventory'), f = document.getElementById('filter'), col = 11;
+var th = t.tHead.rows[0].cells[col];
+th.click(); th.click();
+var order = Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[col].textContent; });
+f.value = 'fresno'; f.dispatchEvent(new Event('input'));
+var shown = Array.prototype.filter.call(t.tBodies[0].rows, function (r) { return r.style.display !== 'none'; });
+document.body.setAttribute('data-probe', JSON.stringify({order: order, shown: shown.length}));
+</script></body>"""
+
+
+def test_page_sorts_and_filters_in_a_headless_browser(tmp_path: Path, monkeypatch, capsys):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        need("chromium for the headless check of the inventory page")
+    monkeypatch.delenv("HUB_WAREHOUSE_URL", raising=False)
+    page = tmp_path / "probe.html"
+    page.write_text(run(capsys, "--format", "html").replace("</body>", PROBE))
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    probe = json.loads(html.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
+    assert probe == {"order": ["siras_santa_ana_unified", "siras_fresno_unified", "siras_acalanes_sftp",
+                               "siras_abc_unified"], "shown": 1}  # second click sorts descending; filter by text

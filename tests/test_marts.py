@@ -15,7 +15,7 @@ from feeds import FEEDS
 from hub.inventory import build_inventory
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
-from tests.harness import tick
+from tests.harness import rematerialize, tick
 from tests.test_siras_pipeline import SENSOR, drop, query
 
 PROFILE = dg.AssetKey(["marts", "student_profile"])
@@ -43,6 +43,9 @@ def test_import_then_marts_build_with_checks_inventory_and_dropped_columns(hub, 
     assert md["headers not used"].text == "Favorite_Color"
     assert query("SELECT column_name FROM ops.dropped_columns") == [("Favorite_Color",)]
     assert "blue-ish" not in str(query("SELECT * FROM ops.dropped_columns"))  # names the column, never a value
+    day = t.result.run_requests[0].partition_key.keys_by_dimension["date"]
+    assert rematerialize(defs, instance, "siras_import", "abc_unified", day).success
+    assert query("SELECT count(*) FROM ops.dropped_columns") == [(1,)]  # once per delivery, also on re-import
 
     marts = defs.resolve_assets_def(PROFILE)
     result = dg.materialize([marts], instance=instance, raise_on_error=False)  # resources are bound
@@ -53,7 +56,6 @@ def test_import_then_marts_build_with_checks_inventory_and_dropped_columns(hub, 
     rows = query("SELECT count(*), count(distinct student_key), count(last_update_siras) FROM marts.student_profile")
     assert rows == [(designated, designated, designated)]
     assert query("SELECT count(star_reading_score) FROM marts.student_profile") == [(0,)]  # no Star model yet
-    day = t.result.run_requests[0].partition_key.keys_by_dimension["date"]
     health = query("SELECT delivered, files, staged_rows, rejected_rows, gate_result FROM marts.delivery_health "
                    "WHERE integration_id = 'siras_abc_unified' AND CAST(day AS VARCHAR) = :d", d=day)
     assert health == [(True, 1, 30, 0, "passed")]

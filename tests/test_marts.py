@@ -46,6 +46,11 @@ def test_import_then_marts_build_with_checks_inventory_and_dropped_columns(hub, 
     day = t.result.run_requests[0].partition_key.keys_by_dimension["date"]
     assert rematerialize(defs, instance, "siras_import", "abc_unified", day).success
     assert query("SELECT count(*) FROM ops.dropped_columns") == [(1,)]  # once per delivery, also on re-import
+    bad = frame.drop(columns=["Favorite_Color"]).assign(EL_TYPE=["XX"] * len(frame))  # every row breaks the code set
+    drop(tmp_path / "landing", "1964212_demographics_old.csv", bad, age_seconds=3 * 86400)
+    blocked = tick(defs, instance, SENSOR, cursor=t.cursor)
+    assert [r.success for r in blocked.runs] == [False]
+    bad_day = blocked.result.run_requests[0].partition_key.keys_by_dimension["date"]
 
     marts = defs.resolve_assets_def(PROFILE)
     result = dg.materialize([marts], instance=instance, raise_on_error=False)  # resources are bound
@@ -56,9 +61,12 @@ def test_import_then_marts_build_with_checks_inventory_and_dropped_columns(hub, 
     rows = query("SELECT count(*), count(distinct student_key), count(last_update_siras) FROM marts.student_profile")
     assert rows == [(designated, designated, designated)]
     assert query("SELECT count(star_reading_score) FROM marts.student_profile") == [(0,)]  # no Star model yet
-    health = query("SELECT delivered, files, staged_rows, rejected_rows, gate_result FROM marts.delivery_health "
-                   "WHERE integration_id = 'siras_abc_unified' AND CAST(day AS VARCHAR) = :d", d=day)
-    assert health == [(True, 1, 30, 0, "passed")]
+    health = dict((r[0], r[1:]) for r in query(
+        "SELECT CAST(day AS VARCHAR), delivered, files, staged_rows, rejected_rows, gate_result "
+        "FROM marts.delivery_health WHERE integration_id = 'siras_abc_unified'"))
+    assert health[day] == (True, 1, 30, 0, "passed") and health[bad_day] == (True, 1, 0, 30, "blocked")
+    quiet_day = (dt.date.fromisoformat(bad_day) + dt.timedelta(days=1)).isoformat()
+    assert health[quiet_day] == (False, 0, 0, 0, "no file")  # one row per day, files or not
 
     rows = {r.integration.id: r for r in build_inventory(load_hub_registry(registry_file), FEEDS,
                                                         Warehouse(os.environ["HUB_WAREHOUSE_URL"]), stale_days=30)}

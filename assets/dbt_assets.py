@@ -29,13 +29,22 @@ REFRESH = (_AC.any_deps_updated().since_last_handled() & ~_AC.any_deps_in_progre
 
 
 def dbt_project() -> DbtProject:
-    """The project; its manifest is made by `dbt parse` when missing (a fresh clone still loads)."""
+    """The project; `dbt parse` makes the manifest when it is missing or older than a model file (a fresh clone and
+    an edited model under `dagster dev` both load). Not `prepare_if_dev()`: it needs `dbt` on PATH, which a venv used
+    without activation lacks, and it re-parses in every run process."""
     project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
-    project.prepare_if_dev()
-    if not project.manifest_path.exists():
+    if _manifest_stale(project.manifest_path):
         subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir",
                         str(DBT_DIR)], check=True, cwd=DBT_DIR)
     return project
+
+
+def _manifest_stale(manifest: Path) -> bool:
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    return any(f.stat().st_mtime > built for pattern in ("*.sql", "*.yml") for f in DBT_DIR.rglob(pattern)
+               if "target" not in f.relative_to(DBT_DIR).parts)
 
 
 def dbt_executable() -> str:

@@ -15,7 +15,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
-install: $(VENV)/.installed
+# dagster-dbt loads dbt/target/manifest.json at import: `dbt parse` makes it (definitions also run it if missing).
+DBT_SOURCES := $(shell find dbt -path dbt/target -prune -o \( -name '*.sql' -o -name '*.yml' \) -print)
+dbt/target/manifest.json: $(VENV)/.installed $(DBT_SOURCES)
+	cd dbt && $(abspath $(BIN))/dbt parse --quiet --profiles-dir .
+
+install: $(VENV)/.installed dbt/target/manifest.json
 
 $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
@@ -29,4 +34,4 @@ test: install
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .hub .dagster_home
+	rm -rf $(VENV) .hub .dagster_home dbt/target dbt/logs

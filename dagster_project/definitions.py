@@ -7,7 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.dbt_assets import automation_sensor, build_dbt_assets, dbt_project, dbt_resource
 from assets.feed_assets import build_feed_assets
+from assets.inventory import build_inventory_asset
 from feeds import FEEDS
 from hub.registry import Registry, load_registry
 from resources.archive import ArchiveResource
@@ -46,10 +48,15 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
         sensors += [build_delivery_sensor(registry, feed, i, job.name, path.parent) for i in registry.enabled(feed.name)]
         if feed.nightly:
             schedules += [build_nightly_schedule(registry, feed, i, job.name) for i in registry.enabled(feed.name)]
+    project = dbt_project()
+    reporting = [build_dbt_assets(project), build_inventory_asset(registry, hub_home() / "reports")]
+    assets += reporting
+    sensors.append(automation_sensor(reporting))
     url = dg.EnvVar("HUB_WAREHOUSE_URL") if os.environ.get("HUB_WAREHOUSE_URL") else f"duckdb:///{hub_home() / 'warehouse.duckdb'}"
     return dg.Definitions(
         assets=assets, jobs=jobs, sensors=sensors, schedules=schedules, executor=dg.in_process_executor,
         resources={"warehouse": WarehouseResource(url=url),
+                   "dbt": dbt_resource(project),
                    "archive": ArchiveResource(root=os.environ.get("HUB_ARCHIVE_DIR", str(hub_home() / "archive")))},
     )
 

@@ -182,5 +182,8 @@ def districts_confirm(args: argparse.Namespace) -> int:
     return 0
 
 
+from hub import inventory_cli  # noqa: E402,F401  registers `hub inventory`
+
 if __name__ == "__main__":
-    sys.exit(main())
+    from hub.cli import main as registered_main  # the module the subcommands registered with
+    sys.exit(registered_main())

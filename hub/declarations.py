@@ -32,6 +32,7 @@ class Column:
     pattern_rule: str = ""  # human wording of the pattern rule
     codes: tuple[str, ...] | None = None  # allowed values (after upper-casing for kind="code")
     description: str = ""
+    element: str = ""  # the student data element it carries (inventory: what data goes where)
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -106,6 +107,10 @@ class Feed:
         if patterns and not any(fnmatch.fnmatch(file_name.lower(), p.lower()) for p in patterns):
             return None
         return next((ft for ft in self.files if ft.matches(file_name)), None)
+
+    def elements(self) -> tuple[str, ...]:
+        """The student data elements the feed may carry (the columns' element tags), sorted."""
+        return tuple(sorted({c.element for ft in self.files for c in ft.columns if c.element}))
 
     def all_patterns(self) -> tuple[str, ...]:
         return tuple(p for ft in self.files for p in ft.patterns)

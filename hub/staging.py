@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from hub.declarations import Feed, FileType
 from hub.ledger import Delivery
+from hub.minimisation import record_dropped_columns
 from hub.parsing import ROW, FileFormatError, open_table
 from hub.tables import row_errors, staging_table
 from hub.validation import RowError, build_schema, missing_columns, prepare_chunk
@@ -64,6 +65,7 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
             reader = open_table(Path(delivery.archive_path or ""), ft.aliases(), chunk_rows=chunk_rows)
             result.encoding, result.columns = reader.encoding, list(reader.columns)
             result.unmatched_headers = list(reader.unmatched_headers)
+            record_dropped_columns(conn, delivery, result.unmatched_headers)
             result.add_errors(conn, warehouse, delivery.delivery_id, missing_columns(ft, result.columns))
             for chunk in reader.chunks():
                 chunk, errs = prepare_chunk(ft, chunk, schema, date_formats, value_maps)

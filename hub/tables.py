@@ -57,6 +57,15 @@ row_errors = sa.Table(
     schema="ops",
 )
 
+dropped_columns = sa.Table(  # data minimisation: undeclared columns a delivery carried (names only, never values)
+    "dropped_columns", metadata,
+    sa.Column("delivery_id", sa.String, nullable=False),
+    sa.Column("file_name", sa.String, nullable=False),
+    sa.Column("column_name", sa.String, nullable=False),
+    sa.Column("reported_at", sa.DateTime, nullable=False),
+    schema="ops",
+)
+
 field_audit = sa.Table(
     "field_audit", metadata,
     sa.Column("district_id", sa.String, nullable=False),

@@ -57,3 +57,17 @@ def test_unpinned_host_key_is_rejected_at_load(tmp_path: Path):
     entry = siras_integration({"kind": "sftp", "host": "h", "username": "u", "host_key": "", "private_key_env": "K"})
     with pytest.raises(RegistryError, match="transport.host_key"):
         load_hub_registry(write_registry(tmp_path / "r.yaml", CA_DISTRICTS, [entry]))
+
+
+def test_dbt_marts_are_assets_downstream_of_the_feeds_with_tests_as_checks():
+    graph = build_definitions(PROJECT_ROOT / "demo" / "registry.yaml").resolve_asset_graph()
+    key = dg.AssetKey
+    assert graph.get(key(["marts_staging", "stg_siras__delivery_rows"])).parent_keys == {
+        key(["siras", "demographics"]), key(["siras", "demographics_504"])}
+    assert key(["siras", "student_updates"]) in graph.get(key(["marts_staging", "stg_hub__students"])).parent_keys
+    for mart in ("student_profile", "delivery_health"):
+        assert key(["siras", "demographics"]) in graph.get_ancestor_asset_keys(key(["marts", mart]))
+        assert graph.get(key(["marts", mart])).automation_condition is not None
+    checks = {c.to_user_string() for c in graph.asset_check_keys}
+    assert "marts/student_profile:not_null_student_profile_student_key" in checks
+    assert key(["hub", "integration_inventory"]) in graph.get_all_asset_keys()

@@ -4,6 +4,8 @@ The spec's alias table lists FIRST_NAME beside "Last Name" and LAST_NAME beside 
 mapped to its own meaning here.
 """
 
+from dataclasses import replace
+
 from hub.declarations import Column
 
 CDE7 = r"\d{7}"
@@ -43,3 +45,16 @@ COLUMNS = (
     Column("preferred_first_name", ("PreferredFirstName", "Preferred First Name")),
     Column("preferred_last_name", ("PreferredLastName", "Preferred Last Name")),
 )
+
+# The student data element each column carries (the inventory's "what data goes where").
+_ELEMENTS = {
+    "ssid": "state student id", "local_student_id": "local student id", "last_name": "name", "first_name": "name",
+    "middle_name": "name", "name_suffix": "name", "preferred_first_name": "name", "preferred_last_name": "name",
+    "birthdate": "birthdate", "school_code": "enrollment", "site_code": "enrollment", "school_type": "enrollment",
+    "district_of_residence": "residence", "school_of_residence": "residence", "residential_status": "residence",
+    "grade": "grade level", "gender": "gender", "ethnicity": "race and ethnicity", "race1": "race and ethnicity",
+    "race2": "race and ethnicity", "race3": "race and ethnicity", "el_type": "english learner status",
+    "rfep_date": "english learner status", "native_language": "home language", "migrant": "migrant status",
+    "designation": "special education / 504 status",
+}
+COLUMNS = tuple(replace(c, element=_ELEMENTS[c.name]) for c in COLUMNS)

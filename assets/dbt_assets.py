@@ -1,0 +1,118 @@
+"""The dbt marts (dbt/) as Dagster assets downstream of the feed assets, with dbt tests as asset checks.
+
+dbt sources carry `meta.dagster.asset_key` of the feed asset that writes them. The models refresh by declarative
+automation: once any upstream feed partition has updated and no upstream run is still in progress, so a batch of
+files landing together causes one rebuild, not one per file.
+"""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from resources.warehouse import WarehouseResource
+
+DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+GROUP = "marts"
+WAREHOUSE_POOL = "hub_warehouse"
+
+_AC = dg.AutomationCondition
+REFRESH = (_AC.any_deps_updated().since_last_handled() & ~_AC.any_deps_in_progress() & ~_AC.in_progress()
+           ).with_label("after feed updates settle")
+
+
+def dbt_project() -> DbtProject:
+    """The project; `dbt parse` makes the manifest when it is missing or older than a model file (a fresh clone and
+    an edited model under `dagster dev` both load). Not `prepare_if_dev()`: it needs `dbt` on PATH, which a venv used
+    without activation lacks, and it re-parses in every run process."""
+    project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+    if _manifest_stale(project.manifest_path):
+        subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir",
+                        str(DBT_DIR)], check=True, cwd=DBT_DIR)
+    return project
+
+
+def _manifest_stale(manifest: Path) -> bool:
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    return any(f.stat().st_mtime > built for pattern in ("*.sql", "*.yml") for f in DBT_DIR.rglob(pattern)
+               if "target" not in f.relative_to(DBT_DIR).parts)
+
+
+def dbt_executable() -> str:
+    """The dbt beside this Python (a venv not on PATH), else `dbt` from PATH."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
+
+
+def dbt_resource(project: DbtProject) -> DbtCliResource:
+    return DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+
+
+class HubTranslator(DagsterDbtTranslator):
+    """Marts group, owners, and the batch-friendly refresh condition on every model."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return GROUP
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        return REFRESH
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return ["team:district-data"]
+
+
+def dbt_environment(url: str) -> dict[str, str]:
+    """profiles.yml variables (target and connection) for a hub warehouse URL."""
+    if url.startswith("duckdb:///"):
+        return {"HUB_DBT_TARGET": "duckdb", "HUB_DBT_DUCKDB_PATH": str(Path(url.removeprefix("duckdb:///")).resolve())}
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() != "postgresql":
+        raise ValueError(f"no dbt target for a {u.get_backend_name()} warehouse")
+    return {"HUB_DBT_TARGET": "postgres", "HUB_DBT_PG_HOST": u.host or "127.0.0.1", "HUB_DBT_PG_PORT": str(u.port or 5432),
+            "HUB_DBT_PG_USER": u.username or "postgres", "HUB_DBT_PG_PASSWORD": u.password or "",
+            "HUB_DBT_PG_DBNAME": u.database or ""}
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set variables for the dbt subprocess started inside the block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
+    @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=HubTranslator(),
+                pool=WAREHOUSE_POOL, name="hub_marts")
+    def _marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        env = dbt_environment(warehouse.url)
+        with environment(env):
+            invocation = dbt.cli(["build", "--target", env["HUB_DBT_TARGET"]], context=context)
+        yield from invocation.stream()
+
+    return _marts
+
+
+def automation_sensor(targets: list[dg.AssetsDefinition]) -> dg.AutomationConditionSensorDefinition:
+    """Evaluates the marts' and the inventory's automation conditions (running by default). Every 5 minutes: an
+    evaluation over district x day partitions costs CPU the feed runs need (every 60 s doubled `dagster dev`'s time)."""
+    return dg.AutomationConditionSensorDefinition(
+        "reporting_automation", target=dg.AssetSelection.assets(*targets), default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=300, description="Rebuilds the dbt marts once after feed partitions update; "
+        "refreshes the integration inventory daily.")

@@ -1,0 +1,19 @@
+select
+    student_key,
+    district_id,
+    state_student_id,
+    local_student_id,
+    grade,
+    gender,
+    ethnicity,
+    race1,
+    race2,
+    race3,
+    el_type,
+    native_language,
+    migrant,
+    school_code,
+    designation,
+    status,
+    updated_at
+from {{ source('hub_core', 'students') }}

@@ -1,0 +1,102 @@
+"""`hub inventory` on the demo registry: the NERIC columns, CSV, and a self-contained HTML page."""
+
+import csv
+import html
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dagster_project.definitions import PROJECT_ROOT
+from hub.cli import main
+from hub.inventory import COLUMNS
+from tests.conftest import need
+
+DEMO = PROJECT_ROOT / "demo" / "registry.yaml"
+NERIC = ["Source", "Destination", "District Contact", "Method", "Filtering", "Path", "Timing", "Start Date",
+         "Ticket Number", "Local Location", "Notes"]
+
+
+def run(capsys: pytest.CaptureFixture, *args: str) -> str:
+    assert main(["inventory", "--registry", str(DEMO), *args]) == 0
+    return capsys.readouterr().out
+
+
+def test_csv_has_the_spec_columns_and_every_integration(capsys, monkeypatch):
+    monkeypatch.delenv("HUB_WAREHOUSE_URL", raising=False)
+    rows = list(csv.DictReader(io.StringIO(run(capsys, "--format", "csv"))))
+    assert list(rows[0])[:11] == NERIC and {"Enabled", "Last Successful Delivery", "Rows In It",
+                                             "Days Since Last File", "Data Elements"} <= set(rows[0])
+    by_id = {r["Integration"]: r for r in rows}
+    assert set(by_id) == {"siras_abc_unified", "siras_fresno_unified", "siras_santa_ana_unified", "siras_acalanes_sftp"}
+    abc = by_id["siras_abc_unified"]
+    assert (abc["Source"], abc["Method"], abc["Ticket Number"], abc["Enabled"]) == ("Aeries SIS", "Hub drop folder", "HUB-101", "yes")
+    assert "special education / 504 status" in abc["Data Elements"] and "birthdate" in abc["Data Elements"]
+    assert by_id["siras_acalanes_sftp"]["Method"] == "SFTP" and by_id["siras_acalanes_sftp"]["Enabled"] == "no"
+    assert by_id["siras_acalanes_sftp"]["Disable Candidate"] == ""  # already disabled
+
+
+def test_stale_days_decides_disable_candidates(capsys, monkeypatch):
+    monkeypatch.delenv("HUB_WAREHOUSE_URL", raising=False)
+    never = list(csv.DictReader(io.StringIO(run(capsys, "--format", "csv", "--stale-days", "100000"))))
+    assert {r["Disable Candidate"] for r in never} == {""}
+    now = list(csv.DictReader(io.StringIO(run(capsys, "--format", "csv", "--stale-days", "0"))))
+    assert sorted(r["Integration"] for r in now if r["Disable Candidate"]) == [
+        "siras_abc_unified", "siras_fresno_unified", "siras_santa_ana_unified"]
+
+
+def test_html_page_is_self_contained_sortable_filterable_with_flow_diagram(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.delenv("HUB_WAREHOUSE_URL", raising=False)
+    data = yaml.safe_load(DEMO.read_text())
+    data["integrations"][0]["contact"] = {"role": "SIS Administrator", "name": "Pat Example", "email": "pat@example.org"}
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(yaml.safe_dump(data))
+    out = tmp_path / "inventory.html"
+    assert main(["inventory", "--registry", str(registry), "--format", "html", "-o", str(out)]) == 0
+    page = out.read_text()
+    assert not re.search(r"""<link|<img|<iframe|\bsrc=|\bhref=|@import|url\(|fetch\(|XMLHttpRequest""", page)
+    assert re.findall(r"https?://[^\s\"']+", page) == ["http://www.w3.org/2000/svg"]  # a namespace, not a request
+    assert "Pat Example" not in page and "pat@example.org" not in page  # contacts by role only
+    assert [f"<th>{c}</th>" for c in COLUMNS] == re.findall(r"<th>[^<]*</th>", page)
+    assert page.count('<tr class="') == 4 and page.count('class="candidate"') == 3
+    assert '<input id="filter"' in page and "addEventListener('click'" in page and "localeCompare" in page
+    svg = re.search(r"<svg .*?</svg>", page, re.S).group(0)
+    for district in ("ABC Unified School District", "Fresno Unified School District", "Santa Ana Unified School District"):
+        assert svg.count(f">{district}<") == 1  # one band per district
+    assert svg.count('class="hub"') == 3 and svg.count('class="flow off"') == 2  # the disabled SFTP entry is dashed
+
+
+def test_bad_arguments_exit_2(capsys):
+    assert main(["inventory", "--registry", str(DEMO), "--stale-days", "-1"]) == 2
+    assert main(["inventory", "--registry", "/nonexistent/registry.yaml"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+PROBE = """<script>
+var t = document.getElementById('inventory'), f = document.getElementById('filter'), col = 11;
+var th = t.tHead.rows[0].cells[col];
+th.click(); th.click();
+var order = Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[col].textContent; });
+f.value = 'fresno'; f.dispatchEvent(new Event('input'));
+var shown = Array.prototype.filter.call(t.tBodies[0].rows, function (r) { return r.style.display !== 'none'; });
+document.body.setAttribute('data-probe', JSON.stringify({order: order, shown: shown.length}));
+</script></body>"""
+
+
+def test_page_sorts_and_filters_in_a_headless_browser(tmp_path: Path, monkeypatch, capsys):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        need("chromium for the headless check of the inventory page")
+    monkeypatch.delenv("HUB_WAREHOUSE_URL", raising=False)
+    page = tmp_path / "probe.html"
+    page.write_text(run(capsys, "--format", "html").replace("</body>", PROBE))
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    probe = json.loads(html.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
+    assert probe == {"order": ["siras_santa_ana_unified", "siras_fresno_unified", "siras_acalanes_sftp",
+                               "siras_abc_unified"], "shown": 1}  # second click sorts descending; filter by text

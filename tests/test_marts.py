@@ -1,0 +1,96 @@
+"""A real SIRAS import, then the dbt marts built through Dagster on DuckDB and PostgreSQL; the inventory and the
+dropped-column report read the same warehouse."""
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from dagster_project.definitions import build_definitions, load_hub_registry
+from demo.siras_files import students as synthetic_students
+from feeds import FEEDS
+from hub.inventory import build_inventory
+from resources.warehouse import Warehouse
+from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
+from tests.harness import rematerialize, tick
+from tests.test_siras_pipeline import SENSOR, drop, query
+
+PROFILE = dg.AssetKey(["marts", "student_profile"])
+HEALTH = dg.AssetKey(["marts", "delivery_health"])
+
+
+@pytest.fixture
+def hub(tmp_path: Path, hub_env: dict) -> tuple[dg.Definitions, dg.DagsterInstance, Path]:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    quiet = siras_integration({"kind": "folder", "path": str(tmp_path / "nothing")}, id="siras_fresno_unified",
+                              district="fresno_unified")
+    registry = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS,
+                              [siras_integration({"kind": "folder", "path": str(landing)}), quiet])
+    return build_definitions(registry), dg.DagsterInstance.ephemeral(), registry
+
+
+def test_import_then_marts_build_with_checks_inventory_and_dropped_columns(hub, tmp_path):
+    defs, instance, registry_file = hub
+    frame = synthetic_students(30, "1964212").assign(Favorite_Color="blue-ish")  # not declared: dropped
+    drop(tmp_path / "landing", "1964212_demographics.csv", frame)
+    t = tick(defs, instance, SENSOR)
+    assert [r.success for r in t.runs] == [True]
+    md = t.runs[0].asset_materializations_for_node("siras__demographics")[0].metadata
+    assert md["headers not used"].text == "Favorite_Color"
+    assert query("SELECT column_name FROM ops.dropped_columns") == [("Favorite_Color",)]
+    assert "blue-ish" not in str(query("SELECT * FROM ops.dropped_columns"))  # names the column, never a value
+    day = t.result.run_requests[0].partition_key.keys_by_dimension["date"]
+    assert rematerialize(defs, instance, "siras_import", "abc_unified", day).success
+    assert query("SELECT count(*) FROM ops.dropped_columns") == [(1,)]  # once per delivery, also on re-import
+    bad = frame.drop(columns=["Favorite_Color"]).assign(EL_TYPE=["XX"] * len(frame))  # every row breaks the code set
+    drop(tmp_path / "landing", "1964212_demographics_old.csv", bad, age_seconds=3 * 86400)
+    blocked = tick(defs, instance, SENSOR, cursor=t.cursor)
+    assert [r.success for r in blocked.runs] == [False]
+    bad_day = blocked.result.run_requests[0].partition_key.keys_by_dimension["date"]
+
+    marts = defs.resolve_assets_def(PROFILE)
+    result = dg.materialize([marts], instance=instance, raise_on_error=False)  # resources are bound
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) >= 6 and all(c.passed for c in checks)  # dbt tests ran as asset checks
+    designated = int((frame["Designation"] != "").sum())
+    rows = query("SELECT count(*), count(distinct student_key), count(last_update_siras) FROM marts.student_profile")
+    assert rows == [(designated, designated, designated)]
+    assert query("SELECT count(star_reading_score) FROM marts.student_profile") == [(0,)]  # no Star model yet
+    health = dict((r[0], r[1:]) for r in query(
+        "SELECT CAST(day AS VARCHAR), delivered, files, staged_rows, rejected_rows, gate_result "
+        "FROM marts.delivery_health WHERE integration_id = 'siras_abc_unified'"))
+    assert health[day] == (True, 1, 30, 0, "passed") and health[bad_day] == (True, 1, 0, 30, "blocked")
+    quiet_day = (dt.date.fromisoformat(bad_day) + dt.timedelta(days=1)).isoformat()
+    assert health[quiet_day] == (False, 0, 0, 0, "no file")  # one row per day, files or not
+
+    rows = {r.integration.id: r for r in build_inventory(load_hub_registry(registry_file), FEEDS,
+                                                        Warehouse(os.environ["HUB_WAREHOUSE_URL"]), stale_days=30)}
+    active, quiet = rows["siras_abc_unified"], rows["siras_fresno_unified"]
+    assert (active.activity.rows, active.days_since_last_file, active.disable_candidate) == (30, 0, False)
+    assert active.activity.last_success_at is not None and "birthdate" in active.elements
+    assert (quiet.activity.last_success_at, quiet.days_since_last_file, quiet.disable_candidate) == (None, None, True)
+
+
+@pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # automation logic is warehouse-blind
+def test_marts_refresh_once_per_batch_of_feed_updates(hub):
+    defs, instance, _ = hub
+    job = defs.resolve_job_def("siras_import")
+    day = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert first.total_requested == 0  # nothing upstream has updated
+    for district in ("abc_unified", "fresno_unified"):  # two partitions land before the next evaluation
+        key = dg.MultiPartitionKey({"date": day, "district": district})
+        assert job.execute_in_process(instance=instance, partition_key=key).success
+    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    marts = defs.resolve_assets_def(PROFILE).keys
+    requested = {k for k in marts if after.get_requested_partitions(k)}
+    # each model downstream of the feeds once (one run of the dbt multi-asset), not once per landed partition;
+    # nothing else (the inventory runs on its own cron)
+    assert {PROFILE, HEALTH} <= requested and after.total_requested == len(requested)
+    again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
+    assert again.total_requested == 0

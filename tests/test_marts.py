@@ -36,8 +36,12 @@ def hub(tmp_path: Path, hub_env: dict) -> tuple[dg.Definitions, dg.DagsterInstan
 def test_import_then_marts_build_with_checks_inventory_and_dropped_columns(hub, tmp_path):
     defs, instance, registry_file = hub
     frame = synthetic_students(30, "1964212").assign(Favorite_Color="blue-ish")  # not declared: dropped
+    bad = frame.drop(columns=["Favorite_Color"]).assign(EL_TYPE=["XX"] * len(frame))  # every row breaks the code set
+    drop(tmp_path / "landing", "1964212_demographics_old.csv", bad, age_seconds=3 * 86400)
+    blocked = tick(defs, instance, SENSOR)  # an older file first: later ones would make it stale (freshness rule)
+    assert [r.success for r in blocked.runs] == [False]
     drop(tmp_path / "landing", "1964212_demographics.csv", frame)
-    t = tick(defs, instance, SENSOR)
+    t = tick(defs, instance, SENSOR, cursor=blocked.cursor)
     assert [r.success for r in t.runs] == [True]
     md = t.runs[0].asset_materializations_for_node("siras__demographics")[0].metadata
     assert md["headers not used"].text == "Favorite_Color"
@@ -46,10 +50,6 @@ def test_import_then_marts_build_with_checks_inventory_and_dropped_columns(hub, 
     day = t.result.run_requests[0].partition_key.keys_by_dimension["date"]
     assert rematerialize(defs, instance, "siras_import", "abc_unified", day).success
     assert query("SELECT count(*) FROM ops.dropped_columns") == [(1,)]  # once per delivery, also on re-import
-    bad = frame.drop(columns=["Favorite_Color"]).assign(EL_TYPE=["XX"] * len(frame))  # every row breaks the code set
-    drop(tmp_path / "landing", "1964212_demographics_old.csv", bad, age_seconds=3 * 86400)
-    blocked = tick(defs, instance, SENSOR, cursor=t.cursor)
-    assert [r.success for r in blocked.runs] == [False]
     bad_day = blocked.result.run_requests[0].partition_key.keys_by_dimension["date"]
 
     marts = defs.resolve_assets_def(PROFILE)

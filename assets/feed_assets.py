@@ -6,6 +6,7 @@ import time
 import dagster as dg
 import sqlalchemy as sa
 
+from assets.delta_apply import apply_delta
 from assets.metadata import apply_metadata, column_schema, errors_markdown, stage_metadata
 from hub import ledger
 from hub.apply import ApplyContext
@@ -112,6 +113,8 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
         district_id, day = _partition(context)
         integration = registry.integration_for(feed.name, district_id)
         wh = _open(warehouse, feed)
+        if feed.load == "delta":
+            return apply_delta(context, wh, registry, feed, integration, day, started)
         with wh.begin() as conn:
             todo, notes = {}, []
             for ft in feed.files:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,6 +37,16 @@ class Column:
 
 
 @dataclass(frozen=True)
+class RowCheck:
+    """A check across columns of one row: `test(frame)` returns a boolean Series (True = row passes)."""
+
+    name: str  # reported as the failing column
+    columns: tuple[str, ...]  # checked only when all are present in the file
+    test: Callable[[Any], Any]
+    rule: str  # human wording, shown in row errors
+
+
+@dataclass(frozen=True)
 class FileType:
     """A kind of file a feed receives; each becomes one partitioned source asset."""
 
@@ -46,6 +56,7 @@ class FileType:
     unique_key: tuple[str, ...] = ()  # must be unique within one file
     district_code_in_name: str | None = None  # regex with group 'code': the district's state id in the file name
     description: str = ""
+    checks: tuple[RowCheck, ...] = ()  # cross-column row checks
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -83,6 +94,7 @@ class Feed:
     apply_asset: str = "apply"  # asset name of the apply step
     apply_description: str = ""
     kinds: frozenset[str] = field(default_factory=frozenset)
+    deprecated: tuple[str, ...] = ()  # file names no longer produced: recognised and skipped with a warning
 
     def file_type_for(self, file_name: str, patterns: tuple[str, ...] = ()) -> FileType | None:
         """The first file type whose patterns match; integration patterns narrow the feed's own."""

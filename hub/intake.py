@@ -6,6 +6,7 @@ Plain Python (clock injected) so it is tested without Dagster; sensors/ wraps it
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from resources.archive import Archive
 from resources.sftp import SftpTransport
 from resources.transport import FolderTransport, RemoteFile, Transport, TransportError
 from resources.warehouse import Warehouse
+
+log = logging.getLogger("hub.intake")
 
 
 def make_transport(integration: Integration, base_dir: Path | None = None) -> Transport:
@@ -68,6 +71,7 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
     try:
         with transport:
             listing = transport.list_files(integration.patterns or feed.all_patterns())
+            _warn_deprecated(feed, transport, result)
             stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result)
             runs: dict[str, PartitionRun] = {}
             for remote, file_type in stable:
@@ -77,6 +81,13 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
         result.error = str(exc)
         result.cursor = cursor
     return result
+
+
+def _warn_deprecated(feed: Feed, transport: Transport, result: TickResult) -> None:
+    """Exports the feed no longer produces are recognised and skipped with a warning, not an error."""
+    for remote in transport.list_files(feed.deprecated) if feed.deprecated else ():
+        log.warning("skipped deprecated %s export: %s", feed.name, remote.name)
+        result.counts["deprecated exports (skipped)"] += 1
 
 
 def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, listing: list[RemoteFile],

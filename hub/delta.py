@@ -5,8 +5,9 @@ Rules (docs/feeds/edreflect.md):
 - "Missing" means a gap: a day more than `cadence_days` after the previous delivery day. The later day (and every day
   after it) is held with a reason naming the first missing day. A day whose files are not all staged (queued or
   rejected) also holds the days after it.
-- A new delivery for a day older than an applied day (a re-import) empties the integration's rows in the target
-  tables and replays every day in order, so the result always equals applying all deliveries once in order.
+- A new delivery for a day that is already applied or older than an applied day (a re-import or late arrival)
+  empties the integration's rows in the target tables and replays every day in order, so the result always equals
+  applying all deliveries once in order. A re-upload replaces its file type of that day; a day's other files stay.
 """
 
 from __future__ import annotations
@@ -36,20 +37,23 @@ class OrderResult:
     files: list[str] = field(default_factory=list)
 
 
-def _days(conn: sa.Connection, integration_id: str) -> dict[str, dict[str, ledger.Delivery]]:
-    """Per delivery day, the newest importable delivery of each file type."""
+def _days(conn: sa.Connection, integration_id: str) -> tuple[dict[str, dict[str, ledger.Delivery]], set[str]]:
+    """Per delivery day, the newest importable delivery of each file type; and the days with any applied delivery."""
     rows = conn.execute(sa.select(deliveries).where(
         deliveries.c.integration_id == integration_id, deliveries.c.status.in_(ledger.IMPORTABLE))
         .order_by(deliveries.c.mtime, deliveries.c.discovered_at)).all()
     days: dict[str, dict[str, ledger.Delivery]] = {}
+    applied: set[str] = set()
     for row in rows:
         d = ledger.Delivery.from_row(row)
+        if d.status == "applied":
+            applied.add(d.partition_date)
         files = days.setdefault(d.partition_date, {})
         kept = files.get(d.file_type)
         if d.status == "rejected" and kept is not None and kept.status in ("staged", "applied"):
             continue  # a rejected re-upload leaves the day's good version in place
         files[d.file_type] = d  # otherwise the newest version wins
-    return dict(sorted(days.items()))
+    return dict(sorted(days.items())), applied
 
 
 def _merge(total: ApplyStats, stats: ApplyStats) -> None:
@@ -66,13 +70,12 @@ def _merge(total: ApplyStats, stats: ApplyStats) -> None:
 def apply_in_order(conn: sa.Connection, feed: Feed, integration_id: str, district_id: str, cadence_days: int,
                    apply_day: Callable[[dict[str, ledger.Delivery]], ApplyStats], run_id: str) -> OrderResult:
     """Apply every pending day that may be applied now, in order, inside the caller's transaction."""
-    days = _days(conn, integration_id)
+    days, applied = _days(conn, integration_id)
     result = OrderResult()
     pending = [day for day, files in days.items() if any(d.status != "applied" for d in files.values())]
     if not pending:
         return result
-    result.replayed = any(all(d.status == "applied" for d in files.values()) and day > pending[0]
-                          for day, files in days.items())
+    result.replayed = any(day >= pending[0] for day in applied)  # a re-import, or a day older than applied ones
     if result.replayed:
         for table in feed.target_tables:
             conn.execute(sa.text(f"DELETE FROM {table} WHERE district_id = :d"), {"d": district_id})

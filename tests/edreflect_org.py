@@ -10,7 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from feeds.edreflect import FEED
-from feeds.edreflect.targets import TARGETS
+from feeds.edreflect.targets import TARGETS, ensure_targets
 from hub import ledger
 from hub.apply import ApplyContext
 from hub.delta import OrderResult, apply_in_order
@@ -34,6 +34,8 @@ class Org:
                               "options": {"cadence_days": cadence_days}}]})
         self.integration = self.registry.integrations[0]
         ensure_tables(wh, [FEED])
+        with wh.begin() as conn:
+            ensure_targets(conn)
 
     def stage(self, day: str, files: dict[str, pd.DataFrame], status: str = "staged") -> None:
         """Record and stage one delivery (all files of one day) without applying it."""

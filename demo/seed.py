@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from demo.edreflect_files import write_week
 from demo.siras_files import students
 from hub.registry import FolderTransportConfig, load_registry
 
@@ -54,6 +55,9 @@ def seed(registry_file: Path = DEFAULT_REGISTRY) -> list[Path]:
         _touch(yesterday_path, now - DAY)
         _touch(today_path, now - 60)
         written += [yesterday_path, today_path]
+    for integration in registry.enabled("edreflect"):  # a week of daily change exports per org
+        if isinstance(integration.transport, FolderTransportConfig):
+            written += write_week(_folder(registry_file, integration.transport.path), now=now)
     return written
 
 

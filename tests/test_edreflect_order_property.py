@@ -55,7 +55,7 @@ def day_files(draw, day: str) -> dict:  # noqa: ANN001
 @st.composite
 def scenarios(draw) -> tuple[list[str], list[tuple[str, dict]]]:  # noqa: ANN001
     """Consecutive delivery days, each delivered 1-2 times (re-imports), in a random arrival order."""
-    days = [(dt.date(2026, 3, 1) + dt.timedelta(days=n)).isoformat() for n in range(draw(st.integers(2, 4)))]
+    days = [(dt.date(2026, 3, 1) + dt.timedelta(days=n)).isoformat() for n in range(draw(st.integers(2, 3)))]
     tokens = [d for d in days for _ in range(draw(st.integers(1, 2)))]
     arrivals = draw(st.permutations(tokens))
     return days, [(day, draw(day_files(day).filter(bool))) for day in arrivals]
@@ -74,7 +74,7 @@ def wh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     tables._ready.clear()
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(scenario=scenarios())
 def test_incremental_out_of_order_with_reimports_equals_replay(wh, scenario):

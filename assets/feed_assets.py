@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
+from assets.delta_apply import apply_delta
 from assets.metadata import apply_metadata, column_schema, errors_markdown, stage_metadata
 from assets.run_context import import_log_metadata, trigger_of
 from hub import ledger
@@ -177,6 +178,9 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
         district_id, day = _partition(context)
         integration = registry.integration_for(feed.name, district_id)
         wh = _open(warehouse, feed)
+        if feed.load == "delta":
+            with protected_errors(f"applying {feed.title} for {district_id} {day}"):
+                return apply_delta(context, wh, registry, feed, integration, day, started)
         with protected_errors(f"applying {feed.title} for {district_id} {day}"), wh.begin() as conn:
             todo, notes = {}, []
             for ft in feed.files:

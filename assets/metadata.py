@@ -39,6 +39,7 @@ def apply_metadata(stats: ApplyStats, seconds: float) -> dict[str, object]:
         rows.append(f"| {table} | {s.inserted} | {s.updated} | {s.deleted} | {s.unchanged} | {skipped} |")
         for what in ("inserted", "updated", "deleted", "unchanged"):
             md[f"{table} rows {what}"] = dg.MetadataValue.int(getattr(s, what))
+        md[f"{table} seconds"] = dg.MetadataValue.float(round(s.seconds, 3))
         for k, v in s.skipped.items():
             md[f"{table} rows skipped ({k})"] = dg.MetadataValue.int(v)
     md["summary"] = dg.MetadataValue.md("\n".join(rows))

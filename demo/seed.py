@@ -9,6 +9,7 @@ from pathlib import Path
 
 from demo import star_files
 from demo.peer_files import seed_florida
+from demo.edreflect_files import write_week
 from demo.siras_files import students
 from hub.registry import FolderTransportConfig, Registry, load_registry
 
@@ -57,6 +58,9 @@ def seed(registry_file: Path = DEFAULT_REGISTRY) -> list[Path]:
         _touch(yesterday_path, now - DAY)
         _touch(today_path, now - 60)
         written += [yesterday_path, today_path]
+    for integration in registry.enabled("edreflect"):  # a week of daily change exports per org
+        if isinstance(integration.transport, FolderTransportConfig):
+            written += write_week(_folder(registry_file, integration.transport.path), now=now)
     return written + seed_florida(registry_file, registry) + seed_star(registry, registry_file, now)
 
 

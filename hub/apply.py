@@ -24,6 +24,7 @@ class TableStats:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
+    seconds: float = 0.0
     skipped: dict[str, int] = field(default_factory=dict)
 
 

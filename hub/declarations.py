@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -40,6 +40,16 @@ class Column:
 
 
 @dataclass(frozen=True)
+class RowCheck:
+    """A check across columns of one row: `test(frame)` returns a boolean Series (True = row passes)."""
+
+    name: str  # reported as the failing column
+    columns: tuple[str, ...]  # checked only when all are present in the file
+    test: Callable[[Any], Any]
+    rule: str  # human wording, shown in row errors
+
+
+@dataclass(frozen=True)
 class FileType:
     """A kind of file a feed receives; each becomes one partitioned source asset."""
 
@@ -51,6 +61,7 @@ class FileType:
     district_name_column: str | None = None  # column naming the district in words (matched fuzzily to the registry)
     link: "Callable[[LinkRequest], dict[str, int]] | None" = None  # counts per outcome ('linked' or a review reason)
     description: str = ""
+    checks: tuple[RowCheck, ...] = ()  # cross-column row checks
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -94,13 +105,16 @@ class Feed:
     target_tables: tuple[str, ...]  # tables the apply step changes
     options_model: type[BaseModel] = NoOptions
     date_formats: tuple[str, ...] = ("YYYYMMDD",)  # accepted date formats unless an integration overrides them
-    load: Literal["snapshot", "delta"] = "snapshot"  # snapshot: a newer file supersedes older ones
+    # snapshot: a newer file supersedes older ones; delta: days apply strictly in order (gaps hold, re-imports replay);
+    # append: each delivery applies on its own (idempotent upserts keyed by the file's own ids)
+    load: Literal["snapshot", "delta", "append"] = "snapshot"
     apply_asset: str = "apply"  # asset name of the apply step
     apply_description: str = ""
     kinds: frozenset[str] = field(default_factory=frozenset)
     containers: tuple[str, ...] = ()  # archives (e.g. "*.zip") whose matching members are files of the delivery
     nightly: str | None = None  # title of a nightly schedule per integration (fetch and import), beside the sensor
     nightly_cron: str = "0 2 * * *"  # in the integration's timezone
+    deprecated: tuple[str, ...] = ()  # file names no longer produced: recognised and skipped with a warning
 
     def file_type_for(self, file_name: str, patterns: tuple[str, ...] = ()) -> FileType | None:
         """The first file type whose patterns match; integration patterns narrow the feed's own."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from resources.archive import Archive, ArchivedFile
 from resources.sftp import SftpTransport
 from resources.transport import FolderTransport, RemoteFile, Transport, TransportError
 from resources.warehouse import Warehouse
+
+log = logging.getLogger("hub.intake")
 
 
 def make_transport(integration: Integration, base_dir: Path | None = None) -> Transport:
@@ -74,6 +77,7 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
     try:
         with transport:
             listing = transport.list_files((*(integration.patterns or feed.all_patterns()), *feed.containers))
+            _warn_deprecated(feed, transport, result)
             stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result, by_mtime=day is not None)
             runs: dict[str, PartitionRun] = {}
             hold = hold_reason(registry, integration, now)
@@ -88,6 +92,13 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
         result.error = str(exc)
         result.cursor = cursor
     return result
+
+
+def _warn_deprecated(feed: Feed, transport: Transport, result: TickResult) -> None:
+    """Exports the feed no longer produces are recognised and skipped with a warning, not an error."""
+    for remote in transport.list_files(feed.deprecated) if feed.deprecated else ():
+        log.warning("skipped deprecated %s export: %s", feed.name, remote.name)
+        result.counts["deprecated exports (skipped)"] += 1
 
 
 def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, listing: list[RemoteFile],

@@ -12,7 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from hub.dates import parse_dates
-from hub.declarations import Column, FileType
+from hub.declarations import Column, FileType, RowCheck
 from hub.parsing import ROW
 
 _TEXT = "string[pyarrow]"
@@ -43,7 +43,15 @@ def _column_schema(col: Column) -> pa.Column:
 
 def build_schema(ft: FileType) -> pa.DataFrameSchema:
     """A pandera schema for a file type's values (presence of columns is checked separately)."""
-    return pa.DataFrameSchema({c.name: _column_schema(c) for c in ft.columns}, strict=False)
+    checks = [pa.Check(lambda df, rc=rc: _row_check(df, rc), element_wise=False, name=rc.name, error=rc.rule)
+              for rc in ft.checks]
+    return pa.DataFrameSchema({c.name: _column_schema(c) for c in ft.columns}, checks=checks, strict=False)
+
+
+def _row_check(df: pd.DataFrame, rc: RowCheck) -> pd.Series:
+    if not all(c in df for c in rc.columns):
+        return pd.Series(True, index=df.index)
+    return rc.test(df)
 
 
 def missing_columns(ft: FileType, present: Sequence[str]) -> list[RowError]:
@@ -77,7 +85,9 @@ def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema,
         fc = exc.failure_cases
         fc = fc[fc["index"].notna()]
         rows = chunk.loc[fc["index"].astype(int).to_numpy(), ROW].to_numpy()
-        errors += [RowError(int(r), str(c), str(chk)) for r, c, chk in zip(rows, fc["column"], fc["check"])]
+        names = {rc.rule: rc.name for rc in ft.checks}
+        errors += [RowError(int(r), names.get(str(chk), str(c)), str(chk))
+                   for r, c, chk in zip(rows, fc["column"], fc["check"])]
     first: dict[tuple[int, str], RowError] = {}
     for e in errors:  # a bad date is reported once, not again as "value required"
         first.setdefault((e.row_number, e.column), e)

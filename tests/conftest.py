@@ -48,7 +48,7 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
     yield pg_server_url
     engine = sa.create_engine(pg_server_url)
     with engine.begin() as conn:
-        for schema in ("ops", "staging", "core", "marts"):
+        for schema in ("ops", "staging", "core", "marts", "marts_staging", "marts_intermediate", "edreflect"):
             conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     engine.dispose()
     from hub import tables

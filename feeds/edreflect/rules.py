@@ -1,0 +1,144 @@
+"""EdReflect's own apply rules for one delivery day, inside the caller's single transaction.
+
+1. "Drop all rows keyed by X in Y.csv": rows of dependent tables whose X is listed in the reference file go.
+2. Each delivered file replaces its rows: tables with a drop rule by X (the delivered rows' X count as modified),
+   the others by their key (an upsert).
+3. Goals_Deleted.csv removes goals and their goal-keyed rows.
+4. User_Affiliations.csv: only date_deleted of existing pairs changes; see `_affiliations`.
+5. export/all/*_ids.csv upsert into the legacy-id crosswalk.
+"""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+
+from feeds.edreflect.layout import LEGACY_MODELS, REFERENCE_KEY, TABLES, Table
+from feeds.edreflect.targets import CROSSWALK, SCHEMA, ensure_targets, legacy_ids
+from hub.apply import ApplyContext, ApplyStats, TableStats, lit
+
+GOAL_DEPENDENTS = ("goals", "goal_posts", "goals_questions", "goals_indicators")
+AFFILIATIONS = "user_affiliations"
+
+
+class EdreflectOptions(BaseModel):
+    """Per-integration options (registry `options:`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    cadence_days: int = Field(1, ge=1, le=31)  # a later delivery more than this many days after the previous is held
+
+
+def apply(ctx: ApplyContext) -> ApplyStats:
+    """Apply one delivery day's staged files to the edreflect tables."""
+    ensure_targets(ctx.conn)
+    stats: ApplyStats = {}
+    existed = {t.name: _existed(ctx, t) for t in TABLES if t.name in ctx.deliveries and t.name != AFFILIATIONS}
+    for t in TABLES:
+        if t.drop_by and t.drop_by.lower() in ctx.deliveries:
+            started = time.monotonic()
+            s = stats.setdefault(f"{SCHEMA}.{t.name}", TableStats())
+            s.deleted += _delete_by(ctx, t, ctx.staged(t.drop_by.lower()), REFERENCE_KEY[t.drop_by], (t.drop_column,))
+            s.seconds += time.monotonic() - started
+    for t in TABLES:
+        if t.name in ctx.deliveries and t.name != AFFILIATIONS:
+            started = time.monotonic()
+            s = stats.setdefault(f"{SCHEMA}.{t.name}", TableStats())
+            _replace(ctx, t, s, existed[t.name])
+            s.seconds += time.monotonic() - started
+    if "goals_deleted" in ctx.deliveries:
+        for name in GOAL_DEPENDENTS:
+            s = stats.setdefault(f"{SCHEMA}.{name}", TableStats())
+            s.deleted += ctx.conn.execute(sa.text(
+                f"DELETE FROM {SCHEMA}.{name} t WHERE t.district_id = :d AND EXISTS (SELECT 1 FROM "
+                f"{ctx.staged('goals_deleted')} g WHERE g.goal_id = t.goal_id)"), {"d": ctx.district.id}).rowcount
+    if AFFILIATIONS in ctx.deliveries:
+        stats[f"{SCHEMA}.{AFFILIATIONS}"] = _affiliations(ctx)
+    if any(f"{m}_ids" in ctx.deliveries for m in LEGACY_MODELS):
+        stats[CROSSWALK] = _crosswalk(ctx)
+    return stats
+
+
+def _delete_by(ctx: ApplyContext, t: Table, source: str, source_col: str, cols: tuple[str, ...],
+               table: str | None = None) -> int:
+    """Delete the district's rows of `t` matching the source on `cols` (a semi-join on indexed columns)."""
+    on = " AND ".join(f"s.{source_col if len(cols) == 1 else c} = t.{c}" for c in cols)
+    return ctx.conn.execute(sa.text(
+        f"DELETE FROM {table or SCHEMA + '.' + t.name} t WHERE t.district_id = :d "
+        f"AND EXISTS (SELECT 1 FROM {source} s WHERE {on})"), {"d": ctx.district.id}).rowcount
+
+
+def _existed(ctx: ApplyContext, t: Table) -> int:
+    """Delivered rows whose key the table held before this delivery (they count as updated)."""
+    on = " AND ".join(f"s.{k} = t.{k}" for k in t.key)
+    return int(ctx.conn.execute(sa.text(
+        f"SELECT count(*) FROM {ctx.staged(t.name)} s WHERE EXISTS (SELECT 1 FROM {SCHEMA}.{t.name} t "
+        f"WHERE t.district_id = :d AND {on})"), {"d": ctx.district.id}).scalar_one())
+
+
+def _replace(ctx: ApplyContext, t: Table, s: TableStats, existed: int) -> None:
+    """Replace the delivered rows (by drop-rule id, else by key) and count inserted, updated and deleted rows."""
+    src, target = ctx.staged(t.name), f"{SCHEMA}.{t.name}"
+    cols = (t.drop_column,) if t.drop_column else t.key
+    removed = _delete_by(ctx, t, src, cols[0], cols)
+    cols_sql = ", ".join(t.columns)
+    inserted = ctx.conn.execute(sa.text(
+        f"INSERT INTO {target} (district_id, {cols_sql}, last_delivery_id) SELECT CAST(:d AS VARCHAR), "
+        f"{', '.join('s.' + c for c in t.columns)}, s.delivery_id FROM {src} s ORDER BY {', '.join(t.key)}"),
+        {"d": ctx.district.id}).rowcount
+    s.updated += existed
+    s.inserted += inserted - existed
+    s.deleted += removed - existed
+
+
+def _affiliations(ctx: ApplyContext) -> TableStats:
+    """Key (learner, observer): existing pairs only get date_deleted; new pairs are inserted; for each user in
+    User_Modified, their open pairs (as learner or observer) missing from the delivery close on user_modified_date."""
+    started, d = time.monotonic(), {"d": ctx.district.id}
+    src, target = ctx.staged(AFFILIATIONS), f"{SCHEMA}.{AFFILIATIONS}"
+    key = "s.learner_employee_id = t.learner_employee_id AND s.observer_employee_id = t.observer_employee_id"
+    run = ctx.conn.execute
+    stats = TableStats()
+    stats.updated = run(sa.text(
+        f"UPDATE {target} t SET date_deleted = s.date_deleted, last_delivery_id = s.delivery_id FROM {src} s "
+        f"WHERE t.district_id = :d AND {key} AND t.date_deleted IS DISTINCT FROM s.date_deleted"), d).rowcount
+    stats.inserted = run(sa.text(
+        f"INSERT INTO {target} (district_id, learner_employee_id, observer_employee_id, affiliation_type, "
+        f"date_deleted, last_delivery_id) SELECT CAST(:d AS VARCHAR), s.learner_employee_id, s.observer_employee_id, "
+        f"s.affiliation_type, s.date_deleted, s.delivery_id FROM {src} s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {target} t WHERE t.district_id = :d AND {key})"), d).rowcount
+    if "user_modified" in ctx.deliveries:
+        users = ctx.staged("user_modified")
+        closed = run(sa.text(
+            f"UPDATE {target} t SET date_deleted = (SELECT max(m.user_modified_date) FROM {users} m WHERE "
+            f"m.employee_id IN (t.learner_employee_id, t.observer_employee_id)), last_delivery_id = "
+            f"{lit(ctx.deliveries['user_modified'].delivery_id)} WHERE t.district_id = :d AND t.date_deleted IS NULL "
+            f"AND EXISTS (SELECT 1 FROM {users} m WHERE m.employee_id IN (t.learner_employee_id, t.observer_employee_id)) "
+            f"AND NOT EXISTS (SELECT 1 FROM {src} s WHERE {key})"), d).rowcount
+        stats.skipped["closed (date_deleted set)"] = closed
+        stats.updated += closed
+    stats.seconds = time.monotonic() - started
+    return stats
+
+
+def _crosswalk(ctx: ApplyContext) -> TableStats:
+    """Upsert each delivered legacy-id join table into the crosswalk as (model, legacy_id, new_id)."""
+    started, stats = time.monotonic(), TableStats()
+    for model in LEGACY_MODELS:
+        if (ft := f"{model}_ids") not in ctx.deliveries:
+            continue
+        src, p = ctx.staged(ft), {"d": ctx.district.id, "m": model}
+        on = "t.model = :m AND s.legacy_id = t.legacy_id"
+        existed = ctx.conn.execute(sa.text(f"SELECT count(*) FROM {src} s WHERE EXISTS (SELECT 1 FROM {CROSSWALK} t "
+                                           f"WHERE t.district_id = :d AND {on})"), p).scalar_one()
+        removed = ctx.conn.execute(sa.text(f"DELETE FROM {CROSSWALK} t WHERE t.district_id = :d AND EXISTS "
+                                           f"(SELECT 1 FROM {src} s WHERE {on})"), p).rowcount
+        added = ctx.conn.execute(sa.insert(legacy_ids).from_select(
+            ["district_id", "model", "legacy_id", "new_id", "last_delivery_id"],
+            sa.text(f"SELECT CAST(:d AS VARCHAR), :m, s.legacy_id, s.new_id, s.delivery_id FROM {src} s").columns()), p).rowcount
+        stats.updated += int(existed)
+        stats.inserted += added - int(existed)
+        stats.deleted += removed - int(existed)
+    stats.seconds = time.monotonic() - started
+    return stats

@@ -100,6 +100,7 @@ def main() -> None:
         work = Path(tmp)
         landing = work / "landing"
         csv_path = write_csv(landing / "1964212_demographics.csv", args.rows, "1964212")
+        size_mb = csv_path.stat().st_size / 1e6
         os.utime(csv_path, (time.time() - 3600, time.time() - 3600))
         registry(work, landing)
         name, url = _database(args.pg)
@@ -111,7 +112,6 @@ def main() -> None:
             peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         finally:
             _drop(args.pg, name)
-    size_mb = csv_path.stat().st_size / 1e6 if csv_path.exists() else 0
     hub_rps, copy_rps = args.rows / hub["seconds"], args.rows / copy_s
     print(f"{'step':<34}{'rows':>10}{'seconds':>10}{'rows/s':>12}")
     print(f"{'PostgreSQL COPY (text table)':<34}{args.rows:>10}{copy_s:>10.2f}{copy_rps:>12.0f}")

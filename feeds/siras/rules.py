@@ -32,9 +32,12 @@ class SirasOptions(BaseModel):
     loose_match_threshold: Annotated[float, Field(ge=50, le=100)] = 90.0  # rapidfuzz name score needed
 
 
-def _school(district: str) -> dict[str, str]:
+def _school(district: str, has_entities: bool) -> dict[str, str]:
     """School of attendance: no change when the student already has the code; a code the district's school
-    entities do not know is held (counted, not applied); NULL keeps the current value."""
+    entities do not know is held (counted, not applied); NULL keeps the current value. A district without
+    registered entities takes codes as delivered (no per-row lookups)."""
+    if not has_entities:
+        return {"school_entity": "CAST(NULL AS VARCHAR) AS school_entity", "school_held": "0 AS school_held"}
     entity = resolve_sql(district, "s.school_code", "s.site_code")
     same = "cur.school_code = s.school_code"
     unknown = f"(s.school_code IS NOT NULL AND {has_schools_sql(district)} AND {entity} IS NULL)"
@@ -44,9 +47,11 @@ def _school(district: str) -> dict[str, str]:
     return out
 
 
-def _select(ctx: ApplyContext, file_type: str, designation: str | None, priority: int) -> str:
+def _select(ctx: ApplyContext, file_type: str, designation: str | None, priority: int, has_entities: bool) -> str:
     d, district = ctx.deliveries[file_type], lit(ctx.district.id)
-    school = _school(district)
+    school = _school(district, has_entities)
+    current = (f"LEFT JOIN core.students cur ON cur.district_id = {district} AND cur.state_student_id = s.ssid"
+               if has_entities else "")
     cols = [f"CAST(s.{c} AS DATE) AS {c}" if c in DATES else school.get(c, f"s.{c}")
             for c in UPDATABLE if c != "designation"]
     return (
@@ -54,14 +59,15 @@ def _select(ctx: ApplyContext, file_type: str, designation: str | None, priority
         f"s.ssid AS state_student_id, s.local_student_id, s.first_name, s.last_name, {', '.join(cols)}, "
         f"COALESCE(s.designation, {lit(designation)}) AS designation, {lit(d.file_name)} AS source_file, "
         f"s.delivery_id, {priority} AS priority, s.source_row, {school['school_held']} FROM {ctx.staged(file_type)} s "
-        f"LEFT JOIN core.students cur ON cur.district_id = {district} AND cur.state_student_id = s.ssid"
+        f"{current}"
     )
 
 
 def apply(ctx: ApplyContext) -> ApplyStats:
     """Apply the staged demographics (and 504) files of one delivery day to core.students."""
     opts: SirasOptions = ctx.options  # type: ignore[assignment]
-    parts = [_select(ctx, ft, FILE_DESIGNATION.get(ft, opts.designated_file), n)
+    has_entities = bool(ctx.conn.execute(sa.text(f"SELECT {has_schools_sql(lit(ctx.district.id))}")).scalar_one())
+    parts = [_select(ctx, ft, FILE_DESIGNATION.get(ft, opts.designated_file), n, has_entities)
              for n, ft in enumerate(("demographics", "demographics_504")) if ft in ctx.deliveries]
     if not parts:
         return {}
@@ -76,7 +82,8 @@ def apply(ctx: ApplyContext) -> ApplyStats:
         can_insert="s.designation IS NOT NULL",
         can_update="t.status = 'active'",
     )
-    held = ctx.conn.execute(sa.text(f"SELECT COALESCE(SUM(school_held), 0) FROM ({source}) h")).scalar_one()
+    held = ctx.conn.execute(sa.text(f"SELECT COALESCE(SUM(school_held), 0) FROM ({source}) h")).scalar_one() \
+        if has_entities else 0
     loose = apply_loose_matches(ctx, source, opts.loose_match_threshold) if opts.loose_matching else 0
     stats = upsert_with_audit(ctx, plan)
     stats.skipped["school_code_unknown"] = int(held)

@@ -162,14 +162,17 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
     if file_type == CONTAINER:
         _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result, hold)
         return
-    _record_file(warehouse, base, got.sha256, str(got.path), hold, runs, result)
+    _record_file(feed, warehouse, base, got.sha256, str(got.path), hold, runs, result)
 
 
-def _record_file(warehouse: Warehouse, base: dict, sha256: str, archive_path: str, hold: str | None,
+def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, archive_path: str, hold: str | None,
                  runs: dict[str, PartitionRun], result: TickResult) -> None:
-    """Ledger row for one received file; identical bytes start no run, a hold waits, anything else joins a run."""
+    """Ledger row for one received file; identical bytes start no run, a hold waits, anything else joins a run.
+
+    For delta feeds identical bytes on another day are a new change set (e.g. the same ids modified again)."""
     with warehouse.begin() as conn:
-        same = ledger.find_same_bytes(conn, base["integration_id"], sha256)
+        same_day = base["partition_date"] if feed.load == "delta" else None
+        same = ledger.find_same_bytes(conn, base["integration_id"], sha256, same_day)
         status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
         if hold and not same:  # archived now, run when the window opens (or by an operator's materialization)
             status, reason = "held", hold
@@ -214,7 +217,7 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
         with warehouse.begin() as conn:
             if ledger.get(conn, member["delivery_id"]):
                 continue
-        _record_file(warehouse, member, m.sha256, str(m.path), hold, runs, result)
+        _record_file(feed, warehouse, member, m.sha256, str(m.path), hold, runs, result)
 
 
 def _held(integration: Integration, warehouse: Warehouse, hold: str | None, now: float, runs: dict[str, PartitionRun],

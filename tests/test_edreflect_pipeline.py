@@ -52,3 +52,22 @@ def test_week_of_deltas_applies_in_order(tmp_path: Path, hub_env: dict):
     held = [m for m in run.asset_materializations_for_node("edreflect__changes")]
     assert "is missing" in str(held[0].metadata["held"].value)
     assert query("SELECT count(*) FROM edreflect.goals WHERE goal_id = 'G900'")[0][0] == 0
+
+
+def test_identical_bytes_on_another_day_are_a_new_change_set(tmp_path: Path, hub_env: dict):
+    """The same ids modified on two days: the second day's reference file must apply too (not a duplicate)."""
+    landing = tmp_path / "landing"
+    now = time.time()
+    for n, age in enumerate((2, 1)):
+        folder = landing / f"day{n}"
+        folder.mkdir(parents=True)
+        path = folder / "Observation_Modified.csv"
+        path.write_text("observation_group_id,observation_modified_date\nOG1,2026-01-01\n")
+        os.utime(path, (now - age * 86_400, now - age * 86_400))
+    registry = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [{
+        "id": "edreflect_abc", "district": "abc_unified", "feed": "edreflect", "source": "EdReflect",
+        "destination": "hub", "transport": {"kind": "folder", "path": str(landing)}, "contact": {"role": "x"},
+        "start_date": "2024-01-01", "quiet_period_seconds": 0}])
+    t = tick(build_definitions(registry), dg.DagsterInstance.ephemeral(), SENSOR, execute=False)
+    assert len(t.result.run_requests) == 2
+    assert sorted(s for (s,) in query("SELECT status FROM ops.deliveries")) == ["queued", "queued"]

@@ -102,7 +102,7 @@ def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
             f"SELECT {', '.join('s.' + c for c in plan.insert_columns)}, s.delivery_id, :now, :now "
             f"FROM ({plan.source_sql}) s WHERE ({plan.can_insert}) AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on}) "
             f"ORDER BY {', '.join('s.' + k for k in plan.key)}").rowcount
-        run(f"INSERT INTO ops.field_audit ({_AUDIT_COLS}) SELECT t.district_id, {lit(target)}, t.{plan.entity_key}, "
+        run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, {lit(target)}, t.{plan.entity_key}, "
             f"'create', NULL, NULL, NULL, d.file_name, t.last_delivery_id, :run_id, :now FROM {target} t "
             f"JOIN ops.deliveries d ON d.delivery_id = t.last_delivery_id WHERE t.created_at = :now")
     stats.skipped["not_created"] = int(total) - int(matched) - stats.inserted
@@ -123,7 +123,7 @@ def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
         f"source_file, delivery_id, :run_id, :now FROM {chg} WHERE {c} IS NOT NULL AND _old_{c} IS DISTINCT FROM {c}"
         for c in plan.update_columns
     ]
-    run(f"INSERT INTO ops.field_audit ({_AUDIT_COLS}) " + " UNION ALL ".join(selects))
+    run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) " + " UNION ALL ".join(selects))
     sets = ", ".join(f"{c} = COALESCE(s.{c}, t.{c})" for c in plan.update_columns)
     updated = run(f"UPDATE {target} AS t SET {sets}, last_delivery_id = s.delivery_id, updated_at = :now "
                   f"FROM {chg} s WHERE {on}").rowcount
@@ -131,4 +131,4 @@ def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
     return updated
 
 
-_AUDIT_COLS = "district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, changed_at"
+AUDIT_COLUMNS = "district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, changed_at"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.apply import _AUDIT_COLS, ApplyContext, TableStats, lit
+from hub.apply import AUDIT_COLUMNS, ApplyContext, TableStats, lit
 from hub.tables import metadata
 
 student_fields = sa.Table(
@@ -50,7 +50,7 @@ def apply_values(ctx: ApplyContext, source_sql: str) -> TableStats:
         f"LEFT JOIN {VALUES} t ON t.district_id = s.district_id AND t.student_key = s.student_key "
         f"AND t.field_id = s.field_id WHERE t.student_key IS NULL OR t.value IS DISTINCT FROM s.value")
     total = _run(ctx, f"SELECT count(*) FROM ({source_sql}) s").scalar_one()
-    _run(ctx, f"INSERT INTO ops.field_audit ({_AUDIT_COLS}) SELECT district_id, {lit(VALUES)}, student_key, "
+    _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT district_id, {lit(VALUES)}, student_key, "
               f"CASE WHEN _new THEN 'create' ELSE 'update' END, field_id, _old, value, source_file, delivery_id, "
               f":run_id, :now FROM {chg}")
     updated = _run(ctx, f"UPDATE {VALUES} AS t SET value = c.value, last_delivery_id = c.delivery_id, updated_at = :now "
@@ -75,12 +75,12 @@ def sync_logs(ctx: ApplyContext, source_sql: str, scope_sql: str, field_ids: tup
             f"AND t.student_key IN ({scope_sql}) AND NOT EXISTS (SELECT 1 FROM ({src}) s WHERE s.district_id = "
             f"t.district_id AND s.student_key = t.student_key AND s.field_id = t.field_id AND s.value = t.value)")
     file_names = ", ".join(sorted(d.file_name for d in ctx.deliveries.values()))
-    _run(ctx, f"INSERT INTO ops.field_audit ({_AUDIT_COLS}) SELECT t.district_id, {lit(LOGS)}, t.student_key, 'delete', "
+    _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, {lit(LOGS)}, t.student_key, 'delete', "
               f"t.field_id, t.value, NULL, {lit(file_names)}, NULL, :run_id, :now {gone}")
     deleted = _run(ctx, f"DELETE {gone.replace(f'FROM {LOGS} t', f'FROM {LOGS} AS t', 1)}").rowcount
     new = (f"FROM ({src}) s WHERE NOT EXISTS (SELECT 1 FROM {LOGS} t WHERE t.district_id = s.district_id AND "
            f"t.student_key = s.student_key AND t.field_id = s.field_id AND t.value = s.value)")
-    _run(ctx, f"INSERT INTO ops.field_audit ({_AUDIT_COLS}) SELECT s.district_id, {lit(LOGS)}, s.student_key, 'create', "
+    _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT s.district_id, {lit(LOGS)}, s.student_key, 'create', "
               f"s.field_id, NULL, s.value, s.source_file, s.delivery_id, :run_id, :now {new}")
     inserted = _run(ctx, f"INSERT INTO {LOGS} (district_id, student_key, field_id, value, last_delivery_id, created_at) "
                          f"SELECT s.district_id, s.student_key, s.field_id, s.value, s.delivery_id, :now {new} "

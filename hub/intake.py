@@ -76,8 +76,9 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
     result = TickResult(runs=[], cursor={}, counts=Counter())
     try:
         with transport:
-            listing = transport.list_files((*(integration.patterns or feed.all_patterns()), *feed.containers))
-            _warn_deprecated(feed, transport, result)
+            listing = transport.list_files((*(integration.patterns or feed.all_patterns()), *feed.containers,
+                                            *feed.deprecated))
+            listing = _warn_deprecated(feed, listing, result)
             stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result, by_mtime=day is not None)
             runs: dict[str, PartitionRun] = {}
             hold = hold_reason(registry, integration, now)
@@ -94,11 +95,16 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
     return result
 
 
-def _warn_deprecated(feed: Feed, transport: Transport, result: TickResult) -> None:
-    """Exports the feed no longer produces are recognised and skipped with a warning, not an error."""
-    for remote in transport.list_files(feed.deprecated) if feed.deprecated else ():
-        log.warning("skipped deprecated %s export: %s", feed.name, remote.name)
-        result.counts["deprecated exports (skipped)"] += 1
+def _warn_deprecated(feed: Feed, listing: list[RemoteFile], result: TickResult) -> list[RemoteFile]:
+    """Exports the feed no longer produces are recognised and skipped with a warning, not an error (same listing)."""
+    keep = []
+    for remote in listing:
+        if any(fnmatch.fnmatch(remote.name.lower(), p.lower()) for p in feed.deprecated):
+            log.warning("skipped deprecated %s export: %s", feed.name, remote.name)
+            result.counts["deprecated exports (skipped)"] += 1
+        else:
+            keep.append(remote)
+    return keep
 
 
 def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, listing: list[RemoteFile],

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,16 +23,17 @@ NERIC = ["Source", "Destination", "District Contact", "Method", "Filtering", "Pa
          "Ticket Number", "Local Location", "Notes"]
 
 
-@pytest.fixture(autouse=True)
-def demo_siras(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _demo_siras(folder: Path) -> Path:
     """The demo registry's SIRAS part (fixed, so the counts below do not move as the demo grows)."""
-    global DEMO
     data = yaml.safe_load(DEMO_FULL.read_text())
     data["integrations"] = [i for i in data["integrations"] if i["feed"] == "siras"]
     data["districts"] = [d for d in data["districts"] if d["id"] in {i["district"] for i in data["integrations"]}]
-    DEMO = tmp_path_factory.mktemp("registry") / "registry.yaml"
-    DEMO.write_text(yaml.safe_dump(data, sort_keys=False))
-    return DEMO
+    path = folder / "registry.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+DEMO = _demo_siras(Path(tempfile.mkdtemp(prefix="hub-inventory-")))
 
 
 def run(capsys: pytest.CaptureFixture, *args: str) -> str:

@@ -1,6 +1,9 @@
 """Chunked reading of CSV / XLSX / XLS files into string DataFrames, with header aliases.
 
 Fully empty rows are skipped; row numbers (ROW) still count them, so they match the file.
+CSV files whose every row has the header's number of cells are read by Arrow's multi-threaded reader; at the
+first irregular row (ragged, overlong, anything Arrow rejects) reading goes on with pandas' C parser, which is
+slower but reports each defect by row.
 """
 from __future__ import annotations
 
@@ -14,10 +17,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from hub.sheets import READERS
 
 ROW = "__row"
+TEXT = pd.StringDtype("pyarrow")  # every parsed cell: Arrow-backed text ('' for blank)
+_ARROW_BLOCK = 4 << 20
 _DELIMITERS = "\t|;^"
 _CSV_OPTS: dict[str, Any] = dict(dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c")
 _SAW = re.compile(r"Expected \d+ fields in line \d+, saw (\d+)")
@@ -47,7 +55,8 @@ class TableReader:
     delimiter: str = ","
     _positions: dict[str, int] = field(default_factory=dict, repr=False)  # canonical name -> 0-based column
     _width: int = 0  # header cells, trailing blank ones dropped
-    _fields: int = 0  # CSV: most delimiters + 1 on one physical line
+    _cells: int = 0  # CSV: cells on the header row, trailing blank ones included
+    _arrow: bool = False  # CSV: try Arrow's reader first (quotes balanced, single-line header)
     _rows: Iterator[list[str]] | None = field(default=None, repr=False)  # spreadsheet rows left open by open_table
 
     def chunks(self) -> Iterator[pd.DataFrame]:
@@ -67,7 +76,7 @@ class TableReader:
                 buf.append([cells[i] if i < len(cells) else "" for i in self._positions.values()])
                 numbers.append(number)
             if buf and (len(buf) == self.chunk_rows or cells is None):
-                out = pd.DataFrame(buf, columns=list(self._positions), index=range(len(buf)), dtype=object)
+                out = pd.DataFrame(buf, columns=list(self._positions), index=range(len(buf)), dtype=object).astype(TEXT)
                 out[ROW] = np.array(numbers, dtype=np.int64)
                 yield out
                 buf, numbers = [], []
@@ -77,11 +86,55 @@ class TableReader:
                                f"({self._width})", row)
 
     def _csv_chunks(self) -> Iterator[pd.DataFrame]:
+        done = 1  # last row number already handled (1 = header)
+        if self._arrow:
+            try:
+                for out in self._arrow_chunks():
+                    done = int(out[ROW].iloc[-1])
+                    yield out
+                return
+            except (pa.ArrowException, UnicodeDecodeError):
+                pass  # an irregular row: pandas goes on after the rows already yielded and names the defect
+        yield from self._pandas_chunks(done)
+
+    def _arrow_chunks(self) -> Iterator[pd.DataFrame]:
+        """Regular files only: every row has exactly the header's cells (Arrow raises on any other row)."""
+        names = [str(i) for i in range(self._cells)]
+        reader = pa_csv.open_csv(
+            self.path,
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=_ARROW_BLOCK,
+                                            encoding=self.encoding.replace("-sig", "")),
+            parse_options=pa_csv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
+                                              ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
+        n, start = self._width, 2
+        for batch in reader:
+            numbers = np.arange(start, start + batch.num_rows)
+            start += batch.num_rows
+            cells = [pc.utf8_trim_whitespace(c) for c in batch.columns]
+            blank = [pc.equal(c, "").to_numpy(zero_copy_only=False) for c in cells]
+            extra = ~np.logical_and.reduce(blank[n:], initial=True) if len(blank) > n else np.zeros(len(numbers), bool)
+            if extra.any():
+                raise self._overlong(int(numbers[extra.argmax()]))
+            keep = ~np.logical_and.reduce(blank[:n], initial=True)
+            if not keep.any():
+                continue
+            mask = pa.array(keep)
+            cols = {k: pc.filter(cells[p], mask) for k, p in self._positions.items()}
+            kept = numbers[keep]
+            for lo in range(0, len(kept), self.chunk_rows):
+                hi = lo + self.chunk_rows
+                out = pd.DataFrame({k: pd.arrays.ArrowStringArray(v.slice(lo, self.chunk_rows)) for k, v in cols.items()},
+                                   index=range(len(kept[lo:hi])))
+                out[ROW] = kept[lo:hi]
+                yield out
+
+    def _pandas_chunks(self, done: int) -> Iterator[pd.DataFrame]:
         """The C parser, given `width` column names, raises on longer rows, except on the first row of each chunk,
         which it silently truncates; so start as wide as the widest physical line (capped), and restart wider
-        when a longer (multi-line) row still turns up."""
-        width = max(self._width, min(self._fields, 2 * self._width + 16))
-        done = 1  # last row number already handled (1 = header)
+        when a longer (multi-line) row still turns up. Rows up to `done` were handled already."""
+        width = max(self._width, min(_widest(self.path, self.delimiter), 2 * self._width + 16))
         while True:
             try:
                 for out in self._csv_pass(width, done):
@@ -112,7 +165,8 @@ class TableReader:
                 others = [raw[i].to_numpy() for i in range(n) if i not in self._positions.values()]
                 keep = ~_blank([*cells.values(), *others], len(raw)) & (numbers > done)
                 if keep.any():
-                    out = pd.DataFrame({k: v[keep] for k, v in cells.items()}, index=range(int(keep.sum())))
+                    out = pd.DataFrame({k: pd.array(v[keep], dtype=TEXT) for k, v in cells.items()},
+                                       index=range(int(keep.sum())))
                     out[ROW] = numbers[keep]
                     yield out
 
@@ -133,28 +187,28 @@ def _blank(columns: list[np.ndarray], length: int) -> np.ndarray:
     return blank
 
 
-def _scan(path: Path) -> tuple[str, str, int, list[str]]:
-    """One streaming pass: (encoding, delimiter, most delimiters + 1 on one physical line, header cells).
+def _scan(path: Path) -> tuple[str, str, bool, list[str]]:
+    """One streaming pass: (encoding, delimiter, quotes balanced, header cells).
 
     Encoding: BOM -> utf-8-sig; whole file valid UTF-8 -> utf-8; else cp1252. Delimiter: from the first line.
+    An odd number of quote characters means a quote left open somewhere: only pandas reports that.
     """
-    decoder, utf8, widest, tail = codecs.getincrementaldecoder("utf-8")(), True, 0, b""
+    decoder, utf8, quotes = codecs.getincrementaldecoder("utf-8")(), True, 0
     with open(path, "rb") as f:
         first = f.readline(1 << 20)
         delimiter = _detect_delimiter(first.decode("latin-1"))
-        sep = delimiter.encode()
         f.seek(0)
-        while True:
-            block = f.read(1 << 20)
-            try:
-                utf8 = utf8 and (decoder.decode(block, final=not block) or True)
-            except UnicodeDecodeError:
-                utf8 = False
-            lines = (tail + block).replace(b"\r", b"\n").split(b"\n")
-            tail = lines.pop()
-            widest = max(widest, max(map(bytes.count, lines, repeat(sep)), default=0))
-            if not block:
-                break
+        while block := f.read(1 << 20):
+            quotes += block.count(b'"')
+            if utf8:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    utf8 = False
+        try:
+            utf8 = utf8 and decoder.decode(b"", final=True) is not None
+        except UnicodeDecodeError:
+            utf8 = False
     encoding = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8" if utf8 else "cp1252"
     try:
         head = pd.read_csv(path, sep=delimiter, encoding=encoding, header=None, nrows=1, **_CSV_OPTS)
@@ -164,7 +218,18 @@ def _scan(path: Path) -> tuple[str, str, int, list[str]]:
         raise FileFormatError(f"{path.name}: not valid {encoding} text") from None
     except pd.errors.ParserError as e:
         raise FileFormatError(f"{path.name}: unreadable header ({str(e).splitlines()[0]})") from None
-    return encoding, delimiter, max(widest, tail.count(sep)) + 1, head.iloc[0].tolist() if len(head) else []
+    return encoding, delimiter, quotes % 2 == 0, head.iloc[0].tolist() if len(head) else []
+
+
+def _widest(path: Path, delimiter: str) -> int:
+    """Most delimiters + 1 on one physical line (pandas needs at least that many column names)."""
+    widest, tail, sep = 0, b"", delimiter.encode()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            lines = (tail + block).replace(b"\r", b"\n").split(b"\n")
+            tail = lines.pop()
+            widest = max(widest, max(map(bytes.count, lines, repeat(sep)), default=0))
+    return max(widest, tail.count(sep)) + 1
 
 
 def _detect_delimiter(line: str) -> str:
@@ -203,15 +268,17 @@ def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int
     suffix = path.suffix.lower()
     if not path.is_file():
         raise FileFormatError(f"{path.name}: no such file")
-    delimiter, fields, rows = ",", 0, None
+    delimiter, balanced, rows = ",", False, None
     if suffix in (".csv", ".txt"):
-        encoding, delimiter, fields, headers = _scan(path)
+        encoding, delimiter, balanced, headers = _scan(path)
     elif suffix in (".xlsx", ".xls"):
         encoding = suffix[1:]
         rows = READERS[encoding](path, sheet)
         headers = next(rows, [])
     else:
         raise FileFormatError(f"{path.name}: unsupported file type {suffix or '(none)'!r}")
+    cells = len(headers)
+    arrow = balanced and not any("\n" in h or "\r" in h for h in headers)  # Arrow skips the header by lines
     headers = [h.strip() for h in headers]
     while headers and not headers[-1]:
         headers.pop()
@@ -219,4 +286,4 @@ def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int
         raise FileFormatError(f"{path.name}: no header row")
     positions, unmatched = _match(path, headers, aliases)
     return TableReader(path, encoding, {k: headers[p] for k, p in positions.items()}, unmatched,
-                       chunk_rows, sheet, delimiter, positions, len(headers), fields, rows)
+                       chunk_rows, sheet, delimiter, positions, len(headers), cells, arrow, rows)

@@ -6,6 +6,8 @@ Bulk loads use PostgreSQL COPY or DuckDB's native DataFrame scan, never row-by-r
 from __future__ import annotations
 
 import io
+import queue
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -67,28 +69,92 @@ class Warehouse:
 
     def load_frame(self, conn: sa.Connection, table: str, df: pd.DataFrame, columns: Sequence[str] | None = None) -> int:
         """Append a DataFrame of strings to `table` (schema-qualified) inside `conn`'s transaction; '' becomes NULL."""
-        cols = list(columns or df.columns)
-        if df.empty:
-            return 0
-        if self.is_duckdb:
-            raw = conn.connection.driver_connection
-            view = f"_load_{id(df)}"
-            raw.register(view, df[cols])
-            try:
-                select = ", ".join(f'NULLIF(CAST("{c}" AS VARCHAR), \'\')' if _is_text(df[c]) else f'"{c}"' for c in cols)
-                conn.exec_driver_sql(f"INSERT INTO {table} ({_names(cols)}) SELECT {select} FROM {view}")
-            finally:
-                raw.unregister(view)
-            return len(df)
-        text_cols = [c for c in cols if _is_text(df[c])]
-        buf = io.BytesIO()
-        pa_csv.write_csv(pa.Table.from_pandas(df[cols], preserve_index=False), buf,
-                         pa_csv.WriteOptions(include_header=False))
-        force_null = f", FORCE_NULL ({_names(text_cols)})" if text_cols else ""
-        with conn.connection.driver_connection.cursor() as cur:
-            with cur.copy(f"COPY {table} ({_names(cols)}) FROM STDIN (FORMAT csv{force_null})") as copy:
-                copy.write(buf.getbuffer())
+        load = BulkLoad(self, conn, table, list(columns or df.columns))
+        try:
+            load.write(df)
+        finally:
+            load.close()
         return len(df)
+
+
+class BulkLoad:
+    """Appends frames of one shape to a table inside the caller's transaction; '' becomes NULL.
+
+    PostgreSQL: a single COPY for all frames, fed by a thread through a short queue, so the caller prepares the
+    next frame while the server stores the last (memory stays at a few frames). DuckDB: each frame is inserted
+    from a scan of it. Call close() before running other statements on the connection.
+    """
+
+    _QUEUE_FRAMES = 2
+
+    def __init__(self, warehouse: Warehouse, conn: sa.Connection, table: str, columns: Sequence[str] = ()) -> None:
+        self.warehouse, self.conn, self.table = warehouse, conn, table
+        self.columns = list(columns)  # empty: the first frame's columns
+        self.rows = 0
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._worker: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def write(self, df: pd.DataFrame) -> None:
+        if df.empty:
+            return
+        self.columns = self.columns or list(df.columns)
+        self.rows += len(df)
+        if self.warehouse.is_duckdb:
+            self._duckdb_insert(df[self.columns])
+            return
+        if self._queue is None:
+            self._start([c for c in self.columns if _is_text(df[c])])
+        buf = io.BytesIO()
+        pa_csv.write_csv(pa.Table.from_pandas(df[self.columns], preserve_index=False), buf,
+                         pa_csv.WriteOptions(include_header=False))
+        self._put(buf.getvalue())
+
+    def close(self) -> None:
+        """End the COPY (if one was started); raises what the server reported."""
+        if self._queue is None:
+            return
+        self._put(None)
+        self._worker.join()
+        self._queue = None
+        if self._error is not None:
+            raise self._error
+
+    def _put(self, item: bytes | None) -> None:
+        while self._error is None and self._worker.is_alive():
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        if self._error is not None:
+            raise self._error
+
+    def _start(self, text_cols: list[str]) -> None:
+        force_null = f", FORCE_NULL ({_names(text_cols)})" if text_cols else ""
+        sql = f"COPY {self.table} ({_names(self.columns)}) FROM STDIN (FORMAT csv{force_null})"
+        self._queue = queue.Queue(maxsize=self._QUEUE_FRAMES)
+        self._worker = threading.Thread(target=self._send, args=(sql,), name="bulk-load", daemon=True)
+        self._worker.start()
+
+    def _send(self, sql: str) -> None:
+        """Worker: stream queued blocks into one COPY; on error keep draining so the producer never blocks."""
+        try:
+            with self.conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as copy:
+                while (block := self._queue.get()) is not None:
+                    copy.write(block)
+        except BaseException as exc:  # handed to the caller's thread
+            self._error = exc
+
+    def _duckdb_insert(self, df: pd.DataFrame) -> None:
+        raw = self.conn.connection.driver_connection
+        view = f"_load_{id(df)}"
+        raw.register(view, df)
+        try:
+            select = ", ".join(f'NULLIF(CAST("{c}" AS VARCHAR), \'\')' if _is_text(df[c]) else f'"{c}"' for c in df)
+            self.conn.exec_driver_sql(f"INSERT INTO {self.table} ({_names(df.columns)}) SELECT {select} FROM {view}")
+        finally:
+            raw.unregister(view)
 
 
 def _is_text(s: pd.Series) -> bool:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.parsing import ROW, FileFormatError, TableReader, normalize_header, open_table
+from hub.parsing import ROW, TEXT, FileFormatError, TableReader, normalize_header, open_table
 
 DATA_DIR = Path(__file__).parent / "data"
 ALIASES = {
@@ -36,7 +36,7 @@ EXPECTED = pd.DataFrame({
     "first_name": ["Ana", "Zoë", ""],
     "birthdate": ["20100102", "02/01/2010", ""],
     ROW: [2, 3, 4],
-})
+}).astype({"ssid": TEXT, "local_id": TEXT, "last_name": TEXT, "first_name": TEXT, "birthdate": TEXT})
 
 
 def read_all(path: Path, aliases: dict = ALIASES, **kw) -> tuple[TableReader, pd.DataFrame]:
@@ -89,7 +89,7 @@ def test_same_data_in_every_encoding_and_format_parses_identically(tmp_path: Pat
         assert reader.unmatched_headers == ["Notes"]
         pd.testing.assert_frame_equal(df, EXPECTED, obj=encoding)
         pd.testing.assert_frame_equal(pd.concat(reader.chunks(), ignore_index=True), EXPECTED, obj="second pass")
-        assert df["ssid"].dtype == object and df[ROW].dtype == "int64"
+        assert df["ssid"].dtype == "string" and df[ROW].dtype == "int64"
 
 
 def test_headers_matched_case_space_underscore_insensitively(tmp_path: Path) -> None:
@@ -288,3 +288,17 @@ def test_no_matched_columns_still_gives_row_numbers(tmp_path: Path) -> None:
         reader, df = read_all(path)
         assert reader.columns == {} and reader.unmatched_headers == ["Other"]
         assert df.columns.tolist() == [ROW] and df[ROW].tolist() == [2, 4]
+
+
+def test_irregular_row_after_several_arrow_blocks_continues_without_losing_or_repeating_rows(tmp_path: Path) -> None:
+    # > 1 Arrow block of regular rows, then a short row: rows already read stay, pandas takes over after them
+    regular = 400_000
+    lines = [f"{1_000_000 + i},2010{i % 12 + 1:02d}01" for i in range(regular)]
+    content = "SSID,DOB\n" + "\n".join(lines) + "\n7\n8,20100102\n"
+    _, df = read_all(write(tmp_path, "big.csv", content), chunk_rows=50_000)
+    assert len(df) == regular + 2 and df[ROW].tolist() == list(range(2, regular + 4))
+    assert df["ssid"].iloc[-2:].tolist() == ["7", "8"] and df["birthdate"].iloc[-2:].tolist() == ["", "20100102"]
+    reader = open_table(write(tmp_path, "big.csv", content + "9,20100103,SECRET\n"), ALIASES)
+    with pytest.raises(FileFormatError, match=f"row {regular + 4} ") as err:
+        list(reader.chunks())
+    assert "SECRET" not in str(err.value)

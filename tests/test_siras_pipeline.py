@@ -135,6 +135,8 @@ BAD_FILES = {
     "bad_code": ("1964212_demographics.csv", lambda f: f.assign(EL_TYPE=list(f["EL_TYPE"][:3]) + ["XX"] + list(f["EL_TYPE"][4:])),
                  (5, "el_type")),
     "other_district": ("1062166_demographics.csv", lambda f: f, None),
+    "repeated_ssid": ("1964212_demographics.csv", lambda f: f.assign(SSID=list(f["SSID"][:7]) + [f["SSID"][2]] + list(f["SSID"][8:])),
+                      (9, "ssid")),  # the repeat (file row 9) is reported, not the first occurrence
 }
 
 

@@ -159,7 +159,7 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
         context.log.info("staged %s: %d rows, %d row errors, %.2fs", delivery.file_name, staged.rows, staged.errors,
                          staged.seconds)
         with wh.begin() as conn:
-            log_md = import_log_metadata(context, conn, delivery, {"rows read": staged.rows,
+            log_md = import_log_metadata(context, conn, wh, delivery, {"rows read": staged.rows,
                                                                    "result": "staged" if staged.passed else "rejected"})
         return dg.MaterializeResult(metadata={**stage_metadata(ft, staged, table), "delivery": delivery.delivery_id,
                                               "sha256": (delivery.sha256 or "")[:16], "trigger": trigger_of(context),
@@ -201,7 +201,7 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
             for ft_name, d in todo.items():
                 staged_rows = conn.execute(sa.text(f"SELECT count(*) FROM staging.{feed.name}__{ft_name} "
                                                    "WHERE delivery_id = :d"), {"d": d.delivery_id}).scalar_one()
-                logs.update(import_log_metadata(context, conn, d, {"rows staged": staged_rows, "result": "applied"}))
+                logs.update(import_log_metadata(context, conn, wh, d, {"rows staged": staged_rows, "result": "applied"}))
         md = apply_metadata(stats, time.monotonic() - started)
         md.update(logs, trigger=trigger_of(context))
         md["files applied"] = ", ".join(d.file_name for d in todo.values()) or "none"

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from hub.import_log import write_import_log
 from hub.ledger import Delivery
+from resources.warehouse import Warehouse
 
 TRIGGER_TAG = "hub/trigger"
 
@@ -22,9 +23,10 @@ def trigger_of(context: dg.AssetExecutionContext) -> str:
     return trigger
 
 
-def import_log_metadata(context: dg.AssetExecutionContext, conn: sa.Connection, delivery: Delivery,
-                        counts: Mapping[str, object]) -> dict[str, object]:
+def import_log_metadata(context: dg.AssetExecutionContext, conn: sa.Connection, warehouse: Warehouse,
+                        delivery: Delivery, counts: Mapping[str, object]) -> dict[str, object]:
     """Write the delivery's import log next to its archived file; link it and preview its counts."""
-    log = write_import_log(conn, delivery, run_id=context.run_id, trigger=trigger_of(context), counts=counts)
+    log = write_import_log(conn, warehouse, delivery, run_id=context.run_id, trigger=trigger_of(context),
+                           counts=counts)
     return {f"import log ({delivery.file_type})": dg.MetadataValue.path(str(log.path)),
             f"import log preview ({delivery.file_type})": dg.MetadataValue.md(log.preview(counts))}

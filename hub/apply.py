@@ -96,17 +96,28 @@ def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
         stats.updated = _update(ctx, plan, target, on, run)
     stats.unchanged = int(matched) - stats.updated - stats.skipped["inactive"]
     if plan.can_insert and total > matched:
-        cols = ", ".join(plan.insert_columns)
-        stats.inserted = run(
-            f"INSERT INTO {target} ({cols}, last_delivery_id, created_at, updated_at) "
-            f"SELECT {', '.join('s.' + c for c in plan.insert_columns)}, s.delivery_id, :now, :now "
-            f"FROM ({plan.source_sql}) s WHERE ({plan.can_insert}) AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on}) "
-            f"ORDER BY {', '.join('s.' + k for k in plan.key)}").rowcount
-        run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, {lit(target)}, t.{plan.entity_key}, "
-            f"'create', NULL, NULL, NULL, d.file_name, t.last_delivery_id, :run_id, :now FROM {target} t "
-            f"JOIN ops.deliveries d ON d.delivery_id = t.last_delivery_id WHERE t.created_at = :now")
+        stats.inserted = _insert(ctx, plan, target, on, run)
     stats.skipped["not_created"] = int(total) - int(matched) - stats.inserted
     return stats
+
+
+def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> int:  # noqa: ANN001
+    """Create the source rows that have no target row and may be created; one 'create' audit row each."""
+    insert = (f"INSERT INTO {target} ({', '.join(plan.insert_columns)}, last_delivery_id, created_at, updated_at) "
+              f"SELECT {', '.join('s.' + c for c in plan.insert_columns)}, s.delivery_id, :now, :now "
+              f"FROM ({plan.source_sql}) s WHERE ({plan.can_insert}) AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
+
+    def audit(created: str) -> str:
+        return (f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, {lit(target)}, "
+                f"t.{plan.entity_key}, 'create', NULL, NULL, NULL, d.file_name, t.last_delivery_id, :run_id, :now "
+                f"FROM {created} t JOIN ops.deliveries d ON d.delivery_id = t.last_delivery_id")
+
+    if ctx.conn.dialect.name == "postgresql":  # the created rows come back from the insert: no second scan
+        return run(f"WITH created AS ({insert} RETURNING district_id, {plan.entity_key}, last_delivery_id) "
+                   f"{audit('created')}").rowcount
+    inserted = run(insert).rowcount
+    run(audit(f"(SELECT * FROM {target} WHERE created_at = :now)"))
+    return inserted
 
 
 def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> int:  # noqa: ANN001

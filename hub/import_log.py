@@ -1,7 +1,8 @@
 """The per-delivery import log: a text file kept in the archive next to the delivered file.
 
 It lists counts, every rejected row (row, column, rule) and every created or updated record by hashed key with
-the names of the fields changed. It never holds values, so the UI may link it; the preview holds counts only.
+the names of the fields changed (created records in the order they were stored, changed ones by key). It never
+holds values, so the UI may link it; the preview holds counts only.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
-
 import sqlalchemy as sa
 
+from hub.apply import lit
 from hub.ledger import Delivery
-
-_BATCH = 10_000
+from resources.warehouse import Warehouse
 
 
 @dataclass(frozen=True)
@@ -39,39 +38,29 @@ def log_path(delivery: Delivery, run_id: str) -> Path:
     return Path(f"{delivery.archive_path}.{run_id[:8]}.import-log.txt")
 
 
-def write_import_log(conn: sa.Connection, delivery: Delivery, *, run_id: str, trigger: str,
+def write_import_log(conn: sa.Connection, warehouse: Warehouse, delivery: Delivery, *, run_id: str, trigger: str,
                      counts: Mapping[str, object]) -> ImportLog:
-    """Write (or rewrite) the import log of one delivery in one run, streaming rows from ops tables."""
+    """Write (or rewrite) the import log of one delivery in one run, streaming lines out of the ops tables."""
     path = log_path(delivery, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    params = {"d": delivery.delivery_id, "r": run_id}
+    d, r = lit(delivery.delivery_id), lit(run_id)
     tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        out.write(f"Import log\nfile: {delivery.file_name}\ndelivery: {delivery.delivery_id}\n"
-                  f"district: {delivery.district_id}\nintegration: {delivery.integration_id}\nrun: {run_id}\n"
-                  f"trigger: {trigger}\nwritten: {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}\n\n")
-        for k, v in counts.items():
-            out.write(f"{k}: {v}\n")
-        out.write("\n[rejected rows] row, column, rule\n")
-        rejected = _stream(conn, out, "SELECT row_number, column_name, rule FROM ops.row_errors WHERE delivery_id = :d "
-                                      "ORDER BY row_number, column_name", params)
-        out.write("\n[records] hashed key, action, fields changed\n")
-        actions = _stream(conn, out, _RECORDS, params, count_by=1)
+    with tmp.open("wb") as out:
+        head = (f"Import log\nfile: {delivery.file_name}\ndelivery: {delivery.delivery_id}\n"
+                f"district: {delivery.district_id}\nintegration: {delivery.integration_id}\nrun: {run_id}\n"
+                f"trigger: {trigger}\nwritten: {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}\n\n")
+        out.write((head + "".join(f"{k}: {v}\n" for k, v in counts.items())).encode())
+        out.write(b"\n[rejected rows] row, column, rule\n")
+        rejected = warehouse.copy_lines(conn, (
+            f"SELECT CAST(row_number AS VARCHAR) || ', ' || column_name || ', ' || rule FROM ops.row_errors "
+            f"WHERE delivery_id = {d} ORDER BY row_number, column_name"), out)
+        out.write(b"\n[records] hashed key, action, fields changed\n")
+        records = {}
+        for action in ("create", "loose_match", "update"):  # a create is one audit row: nothing to group
+            fields, group = ("''", "") if action == "create" else (
+                "COALESCE(STRING_AGG(field, ' ' ORDER BY field), '')", " GROUP BY entity, entity_key ORDER BY entity_key")
+            records[action] = warehouse.copy_lines(conn, (
+                f"SELECT entity_key || ', {action}, ' || {fields} FROM ops.field_audit WHERE delivery_id = {d} "
+                f"AND run_id = {r} AND action = '{action}'{group}"), out)
     tmp.replace(path)
-    return ImportLog(path, rejected[""], actions.get("create", 0), actions.get("update", 0))
-
-
-_RECORDS = ("SELECT entity_key, action, STRING_AGG(field, ' ' ORDER BY field) FROM ops.field_audit "
-            "WHERE delivery_id = :d AND run_id = :r AND action IN ('create', 'update', 'loose_match') "
-            "GROUP BY entity, entity_key, action ORDER BY action, entity_key")
-
-
-def _stream(conn: sa.Connection, out: TextIO, sql: str, params: dict, count_by: int | None = None) -> dict[str, int]:
-    """Write each row as a CSV-like line; return row counts (by column `count_by`, or under '')."""
-    counts: dict[str, int] = {"": 0}
-    result = conn.execution_options(yield_per=_BATCH).execute(sa.text(sql), params)
-    for row in result:
-        out.write(", ".join("" if v is None else str(v) for v in row) + "\n")
-        key = "" if count_by is None else str(row[count_by])
-        counts[key] = counts.get(key, 0) + 1
-    return counts
+    return ImportLog(path, rejected, records["create"], records["update"])

@@ -25,7 +25,7 @@ from hub.sheets import READERS
 
 ROW = "__row"
 TEXT = pd.StringDtype("pyarrow")  # every parsed cell: Arrow-backed text ('' for blank)
-_ARROW_BLOCK = 4 << 20
+_ARROW_BLOCK = 1 << 20
 _DELIMITERS = "\t|;^"
 _CSV_OPTS: dict[str, Any] = dict(dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c")
 _SAW = re.compile(r"Expected \d+ fields in line \d+, saw (\d+)")
@@ -102,32 +102,33 @@ class TableReader:
         names = [str(i) for i in range(self._cells)]
         reader = pa_csv.open_csv(
             self.path,
-            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=_ARROW_BLOCK,
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=_ARROW_BLOCK, use_threads=False,
                                             encoding=self.encoding.replace("-sig", "")),
             parse_options=pa_csv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
                                               ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in names},
                                                   strings_can_be_null=False, quoted_strings_can_be_null=False))
-        n, start = self._width, 2
-        for batch in reader:
-            numbers = np.arange(start, start + batch.num_rows)
-            start += batch.num_rows
-            cells = [pc.utf8_trim_whitespace(c) for c in batch.columns]
-            blank = [pc.equal(c, "").to_numpy(zero_copy_only=False) for c in cells]
-            extra = ~np.logical_and.reduce(blank[n:], initial=True) if len(blank) > n else np.zeros(len(numbers), bool)
-            if extra.any():
-                raise self._overlong(int(numbers[extra.argmax()]))
-            keep = ~np.logical_and.reduce(blank[:n], initial=True)
-            if not keep.any():
-                continue
-            mask = pa.array(keep)
-            cols = {k: pc.filter(cells[p], mask) for k, p in self._positions.items()}
-            kept = numbers[keep]
-            for lo in range(0, len(kept), self.chunk_rows):
-                hi = lo + self.chunk_rows
-                out = pd.DataFrame({k: pd.arrays.ArrowStringArray(v.slice(lo, self.chunk_rows)) for k, v in cols.items()},
-                                   index=range(len(kept[lo:hi])))
-                out[ROW] = kept[lo:hi]
+        n, start, pending, rows = self._width, 2, [], 0
+        for batch in chain(reader, [None]):  # None: flush
+            if batch is not None:
+                numbers = np.arange(start, start + batch.num_rows)
+                start += batch.num_rows
+                cells = [pc.utf8_trim_whitespace(c) for c in batch.columns]
+                blank = [pc.equal(c, "").to_numpy(zero_copy_only=False) for c in cells]
+                if len(blank) > n and (extra := ~np.logical_and.reduce(blank[n:])).any():
+                    raise self._overlong(int(numbers[extra.argmax()]))
+                keep = ~np.logical_and.reduce(blank[:n], initial=True)
+                mask = pa.array(keep)
+                pending.append(pa.table({**{k: pc.filter(cells[p], mask) for k, p in self._positions.items()},
+                                         ROW: numbers[keep]}))
+                rows += int(keep.sum())
+            while rows >= self.chunk_rows or (batch is None and rows):  # frames of chunk_rows; the rest waits
+                table = pa.concat_tables(pending)
+                head, rest = table.slice(0, self.chunk_rows), table.slice(self.chunk_rows)
+                pending, rows = [rest], rest.num_rows
+                out = pd.DataFrame({k: pd.arrays.ArrowStringArray(head[k].combine_chunks()) for k in self._positions},
+                                   index=range(head.num_rows))
+                out[ROW] = head[ROW].to_numpy()
                 yield out
 
     def _pandas_chunks(self, done: int) -> Iterator[pd.DataFrame]:

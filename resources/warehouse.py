@@ -10,6 +10,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import BinaryIO
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -75,6 +76,24 @@ class Warehouse:
         finally:
             load.close()
         return len(df)
+
+    def copy_lines(self, conn: sa.Connection, select: str, out: BinaryIO) -> int:
+        """Write each row of `select` (one text column) to `out` as a UTF-8 line; returns the row count.
+        PostgreSQL sends the lines with COPY, so no row becomes a Python object."""
+        if self.is_duckdb:
+            result, rows = conn.exec_driver_sql(select), 0
+            while batch := result.fetchmany(10_000):
+                out.write("".join(f"{line}\n" for (line,) in batch).encode())
+                rows += len(batch)
+            return rows
+        # CSV with control characters as delimiter and quote: lines come out as they are (text format would
+        # escape backslashes)
+        sql = f"COPY ({select}) TO STDOUT (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"
+        with conn.connection.driver_connection.cursor() as cur:
+            with cur.copy(sql) as copy:
+                for block in copy:
+                    out.write(block)
+            return cur.rowcount
 
 
 class BulkLoad:

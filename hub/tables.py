@@ -76,7 +76,7 @@ field_audit = sa.Table(
     sa.Column("old_value", sa.String),
     sa.Column("new_value", sa.String),
     sa.Column("source_file", sa.String),
-    sa.Column("delivery_id", sa.String),
+    sa.Column("delivery_id", sa.String, index=True),  # the import log and "what did this file change" read by it
     sa.Column("run_id", sa.String),
     sa.Column("changed_at", sa.DateTime, nullable=False),
     schema="ops",

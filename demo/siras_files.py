@@ -43,10 +43,18 @@ def students(n: int, district_code: str, seed: int = 0, start: int = 0) -> pd.Da
 
 
 def write_csv(path: Path, rows: int, district_code: str, seed: int = 0, chunk: int = 200_000,
-              encoding: str = "utf-8") -> Path:
-    """Write a demographics CSV of `rows` students in chunks (memory stays flat)."""
+              encoding: str = "utf-8", regrade_every: int = 0) -> Path:
+    """Write a demographics CSV of `rows` students in chunks (memory stays flat). `regrade_every` > 0 moves every
+    n-th student up a grade: the same file as a later delivery with that share of records changed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding=encoding, newline="") as fh:
         for start in range(0, rows, chunk):
-            students(min(chunk, rows - start), district_code, seed, start).to_csv(fh, index=False, header=start == 0)
+            frame = students(min(chunk, rows - start), district_code, seed, start)
+            if regrade_every:
+                moved = (frame.index + start) % regrade_every == 0
+                frame.loc[moved, "GRADE"] = frame.loc[moved, "GRADE"].map(_NEXT_GRADE)
+            frame.to_csv(fh, index=False, header=start == 0)
     return path
+
+
+_NEXT_GRADE = dict(zip(GRADES, [*GRADES[1:], GRADES[0]]))

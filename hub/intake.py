@@ -161,7 +161,7 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
     day = base["partition_date"]
     if day < integration.start_date.isoformat():
         with warehouse.begin() as conn:
-            ledger.record(conn, **base, status="skipped", reason=f"modified before the integration's start date")
+            ledger.record(conn, **base, status="skipped", reason="modified before the integration's start date")
         result.counts["older than the integration's start date"] += 1
         return
     got = archive.receive(transport, remote, integration.id, day)

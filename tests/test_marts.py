@@ -7,7 +7,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions, load_hub_registry
 from demo.siras_files import students as synthetic_students

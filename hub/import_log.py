@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
 import sqlalchemy as sa
 
 from hub.apply import lit

@@ -1,8 +1,8 @@
 """Chunked reading of CSV / XLSX / XLS files into string DataFrames, with header aliases.
 
 Fully empty rows are skipped; row numbers (ROW) still count them, so they match the file.
-CSV files whose every row has the header's number of cells are read by Arrow's multi-threaded reader; at the
-first irregular row (ragged, overlong, anything Arrow rejects) reading goes on with pandas' C parser, which is
+CSV files whose every row has the header's number of cells are read by Arrow's CSV reader in 1 MB blocks; at
+the first irregular row (ragged, overlong, anything Arrow rejects) reading goes on with pandas' C parser, which is
 slower but reports each defect by row.
 """
 from __future__ import annotations
@@ -60,7 +60,7 @@ class TableReader:
     _rows: Iterator[list[str]] | None = field(default=None, repr=False)  # spreadsheet rows left open by open_table
 
     def chunks(self) -> Iterator[pd.DataFrame]:
-        """Frames of <= chunk_rows rows: one str column per matched canonical name ('' for blank) plus ROW."""
+        """Frames of <= chunk_rows rows: one TEXT column per matched canonical name ('' for blank) plus ROW."""
         if self.encoding not in READERS:
             yield from self._csv_chunks()
             return

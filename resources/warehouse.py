@@ -10,10 +10,10 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 
 import dagster as dg
 import pandas as pd
@@ -109,7 +109,6 @@ class BulkLoad:
     def __init__(self, warehouse: Warehouse, conn: sa.Connection, table: str, columns: Sequence[str] = ()) -> None:
         self.warehouse, self.conn, self.table = warehouse, conn, table
         self.columns = list(columns)  # empty: the first frame's columns
-        self.rows = 0
         self._queue: queue.Queue[bytes | None] | None = None
         self._worker: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -118,7 +117,6 @@ class BulkLoad:
         if df.empty:
             return
         self.columns = self.columns or list(df.columns)
-        self.rows += len(df)
         if self.warehouse.is_duckdb:
             self._duckdb_insert(df[self.columns])
             return
@@ -133,9 +131,11 @@ class BulkLoad:
         """End the COPY (if one was started); raises what the server reported."""
         if self._queue is None:
             return
-        self._put(None)
-        self._worker.join()
-        self._queue = None
+        try:
+            self._put(None)
+            self._worker.join()
+        finally:
+            self._queue = None  # closed once, even when the server's error is raised
         if self._error is not None:
             raise self._error
 
@@ -157,7 +157,7 @@ class BulkLoad:
         self._worker.start()
 
     def _send(self, sql: str) -> None:
-        """Worker: stream queued blocks into one COPY; on error keep draining so the producer never blocks."""
+        """Worker: stream queued blocks into one COPY. On error it stops; the producer sees `_error` in `_put`."""
         try:
             with self.conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as copy:
                 while (block := self._queue.get()) is not None:

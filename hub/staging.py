@@ -97,15 +97,21 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
 
 
 class KeyHashes:
-    """64-bit hashes of the unique key of every staged row (8 bytes a row): the exact, row-numbered duplicate
-    search runs in SQL only when two hashes meet. Rows with a blank key part are not compared."""
+    """64-bit hashes of the unique key of the staged rows: the exact, row-numbered duplicate search runs in SQL only
+    when two hashes meet, or when the file has more rows than `limit` (memory stays at 8 bytes x limit).
+    Rows with a blank key part are not compared."""
 
-    def __init__(self, key: Sequence[str]) -> None:
-        self.key = list(key)
+    def __init__(self, key: Sequence[str], limit: int = 1_000_000) -> None:  # 1M: more than any district's students
+        self.key, self.limit = list(key), limit
         self._parts: list[np.ndarray] = []
+        self._count = 0
 
     def add(self, chunk: pd.DataFrame) -> None:
         if not self.key or not all(k in chunk for k in self.key):
+            return
+        self._count += len(chunk)
+        if self._count > self.limit:
+            self._parts = []
             return
         cols = [pa.array(chunk[k].array) for k in self.key]
         filled = np.logical_and.reduce([pc.not_equal(c, "").to_numpy(zero_copy_only=False) for c in cols])
@@ -114,11 +120,13 @@ class KeyHashes:
         self._parts.append(pd.util.hash_array(text, categorize=False))
 
     def may_repeat(self) -> bool:
+        if self._count > self.limit:
+            return True
         if not self._parts:
             return False
         hashes = np.concatenate(self._parts)
-        self._parts = []
         hashes.sort()
+        self._parts = [hashes]
         return bool((hashes[1:] == hashes[:-1]).any())
 
 
@@ -136,6 +144,10 @@ def _staged(chunk: pd.DataFrame, delivery_id: str) -> pd.DataFrame:
 def _duplicates(conn: sa.Connection, target: str, ft: FileType, delivery_id: str) -> list[RowError]:
     """Rows repeating an earlier row's unique key within the same file."""
     key = ", ".join(ft.unique_key)
+    repeated = conn.execute(sa.text(f"SELECT 1 FROM {target} WHERE delivery_id = :d GROUP BY {key} HAVING count(*) > 1 "
+                                    "LIMIT 1"), {"d": delivery_id}).first()
+    if repeated is None:  # one aggregate; the window below only when some key repeats
+        return []
     rows = conn.execute(sa.text(
         f"SELECT source_row FROM (SELECT source_row, ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY source_row) AS n "
         f"FROM {target} WHERE delivery_id = :d AND {' AND '.join(f'{k} IS NOT NULL' for k in ft.unique_key)}) x "

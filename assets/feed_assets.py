@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+import psycopg
 import sqlalchemy as sa
 
 from assets.delta_apply import apply_delta
@@ -38,11 +40,13 @@ def partitions_for(registry: Registry, feed: Feed) -> dg.MultiPartitionsDefiniti
 
 @contextmanager
 def protected_errors(what: str) -> Iterator[None]:
-    """Database errors can quote row values (student data); re-raise them without their details."""
+    """Database errors can quote row values (student data); re-raise them without their details. Bulk loads and
+    log streams use the driver's connection directly, so its own errors are covered too."""
     try:
         yield
-    except sa.exc.DBAPIError as exc:
-        kind = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+    except (sa.exc.DBAPIError, psycopg.Error, duckdb.Error) as exc:
+        orig = getattr(exc, "orig", None)
+        kind = type(orig).__name__ if orig is not None else type(exc).__name__
         raise dg.Failure(f"{what}: the warehouse refused the change ({kind}); nothing was written. Details are "
                          "withheld because they may quote student data; see the database server's log.") from None
 

@@ -76,9 +76,12 @@ field_audit = sa.Table(
     sa.Column("old_value", sa.String),
     sa.Column("new_value", sa.String),
     sa.Column("source_file", sa.String),
-    sa.Column("delivery_id", sa.String, index=True),  # the import log and "what did this file change" read by it
+    sa.Column("delivery_id", sa.String),
     sa.Column("run_id", sa.String),
     sa.Column("changed_at", sa.DateTime, nullable=False),
+    # the import log reads a delivery's audit by action (an action it did not take costs nothing);
+    # "what did this file change" reads by delivery
+    sa.Index("ix_field_audit_delivery_action", "delivery_id", "action"),
     schema="ops",
 )
 

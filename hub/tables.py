@@ -145,6 +145,27 @@ def staging_table(feed: Feed, ft: FileType) -> sa.Table:
 _ready: set[str] = set()
 
 
+def add_missing(conn: sa.Connection, table: sa.Table) -> None:
+    """Bring a table an older hub created up to its declaration: add new columns and indexes.
+
+    Additive only: nothing is dropped or retyped. A new NOT NULL column without a default cannot be added to
+    rows that exist, so it is refused with the table and column named.
+    """
+    name = f"{table.schema}.{table.name}"
+    have = {c["name"] for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
+    for col in (c for c in table.columns if c.name not in have):
+        default = col.server_default.arg if isinstance(col.server_default, sa.DefaultClause) else None
+        if not col.nullable and default is None:
+            raise RuntimeError(f"{name} was created by an older hub and lacks the required column {col.name}; "
+                               "add it with a value for existing rows, then start the hub again")
+        ddl = f"ALTER TABLE {name} ADD COLUMN {col.name} {col.type.compile(dialect=conn.dialect)}"
+        if default is not None:
+            ddl += f" DEFAULT '{default}'" + ("" if col.nullable else " NOT NULL")
+        conn.exec_driver_sql(ddl)
+    for index in table.indexes:
+        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+
+
 def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
     """Create schemas and tables that do not exist yet (once per process and URL)."""
     feeds = list(feeds)
@@ -158,6 +179,8 @@ def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
         for schema in SCHEMAS:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         metadata.create_all(conn)
+        for table in metadata.sorted_tables:
+            add_missing(conn, table)
         if conn.dialect.name == "postgresql":  # staging is rebuilt from the archive at will: skip the WAL
             for table in metadata.sorted_tables:
                 if table.schema == "staging":

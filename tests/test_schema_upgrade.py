@@ -1,0 +1,91 @@
+"""A warehouse an older hub created is brought up to its declaration when the hub starts, on both warehouses."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from dagster_project.definitions import build_definitions
+from demo.siras_files import students as synthetic_students
+from hub import tables
+from resources.warehouse import Warehouse
+from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
+from tests.harness import tick
+
+OLD_STUDENT = ("bench_old", "0000000001")  # (district, SSID) of a profile the older hub stored
+
+
+def _create(conn: sa.Connection, table: sa.Table, without: set[str], extra: str = "") -> None:
+    cols = ", ".join(f"{c.name} {c.type.compile(dialect=conn.dialect)}" + ("" if c.nullable else " NOT NULL")
+                     + (f" DEFAULT '{c.server_default.arg}'" if c.server_default is not None else "")
+                     for c in table.columns if c.name not in without)
+    conn.exec_driver_sql(f"CREATE TABLE {table.schema}.{table.name} ({cols}{extra})")
+
+
+def _older_warehouse(url: str) -> None:
+    """core.students and ops.field_audit as a hub stored them before school_entity, last_delivery_id and the
+    (delivery_id, action) audit index existed, with one student in it."""
+    with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as conn:
+        for schema in tables.SCHEMAS:
+            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        _create(conn, tables.students, {"school_entity", "last_delivery_id"},
+                ", PRIMARY KEY (district_id, state_student_id)")
+        _create(conn, tables.field_audit, set())
+        conn.execute(sa.text("INSERT INTO core.students (student_key, district_id, state_student_id, first_name, "
+                             "status, created_at, updated_at) VALUES ('k', :d, :s, 'Ada', 'active', "
+                             "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"d": OLD_STUDENT[0], "s": OLD_STUDENT[1]})
+
+
+def _audit_indexes(conn: sa.Connection) -> set[str]:
+    sql = ("SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'ops' AND table_name = 'field_audit'"
+           if conn.dialect.name == "duckdb" else
+           "SELECT indexname FROM pg_indexes WHERE schemaname = 'ops' AND tablename = 'field_audit'")
+    return {r[0] for r in conn.exec_driver_sql(sql)}
+
+
+def test_older_warehouse_gains_new_columns_and_indexes_and_keeps_its_students(tmp_path: Path, hub_env: dict):
+    _older_warehouse(hub_env["url"])
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    registry = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS,
+                              [siras_integration({"kind": "folder", "path": str(landing)})])
+    frame = synthetic_students(12, "1964212").assign(Designation="SPED")
+    frame.to_csv(landing / "1964212_demographics.csv", index=False)
+    os.utime(landing / "1964212_demographics.csv", (time.time() - 60, time.time() - 60))
+
+    t = tick(build_definitions(registry), dg.DagsterInstance.ephemeral(), "siras_abc_unified__deliveries")
+
+    assert [r.success for r in t.runs] == [True]
+    with sa.create_engine(hub_env["url"], poolclass=sa.pool.NullPool).connect() as conn:
+        assert {"school_entity", "last_delivery_id"} <= {
+            c["name"] for c in sa.inspect(conn).get_columns("students", schema="core")}
+        assert "ix_field_audit_delivery_action" in _audit_indexes(conn)
+        created = conn.exec_driver_sql("SELECT count(*), count(last_delivery_id) FROM core.students "
+                                       f"WHERE district_id <> '{OLD_STUDENT[0]}'").one()
+        assert tuple(created) == (12, 12)
+        old = conn.exec_driver_sql("SELECT first_name, last_delivery_id FROM core.students "
+                                   f"WHERE state_student_id = '{OLD_STUDENT[1]}'").one()
+        assert tuple(old) == ("Ada", None)
+
+
+def test_new_required_column_is_added_with_its_default_or_refused_by_name(warehouse_url: str):
+    wh = Warehouse(warehouse_url)
+    def probe(*added: sa.Column) -> sa.Table:
+        return sa.Table("upgrade_probe", sa.MetaData(), sa.Column("a", sa.String), *added, schema="ops")
+
+    state = sa.Column("state", sa.String, nullable=False, server_default="active")
+    with wh.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS ops")
+        probe().create(conn)
+        conn.exec_driver_sql("INSERT INTO ops.upgrade_probe (a) VALUES ('x')")
+        tables.add_missing(conn, probe(state))
+        assert tuple(conn.exec_driver_sql("SELECT a, state FROM ops.upgrade_probe").one()) == ("x", "active")
+
+    required = probe(sa.Column("state", sa.String), sa.Column("term", sa.String, nullable=False))
+    with wh.begin() as conn, pytest.raises(RuntimeError, match=r"ops\.upgrade_probe .* required column term"):
+        tables.add_missing(conn, required)

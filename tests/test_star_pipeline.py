@@ -142,22 +142,24 @@ def test_chain_links_every_layout_from_a_zip_and_reimport_changes_nothing(hub):
 
 def test_unlinked_rows_go_to_the_review_queue_with_their_reason(hub):
     defs, instance, folders = hub
-    r = roster(40)
+    r = roster(60)
     users, students = classlink_users(r), ps_students(r)
     users = users.drop(index=0)  # student 0: PowerSchool email matches no ClassLink user
     students.loc[2, "U_StudentsUserFields.StudentEmail"] = students.loc[1, "U_StudentsUserFields.StudentEmail"]
-    load_identity(defs, instance, folders, users, students)  # students 1 and 2 share an email
+    users.loc[7, "email"] = users.loc[6, "email"]  # two ClassLink users share student 6's email; 7's has none
+    load_identity(defs, instance, folders, users, students)  # PowerSchool students 1 and 2 share an email
     sm = star_rows(r, RENAISSANCE_NAME, header("SM.csv"), "SM")
     sm.loc[3, "StudentIdentifier"] = "999999"  # no PowerSchool student has this number
     t = star(defs, instance, folders, {"SM.csv": sm})
     assert [run.success for run in t.runs] == [True]
     assert query("SELECT source_row, reason FROM ops.identity_review ORDER BY source_row") == [
-        (2, "no_email_match"), (3, "ambiguous_email"), (4, "ambiguous_email"), (5, "no_student_number_match")]
-    assert query("SELECT count(*) FROM core.star_assessments") == [(36,)]
+        (2, "no_email_match"), (3, "ambiguous_email"), (4, "ambiguous_email"), (5, "no_student_number_match"),
+        (8, "ambiguous_email"), (9, "no_email_match")]
+    assert query("SELECT count(*) FROM core.star_assessments") == [(54,)]
     keys = {k for (k,) in query("SELECT record_key FROM ops.identity_review")}
     assert not keys & set(sm["AssessmentID"]) and all(len(k) == 32 for k in keys)  # hashed, never the id
     md = next(e for e in t.runs[0].get_asset_check_evaluations() if e.check_name == "match_rate").metadata
-    assert md["match rate"].value == 0.9 and md["rows no_email_match"].value == 1
+    assert md["match rate"].value == 0.9 and md["rows no_email_match"].value == 2
     assert "999999" not in str(md) and "@" not in str(md)
 
 

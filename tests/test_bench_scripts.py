@@ -1,0 +1,40 @@
+"""The PostgreSQL bench scripts run end to end on small files and store what they claim to time.
+
+Nothing is timed here (speed is read from the scripts' own output by hand): these keep them from rotting.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str) -> tuple[str, dict[str, float]]:
+    """The script's output and its last line's `key=value` figures."""
+    out = subprocess.run([sys.executable, f"bench/{script}", *args], cwd=ROOT, capture_output=True, text=True,
+                         check=True, timeout=300).stdout
+    return out, {k: float(v) for k, v in (kv.split("=") for kv in out.strip().splitlines()[-1].split())}
+
+
+def test_ingest_bench_imports_every_row_then_the_next_nights_changes(pg_server_url: str):
+    out, last = run("ingest.py", "--rows", "3000", "--pg", pg_server_url)
+    assert "students: 3000  updated the next night: 30 " in out
+    assert set(last) == {"hub_rows_per_s", "copy_rows_per_s", "ratio", "peak_rss_mb"}
+    assert 0 < last["ratio"] and 0 < last["peak_rss_mb"] < 4096
+
+
+def test_write_floor_bench_loads_the_three_tables(pg_server_url: str):
+    out, last = run("write_floor.py", "--rows", "3000", "--pg", pg_server_url)
+    assert set(last) == {"copy_s", "staging_s", "students_s", "audit_s", "ratio_ceiling"}
+    assert all(v > 0 for v in last.values())
+    stored = [line.rsplit(maxsplit=3)[1] for line in out.splitlines()[1:5]]
+    assert stored == ["3000", "3000", "3000", "3000"]  # the text table, staging, students, audit: every row stored
+
+
+def test_edreflect_bench_applies_a_delta(pg_server_url: str):
+    out, last = run("edreflect.py", "--rows", "2000", "--pg", pg_server_url)
+    assert "delta: 20 modified observations" in out
+    assert set(last) == {"delta_s", "full_s", "ratio"} and last["delta_s"] > 0

@@ -145,29 +145,38 @@ def staging_table(feed: Feed, ft: FileType) -> sa.Table:
 _ready: set[str] = set()
 
 
-def add_missing(conn: sa.Connection, table: sa.Table) -> None:
-    """Bring a table an older hub created up to its declaration: add new columns and indexes.
+def add_missing(conn: sa.Connection, tables: Iterable[sa.Table]) -> None:
+    """Bring tables an older hub created up to their declarations: add new columns and indexes.
 
     Additive only: nothing is dropped or retyped. A new NOT NULL column without a default cannot be added to
-    rows that exist, so it is refused with the table and column named.
+    rows that exist, so it is refused with the table and column named. Reads the catalog once and touches only
+    what is missing, so a running import's tables are not locked.
     """
-    name = f"{table.schema}.{table.name}"
-    have = {c["name"] for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
-    for col in (c for c in table.columns if c.name not in have):
-        default = col.server_default.arg if isinstance(col.server_default, sa.DefaultClause) else None
-        if not col.nullable and default is None:
-            raise RuntimeError(f"{name} was created by an older hub and lacks the required column {col.name}; "
-                               "add it with a value for existing rows, then start the hub again")
-        ddl = f"ALTER TABLE {name} ADD COLUMN {col.name} {col.type.compile(dialect=conn.dialect)}"
-        if default is not None:
-            ddl += f" DEFAULT '{default}'" + ("" if col.nullable else " NOT NULL")
-        conn.exec_driver_sql(ddl)
-    for index in table.indexes:
-        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+    columns: dict[tuple[str, str], set[str]] = {}
+    for schema, table, column in conn.exec_driver_sql(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns"):
+        columns.setdefault((schema, table), set()).add(column)
+    indexes = {tuple(r) for r in conn.exec_driver_sql(
+        "SELECT schema_name, index_name FROM duckdb_indexes()" if conn.dialect.name == "duckdb"
+        else "SELECT schemaname, indexname FROM pg_indexes")}
+    for table in tables:
+        name, present = f"{table.schema}.{table.name}", columns.get((table.schema, table.name), set())
+        for col in (c for c in table.columns if c.name not in present):
+            default = col.server_default.arg if isinstance(col.server_default, sa.DefaultClause) else None
+            if not col.nullable and default is None:
+                raise RuntimeError(f"{name} was created by an older hub and lacks the required column {col.name}; "
+                                   "add it with a value for existing rows, then start the hub again")
+            ddl = f"ALTER TABLE {name} ADD COLUMN {col.name} {col.type.compile(dialect=conn.dialect)}"
+            if default is not None:
+                ddl += f" DEFAULT '{default}'" + ("" if col.nullable else " NOT NULL")
+            conn.exec_driver_sql(ddl)
+        for index in table.indexes:
+            if (table.schema, conn.dialect.identifier_preparer.format_index(index).strip('"')) not in indexes:
+                conn.execute(sa.schema.CreateIndex(index))
 
 
 def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
-    """Create schemas and tables that do not exist yet (once per process and URL)."""
+    """Create schemas and tables that do not exist yet, upgrade older ones (once per process and URL)."""
     feeds = list(feeds)
     token = warehouse.url + "|" + ",".join(sorted(f.name for f in feeds))
     if token in _ready:
@@ -179,10 +188,11 @@ def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
         for schema in SCHEMAS:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         metadata.create_all(conn)
-        for table in metadata.sorted_tables:
-            add_missing(conn, table)
+        add_missing(conn, metadata.sorted_tables)
         if conn.dialect.name == "postgresql":  # staging is rebuilt from the archive at will: skip the WAL
-            for table in metadata.sorted_tables:
-                if table.schema == "staging":
-                    conn.exec_driver_sql(f"ALTER TABLE staging.{table.name} SET UNLOGGED")
+            logged = conn.exec_driver_sql(  # only those still logged: SET UNLOGGED locks the table exclusively
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'staging' AND c.relkind = 'r' AND c.relpersistence = 'p'").scalars().all()
+            for table in logged:
+                conn.exec_driver_sql(f"ALTER TABLE staging.{table} SET UNLOGGED")
     _ready.add(token)

@@ -28,14 +28,14 @@ sys.path.insert(0, str(ROOT))
 from demo.siras_files import HEADER, write_csv  # noqa: E402
 
 
-def _database(admin_url: str) -> tuple[str, str]:
+def create_database(admin_url: str) -> tuple[str, str]:
     name = f"hub_bench_{uuid.uuid4().hex[:8]}"
     with sa.create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
     return name, admin_url.rsplit("/", 1)[0] + "/" + name
 
 
-def _drop(admin_url: str, name: str) -> None:
+def drop_database(admin_url: str, name: str) -> None:
     with sa.create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
@@ -123,14 +123,14 @@ def main() -> None:
         size_mb = csv_path.stat().st_size / 1e6
         os.utime(csv_path, (time.time() - 3600, time.time() - 3600))
         registry(work, landing)
-        name, url = _database(args.pg)
+        name, url = create_database(args.pg)
         try:
             copy_s = plain_copy(url, csv_path)
             out = subprocess.run([sys.executable, __file__, "--child", f"{url}|{work}"], check=True,
                                  capture_output=True, text=True, cwd=ROOT)
             hub = json.loads(out.stdout.strip().splitlines()[-1])
         finally:
-            _drop(args.pg, name)
+            drop_database(args.pg, name)
     hub_rps, copy_rps = args.rows / hub["first_s"], args.rows / copy_s
     print(f"{'step':<40}{'rows':>10}{'seconds':>10}{'rows/s':>12}")
     print(f"{'PostgreSQL COPY (text table)':<40}{args.rows:>10}{copy_s:>10.2f}{copy_rps:>12.0f}")

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import _database, _drop, plain_copy  # noqa: E402
+from bench.ingest import create_database, drop_database, plain_copy  # noqa: E402
 from demo.siras_files import HEADER, write_csv  # noqa: E402
 from feeds import FEEDS  # noqa: E402
 from hub.apply import AUDIT_COLUMNS  # noqa: E402
@@ -86,7 +86,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         csv_path = write_csv(work / "1964212_demographics.csv", args.rows, "1964212")
-        name, url = _database(args.pg)
+        name, url = create_database(args.pg)
         try:
             ensure_tables(Warehouse(url), [FEEDS["siras"]])
             staging = staging_table(FEEDS["siras"], FEEDS["siras"].files[0])
@@ -104,7 +104,7 @@ def main() -> None:
                 _load(engine, "ops.field_audit", AUDIT_COLUMNS, work / "audit.bin"))
             engine.dispose()
         finally:
-            _drop(args.pg, name)
+            drop_database(args.pg, name)
     total = staging_s + students_s + audit_s
     print(f"{'binary COPY of prepared rows into':<48}{'rows':>10}{'seconds':>10}{'x COPY':>8}")
     rows = [("the text table (bench/ingest.py's COPY, CSV)", args.rows, copy_s),

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
+from feeds.edreflect.targets import TARGETS, ensure_targets
 from hub import tables
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
@@ -106,3 +107,19 @@ def test_a_starting_process_does_not_wait_for_a_running_import(pg_url: str):
         impatient = Warehouse(pg_url + "?options=-c%20lock_timeout%3D2000")  # a wait fails instead of hanging
         tables.ensure_tables(impatient, FEEDS.values())
         running.rollback()
+
+
+def test_edreflect_tables_of_an_older_hub_gain_new_columns_and_indexes(warehouse_url: str):
+    wh = Warehouse(warehouse_url)
+    table = next(iter(TARGETS.values()))
+    index = f"ix_edreflect_{table.name}_0"
+    with wh.begin() as conn:
+        ensure_targets(conn)
+        conn.exec_driver_sql(f"DROP INDEX edreflect.{index}")
+        conn.exec_driver_sql(f"ALTER TABLE edreflect.{table.name} DROP COLUMN last_delivery_id")
+    with wh.begin() as conn:
+        ensure_targets(conn)
+        assert "last_delivery_id" in {c["name"] for c in sa.inspect(conn).get_columns(table.name, schema="edreflect")}
+        listed = ("SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'edreflect'" if wh.is_duckdb else
+                  "SELECT indexname FROM pg_indexes WHERE schemaname = 'edreflect'")
+        assert index in {r[0] for r in conn.exec_driver_sql(listed)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from feeds.edreflect.layout import TABLES
+from hub.tables import add_missing
 
 SCHEMA = "edreflect"
 CROSSWALK = f"{SCHEMA}.legacy_ids"
@@ -34,11 +35,12 @@ TARGET_TABLES = tuple(f"{SCHEMA}.{t.name}" for t in (*TARGETS.values(), legacy_i
 
 
 def ensure_targets(conn: sa.Connection) -> None:
-    """Create the schema, tables, indexes and view when any is missing (one catalog query otherwise)."""
+    """Create the schema, tables, indexes and view when any is missing, and add the columns and indexes tables an
+    older hub created lack (catalog reads only, when nothing is missing)."""
     have = conn.execute(sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :s"),
                         {"s": SCHEMA}).scalar_one()
-    if have == len(metadata.tables) + 1:
-        return
-    conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    metadata.create_all(conn)
-    conn.exec_driver_sql(MAP_VIEW_SQL)
+    if have != len(metadata.tables) + 1:
+        conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        metadata.create_all(conn)
+        conn.exec_driver_sql(MAP_VIEW_SQL)
+    add_missing(conn, metadata.sorted_tables)

@@ -26,12 +26,15 @@ def test_ingest_bench_imports_every_row_then_the_next_nights_changes(pg_server_u
     assert 0 < last["ratio"] and 0 < last["peak_rss_mb"] < 4096
 
 
-def test_write_floor_bench_loads_the_three_tables(pg_server_url: str):
+def test_write_floor_bench_loads_both_sets_of_tables(pg_server_url: str):
     out, last = run("write_floor.py", "--rows", "3000", "--pg", pg_server_url)
-    assert set(last) == {"copy_s", "staging_s", "students_s", "audit_s", "ratio_ceiling"}
+    assert set(last) == {"copy_s", "parse_s", "least_stage_s", "least_apply_s", "ratio_bound", "staging_s",
+                         "students_s", "audit_s", "ratio_ceiling"}
     assert all(v > 0 for v in last.values())
-    stored = [line.rsplit(maxsplit=3)[1] for line in out.splitlines()[1:5]]
-    assert stored == ["3000", "3000", "3000", "3000"]  # the text table, staging, students, audit: every row stored
+    # every row stored: the text table, least staging / students / audit, hub staging / students / audit
+    stored = {line.rsplit(maxsplit=3)[0]: line.rsplit(maxsplit=3)[1] for line in out.splitlines()[1:-1]}
+    assert [n for label, n in stored.items() if "four steps" not in label and "all three" not in label] == \
+        ["3000"] * 8
 
 
 def test_edreflect_bench_applies_a_delta(pg_server_url: str):

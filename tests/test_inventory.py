@@ -4,9 +4,11 @@ import csv
 import html
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 import yaml
 
 from dagster_project.definitions import PROJECT_ROOT
+from feeds import FEEDS
 from hub.cli import main
 from hub.inventory import COLUMNS
 from tests.conftest import need
@@ -53,6 +56,23 @@ def test_csv_has_the_spec_columns_and_every_integration(capsys, monkeypatch):
     assert "special education / 504 status" in abc["Data Elements"] and "birthdate" in abc["Data Elements"]
     assert by_id["siras_acalanes_sftp"]["Method"] == "SFTP" and by_id["siras_acalanes_sftp"]["Enabled"] == "no"
     assert by_id["siras_acalanes_sftp"]["Disable Candidate"] == ""  # already disabled
+
+
+def test_installed_command_names_the_data_every_feed_carries(tmp_path: Path):
+    """`hub inventory` as installed (the console script, run outside the project, without PYTHONPATH) on the whole
+    demo: every package the command imports is installed, and every integration says what data it carries."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HUB_WAREHOUSE_URL")}
+    out = subprocess.run([str(Path(sys.executable).with_name("hub")), "inventory", "--registry", str(DEMO_FULL),
+                          "--format", "csv"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert {r["Feed"] for r in rows} == set(FEEDS)
+    elements = {r["Feed"]: r["Data Elements"].split("; ") for r in rows}
+    assert [f for f, e in elements.items() if e == [""]] == []
+    assert "email" in elements["classlink"] and "email" in elements["powerschool"]
+    assert {"state student id", "name", "birthdate"} <= set(elements["focus_roster"])
+    assert "disability (exceptionality)" in elements["peer"] and "assessment results" in elements["renaissance_star"]
+    assert elements["edreflect"] == ["educator evaluation", "staff id"]  # staff data, no student element
 
 
 def test_stale_days_decides_disable_candidates(capsys, monkeypatch):

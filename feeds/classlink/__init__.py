@@ -5,11 +5,11 @@ from hub.declarations import Column, Feed, FileType
 from feeds.identity import classlink_users, email_hash, refresh_crosswalk
 
 COLUMNS = (
-    Column("sourced_id", ("sourcedId",), required=True, nullable=False),
-    Column("status", ("status",)),
+    Column("sourced_id", ("sourcedId",), required=True, nullable=False, element="classlink user id"),
+    Column("status", ("status",), element="enrollment"),
     Column("role", ("role",), required=True, nullable=False, kind="code",
-           codes=("TEACHER", "STUDENT", "PARENT", "GUARDIAN", "RELATIVE", "AIDE", "ADMINISTRATOR")),
-    Column("email", ("email",), required=True),
+           codes=("TEACHER", "STUDENT", "PARENT", "GUARDIAN", "RELATIVE", "AIDE", "ADMINISTRATOR"), element="role"),
+    Column("email", ("email",), required=True, element="email"),
 )
 
 

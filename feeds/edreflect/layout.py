@@ -117,11 +117,12 @@ SCHOOL_YEAR_CHECK = RowCheck("school_year_id", ("school_year", "school_year_id")
 
 def _column(t: Table, name: str) -> Column:
     key = name in t.key
+    element = "staff id" if name.endswith("employee_id") else "educator evaluation"  # staff data, not students'
     if name == "slo_status":
-        return Column(name, codes=SLO_STATUSES, description="Slos.csv status list")
+        return Column(name, codes=SLO_STATUSES, description="Slos.csv status list", element=element)
     if name in ("school_year", "observation_school_year"):
-        return Column(name, pattern=r"\d{4}", pattern_rule="a 4-digit calendar year")
-    return Column(name, required=key, nullable=not key,
+        return Column(name, pattern=r"\d{4}", pattern_rule="a 4-digit calendar year", element=element)
+    return Column(name, required=key, nullable=not key, element=element,
                   description=("new field (spec)" if name in t.added else "invented by the hub: no public layout"))
 
 
@@ -132,7 +133,8 @@ def _file_type(t: Table) -> FileType:
 
 
 def _legacy(model: str) -> FileType:
-    cols = (Column("legacy_id", required=True, nullable=False), Column("new_id", required=True, nullable=False))
+    cols = tuple(Column(c, required=True, nullable=False, element="educator evaluation")
+                 for c in ("legacy_id", "new_id"))
     return FileType(f"{model}_ids", (f"{model}_ids.csv",), cols, unique_key=("legacy_id",),
                     description=f"export/all/{model}_ids.csv: legacy {model} id -> new id")
 

@@ -7,25 +7,27 @@ FLEID = r"[A-Z0-9]{14}"
 
 STUDENTS = (
     Column("local_student_id", ("STDT_ID", "STUDENT_ID", "Student ID"), required=True, nullable=False,
-           description="Focus student id (the district's local number)"),
+           description="Focus student id (the district's local number)", element="local student id"),
     Column("state_student_id", ("FLEID", "FL_EDUCATION_ID", "Florida Education Identifier"), required=True,
-           nullable=False, pattern=FLEID, pattern_rule="FLEID must be 14 letters or digits"),
-    Column("last_name", ("LAST_NAME",)),
-    Column("first_name", ("FIRST_NAME",)),
-    Column("middle_name", ("MIDDLE_NAME",)),
-    Column("birthdate", ("DT_BIRTH", "BIRTHDATE"), kind="date"),
-    Column("gender", ("GENDER",), kind="code", codes=("M", "F", "X")),
+           nullable=False, pattern=FLEID, pattern_rule="FLEID must be 14 letters or digits",
+           element="state student id"),
+    Column("last_name", ("LAST_NAME",), element="name"),
+    Column("first_name", ("FIRST_NAME",), element="name"),
+    Column("middle_name", ("MIDDLE_NAME",), element="name"),
+    Column("birthdate", ("DT_BIRTH", "BIRTHDATE"), kind="date", element="birthdate"),
+    Column("gender", ("GENDER",), kind="code", codes=("M", "F", "X"), element="gender"),
 )
 ENROLLMENT = (
-    Column("local_student_id", ("STUDENT_ID", "STDT_ID"), required=True, nullable=False),
+    Column("local_student_id", ("STUDENT_ID", "STDT_ID"), required=True, nullable=False, element="local student id"),
     Column("school_code", ("SCHOOL_ID", "SCHOOL_NUMBER"), required=True, nullable=False,
-           description="Focus school id (the 4-character FLDOE school number)"),
-    Column("school_year", ("SYEAR",)),
-    Column("grade", ("GRADE_ID",)),
-    Column("start_date", ("START_DATE",), kind="date", required=True, nullable=False),
-    Column("end_date", ("END_DATE",), kind="date", description="blank while the enrollment is current"),
-    Column("enrollment_code", ("ENROLLMENT_CODE",)),
-    Column("drop_code", ("DROP_CODE",)),
+           description="Focus school id (the 4-character FLDOE school number)", element="enrollment"),
+    Column("school_year", ("SYEAR",), element="enrollment"),
+    Column("grade", ("GRADE_ID",), element="grade level"),
+    Column("start_date", ("START_DATE",), kind="date", required=True, nullable=False, element="enrollment"),
+    Column("end_date", ("END_DATE",), kind="date", description="blank while the enrollment is current",
+           element="enrollment"),
+    Column("enrollment_code", ("ENROLLMENT_CODE",), element="enrollment"),
+    Column("drop_code", ("DROP_CODE",), element="enrollment"),
 )
 _NAME = r"^(?P<code>\d{2})_"
 

@@ -6,12 +6,14 @@ from feeds.identity import email_hash, ps_students, refresh_crosswalk
 
 COLUMNS = (
     Column("student_number", ("STUDENT_NUMBER", "Student_Number", "students.student_number"), required=True,
-           nullable=False),
+           nullable=False, element="local student id"),
     Column("email", ("STUDENTS EMAIL", "Student_Email", "StudentEmail", "U_StudentsUserFields.StudentEmail",
-                     "u_studentsuserfields__studentemail", "STUDENT_EMAIL"), required=True),
-    Column("school_id", ("SCHOOLID", "SchoolID")),
-    Column("grade_level", ("GRADE_LEVEL", "Grade_Level"), pattern=r"-?\d{1,2}", pattern_rule="integer grade (0 = K)"),
-    Column("enroll_status", ("ENROLL_STATUS", "Enroll_Status"), pattern=r"-?\d", pattern_rule="PowerSchool code -2..4"),
+                     "u_studentsuserfields__studentemail", "STUDENT_EMAIL"), required=True, element="email"),
+    Column("school_id", ("SCHOOLID", "SchoolID"), element="enrollment"),
+    Column("grade_level", ("GRADE_LEVEL", "Grade_Level"), pattern=r"-?\d{1,2}", pattern_rule="integer grade (0 = K)",
+           element="grade level"),
+    Column("enroll_status", ("ENROLL_STATUS", "Enroll_Status"), pattern=r"-?\d", pattern_rule="PowerSchool code -2..4",
+           element="enrollment"),
 )
 UPDATABLE = ("email_hash", "school_id", "grade_level", "enroll_status")
 

@@ -1,4 +1,5 @@
-"""`make dev`'s promise: the Dagster UI starts with sensors on, and seeded deliveries become materialized partitions."""
+"""`make dev`'s promise: the Dagster UI starts with sensors on, and seeded deliveries become materialized partitions;
+and what the demo leaves behind outside the data tables holds no student value."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from dagster_project.definitions import PROJECT_ROOT
 from demo.seed import seed
+from feeds import FEEDS
 from hub.registry import load_registry
+from tests.protected import found, protected_values
+from tests.test_no_student_data_in_logs import OPS_TABLES
 
 RUNS = '{ runsOrError { ... on Runs { results { status tags { key value } } } } }'
 
@@ -39,16 +45,29 @@ def _districts(runs: list[dict]) -> set[str]:
     return {t["value"].split("|")[1] for r in runs for t in r["tags"] if t["key"] == "dagster/partition"}
 
 
-def test_dagster_dev_runs_the_demo_deliveries(tmp_path: Path):
-    demo = tmp_path / "demo"
+@dataclass
+class DemoRun:
+    """What `dagster dev` left after running the seeded demo."""
+
+    root: Path  # demo/, dagster_home/ and .hub/ beside each other
+    runs: list[dict]
+    expected: set[str]  # the demo's enabled districts
+    stopped: bool  # dagster dev stopped on SIGTERM
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`make dev` in a temporary directory: seed, start `dagster dev`, wait until every demo district's runs end."""
+    root = tmp_path_factory.mktemp("dev")
+    demo = root / "demo"
     shutil.copytree(PROJECT_ROOT / "demo", demo)
     seed(demo / "registry.yaml")
-    home = tmp_path / "dagster_home"
+    home = root / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "HUB_REGISTRY": str(demo / "registry.yaml"),
-           "HUB_HOME": str(tmp_path / ".hub"), "PYTHONPATH": str(PROJECT_ROOT)}
+           "HUB_HOME": str(root / ".hub"), "PYTHONPATH": str(PROJECT_ROOT)}
     env.pop("HUB_WAREHOUSE_URL", None)
     proc = subprocess.Popen(  # default signal handlers restored: `dagster dev` must stop on SIGTERM
         [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
@@ -67,13 +86,40 @@ def test_dagster_dev_runs_the_demo_deliveries(tmp_path: Path):
             done = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE")]
             if len(done) == len(runs) and _districts(done) == expected:
                 break
-        failed = [t["value"] for r in runs if r["status"] != "SUCCESS" for t in r["tags"] if t["key"] == "dagster/partition"]
-        assert runs and not failed, f"runs not successful for partitions {failed}"
-        assert _districts(runs) == expected  # every demo district's deliveries became partitions
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
+            stopped = True
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail("dagster dev did not stop on SIGTERM")
+            stopped = False
+    return DemoRun(root, runs, expected, stopped)
+
+
+def test_dagster_dev_runs_the_demo_deliveries(demo_run: DemoRun):
+    failed = [t["value"] for r in demo_run.runs if r["status"] != "SUCCESS" for t in r["tags"]
+              if t["key"] == "dagster/partition"]
+    assert demo_run.runs and not failed, f"runs not successful for partitions {failed}"
+    assert _districts(demo_run.runs) == demo_run.expected  # every demo district's deliveries became partitions
+    assert demo_run.stopped, "dagster dev did not stop on SIGTERM"
+
+
+def test_demo_leaves_no_student_value_outside_the_data_tables(demo_run: DemoRun):
+    """Every file Dagster and the hub wrote (event and run storage, compute logs, import logs, reports) and the
+    hub's ops tables, searched for the ids, names, birthdates and emails of every file the demo delivered."""
+    hub_home = demo_run.root / ".hub"
+    feed_of = {i.id: FEEDS[i.feed] for i in load_registry(demo_run.root / "demo" / "registry.yaml").integrations}
+    delivered = {p for p in (hub_home / "archive").rglob("*__*") if not p.name.endswith(".import-log.txt")}
+    values = set().union(*(protected_values(feed_of[p.parts[-3]], p, p.name.split("__", 1)[1])
+                           for p in delivered if p.suffix != ".zip"))  # a zip's members are archived beside it
+    assert {feed_of[p.parts[-3]].name for p in delivered} == set(FEEDS) and len(values) > 1000
+    written = [p for p in demo_run.root.rglob("*") if p.is_file() and p not in delivered
+               and not p.is_relative_to(demo_run.root / "demo") and not p.is_relative_to(hub_home / "landing")
+               and not p.name.startswith("warehouse.duckdb")]
+    texts = [p.read_bytes().decode("utf-8", errors="replace") for p in written]
+    with duckdb.connect(str(hub_home / "warehouse.duckdb"), read_only=True) as db:
+        texts += [str(db.sql(f"SELECT * FROM ops.{t}").fetchall()) for t in OPS_TABLES]
+    assert len(written) > 50 and any(p.name.endswith(".import-log.txt") for p in written)
+    leaked = found(values, texts)
+    assert leaked == [], f"{len(leaked)} protected values outside the data tables"

@@ -33,6 +33,7 @@ class Column:
     codes: tuple[str, ...] | None = None  # allowed values (after upper-casing for kind="code")
     description: str = ""
     element: str = ""  # the student data element it carries (inventory: what data goes where)
+    blanks: tuple[str, ...] = ()  # values the layout writes for "not applicable" (e.g. 00000000): read as blank
 
     @property
     def headers(self) -> tuple[str, ...]:

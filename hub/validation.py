@@ -68,6 +68,8 @@ def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema,
         if col.name not in chunk:
             continue
         s = chunk[col.name].astype(_TEXT)  # Arrow-backed strings: checks run in pyarrow compute, not Python loops
+        if col.blanks:
+            s = s.mask(s.isin(col.blanks), "")
         if col.kind == "code":
             s = s.str.upper()
         if col.name in value_maps:

@@ -148,6 +148,23 @@ def test_blank_time_with_non_disabled_leaves_the_group(hub):
     assert md["core.student_fields rows skipped (incomplete group)"].value == 1
 
 
+def test_not_applicable_dates_are_blank_and_each_log_field_takes_its_program_and_setting(hub):
+    defs, instance, folder = hub
+    dates = ese(DISMISSAL_DATE="00000000", EXPIRATION_DATE=["00000000", *["09142025"] * 5])  # FLDOE: not applicable
+    acc = pd.DataFrame([(IDS[0], program, setting, f"{program}_{setting}") for program in ("ESE", "504")
+                        for setting in ("ASSESSMENT", "CLASSROOM")], columns=["FLEID", "PROGRAM", "SETTING",
+                                                                              "ACCOMMODATION"])
+    drop(folder, "06_PEER_504_A.csv", pd.DataFrame({"FLEID": [IDS[0], IDS[3]], "PLAN_DATE": "08202024",
+                                                    "SECTION_504_ELIGIBLE": "Y"}))
+    deliver(defs, instance, folder, 60, dates, acc, "A")
+    assert "custom_874" not in fields(0) and "custom_940" not in fields(0)  # blank: nothing to import
+    assert fields(3)["custom_940"] == "2025-09-14"
+    assert logs(0) == [("custom_l880", "F"), ("custom_l881", "2024-08-20"), ("custom_l882", "504_ASSESSMENT"),
+                       ("custom_l883", "504_CLASSROOM"), ("custom_l884", "ESE_ASSESSMENT"),
+                       ("custom_l885", "ESE_CLASSROOM")]
+    assert ("custom_l881", "2024-08-20") in logs(3)
+
+
 def test_log_records_mirror_peer_without_duplicates_and_reimport_changes_nothing(hub):
     defs, instance, folder = hub
     deliver(defs, instance, folder, 7200, ese(), accommodations([(4, "EXT_TIME"), (4, "BREAKS"), (4, "EXT_TIME"),

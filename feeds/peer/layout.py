@@ -27,6 +27,7 @@ class ColumnSpec(_Strict):
     pattern_rule: str = ""
     codes: tuple[str, ...] | None = None
     element: str = ""  # the student data element it carries (the inventory's "what data goes where")
+    blanks: tuple[str, ...] = ()  # values meaning "not applicable", read as blank
 
 
 class FileSpec(_Strict):
@@ -64,7 +65,8 @@ class Layout(_Strict):
     def file_types(self) -> tuple[FileType, ...]:
         return tuple(
             FileType(name, spec.patterns, tuple(Column(c, s.headers, s.required, s.nullable, s.kind, s.pattern,
-                                                       s.pattern_rule, s.codes, element=s.element)
+                                                       s.pattern_rule, s.codes, element=s.element,
+                                                       blanks=s.blanks)
                                                 for c, s in spec.columns.items()),
                      unique_key=spec.unique_key, district_code_in_name=_NAME, description=spec.description)
             for name, spec in self.files.items())

@@ -151,6 +151,7 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
                                                                         base_dir, day))
         with wh.begin() as conn:
             delivery = ledger.latest_for_partition(conn, integration.id, ft.name, day)
+            superseded = ledger.supersede_same_day(conn, delivery) if delivery else []
         if delivery is None:
             note = {"result": "no file of this type was delivered for this day"}
             return dg.MaterializeResult(metadata={"file": "none", **note}, check_results=[
@@ -165,9 +166,11 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
         with wh.begin() as conn:
             log_md = import_log_metadata(context, conn, wh, delivery, {"rows read": staged.rows,
                                                                    "result": "staged" if staged.passed else "rejected"})
-        return dg.MaterializeResult(metadata={**stage_metadata(ft, staged, table), "delivery": delivery.delivery_id,
-                                              "sha256": (delivery.sha256 or "")[:16], "trigger": trigger_of(context),
-                                              **log_md}, check_results=checks)
+        md = {**stage_metadata(ft, staged, table), "delivery": delivery.delivery_id,
+              "sha256": (delivery.sha256 or "")[:16], "trigger": trigger_of(context), **log_md}
+        if superseded:
+            md["superseded (same day, older)"] = ", ".join(superseded)
+        return dg.MaterializeResult(metadata=md, check_results=checks)
 
     return _asset
 

@@ -86,6 +86,19 @@ def latest_for_partition(conn: sa.Connection, integration_id: str, file_type: st
     return Delivery.from_row(row) if row else None
 
 
+def supersede_same_day(conn: sa.Connection, kept: Delivery) -> list[str]:
+    """Files of `kept`'s type and day that wait while a newer one is processed: recorded as skipped, with the reason
+    (the newest file of a day is its delivery). Returns their file names."""
+    older = sa.and_(deliveries.c.integration_id == kept.integration_id, deliveries.c.file_type == kept.file_type,
+                    deliveries.c.partition_date == kept.partition_date, deliveries.c.delivery_id != kept.delivery_id,
+                    deliveries.c.status.in_(("queued", "held")), deliveries.c.mtime <= kept.mtime)
+    names = list(conn.execute(sa.select(deliveries.c.file_name).where(older)).scalars())
+    conn.execute(sa.update(deliveries).where(older).values(
+        status="skipped", reason=f"superseded by {kept.file_name}, a newer file of the same type and day",
+        updated_at=utcnow()))
+    return names
+
+
 def log_ingest_error(conn: sa.Connection, *, integration_id: str, district_id: str, file_name: str, gate: str,
                      reason: str, delivery_id: str | None = None, run_id: str | None = None) -> None:
     """Record a blocked file: file name, district, timestamp and reason (no student data in `reason`)."""

@@ -128,6 +128,24 @@ def test_encodings_and_excel_import_identically(hub, landing, variant):
     assert list(got[7]) == [f"{b[:4]}-{b[4:6]}-{b[6:]}" for b in frame["BIRTHDATE"]]
 
 
+def test_suffixed_504_file_applies_and_an_older_file_of_the_day_is_superseded(hub, landing):
+    defs, instance = hub
+    sped = synthetic_students(12, "1964212").assign(Designation="SPED")
+    plans = synthetic_students(4, "1964212", start=500).assign(Designation="")  # designated 504 by the file
+    drop(landing, "1964212_demographics_early.csv", sped.iloc[:8], age_seconds=180)
+    drop(landing, "1964212_demographics.csv", sped.iloc[4:], age_seconds=120)
+    drop(landing, "1964212_demographics_504_20240901.csv", plans)
+    t = tick(defs, instance, SENSOR)
+    assert [r.success for r in t.runs] == [True]
+    assert query("SELECT designation, count(*) FROM core.students GROUP BY 1 ORDER BY 1") == [("504", 4), ("SPED", 8)]
+    assert query("SELECT file_name, status, reason FROM ops.deliveries ORDER BY file_name") == [
+        ("1964212_demographics.csv", "applied", None), ("1964212_demographics_504_20240901.csv", "applied", None),
+        ("1964212_demographics_early.csv", "skipped",
+         "superseded by 1964212_demographics.csv, a newer file of the same type and day")]
+    md = t.runs[0].asset_materializations_for_node("siras__demographics")[0].metadata
+    assert md["superseded (same day, older)"].value == "1964212_demographics_early.csv"
+
+
 BAD_FILES = {
     "ssid_column_missing": ("1964212_demographics.csv", lambda f: f.drop(columns=["SSID"]), (1, "ssid")),
     "impossible_date": ("1964212_demographics.csv", lambda f: f.assign(BIRTHDATE=["20100230"] + list(f["BIRTHDATE"][1:])),

@@ -14,9 +14,10 @@ FEED = Feed(
         "records matched by SSID; creates records only for students designated SPED, 504 or SST."
     ),
     files=(
-        FileType("demographics_504", ("*_demographics_504.csv", "*_demographics_504.xls", "*_demographics_504.xlsx"),
+        FileType("demographics_504", ("*_demographics_504*.csv", "*_demographics_504*.xls", "*_demographics_504*.xlsx"),
                  COLUMNS, unique_key=("ssid",), district_code_in_name=_NAME,
-                 description="504 Plan students ({CDE district code}_demographics_504.csv): every row is designated 504."),
+                 description="504 Plan students ({CDE district code}_demographics_504.csv, also with a suffix such as "
+                             "_demographics_504_20240901.csv): every row is designated 504."),
         FileType("demographics", ("*demographics*.csv", "*demographics*.xls", "*demographics*.xlsx"),
                  COLUMNS, unique_key=("ssid",), district_code_in_name=_NAME,
                  description="Student demographics ({7-digit CDE district code}_demographics.csv)."),

@@ -19,7 +19,7 @@ from hub.apply import ApplyContext
 from hub.declarations import Feed, FileType
 from hub.declarations import LinkRequest
 from hub.district_names import candidates, confirmed
-from hub.fetch import FetchConfig, fetch_now
+from hub.fetch import FetchConfig, ReuseConfig, fetch_now
 from hub.gates import district_gate
 from hub.registry import Integration, Registry
 from hub.staging import StageResult, stage_delivery
@@ -54,6 +54,10 @@ def protected_errors(what: str) -> Iterator[None]:
 def _partition(context: dg.AssetExecutionContext) -> tuple[str, str]:
     keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
     return keys["district"], keys["date"]
+
+def _reuse(feed: Feed, config: ReuseConfig) -> bool:
+    """Reusing the last downloaded files suits snapshot feeds only (a delta day or an append file stands alone)."""
+    return config.reuse_latest and feed.load == "snapshot"
 
 def _open(warehouse: WarehouseResource, feed: Feed) -> Warehouse:
     wh = warehouse.get()
@@ -150,7 +154,7 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
             context.log.info("fetch for %s: %s", integration.id, fetch_now(registry, feed, integration, wh, archive.get(),
                                                                         base_dir, day))
         with wh.begin() as conn:
-            delivery = ledger.latest_for_partition(conn, integration.id, ft.name, day)
+            delivery = ledger.for_run(conn, integration.id, ft.name, day, _reuse(feed, config))
             superseded = ledger.supersede_same_day(conn, delivery) if delivery else []
         if delivery is None:
             note = {"result": "no file of this type was delivered for this day"}
@@ -166,7 +170,7 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
         with wh.begin() as conn:
             log_md = import_log_metadata(context, conn, wh, delivery, {"rows read": staged.rows,
                                                                    "result": "staged" if staged.passed else "rejected"})
-        md = {**stage_metadata(ft, staged, table), "delivery": delivery.delivery_id,
+        md = {**stage_metadata(ft, staged, table), "delivery": delivery.delivery_id, "delivered on": delivery.partition_date,
               "sha256": (delivery.sha256 or "")[:16], "trigger": trigger_of(context), **log_md}
         if superseded:
             md["superseded (same day, older)"] = ", ".join(superseded)
@@ -180,7 +184,7 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
         owners=OWNERS, pool=WAREHOUSE_POOL, kinds={"sql"}, description=feed.apply_description,
         metadata={"target tables": ", ".join(feed.target_tables)},
     )
-    def _apply(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _apply(context: dg.AssetExecutionContext, config: ReuseConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
         started = time.monotonic()
         district_id, day = _partition(context)
         integration = registry.integration_for(feed.name, district_id)
@@ -191,7 +195,7 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
         with protected_errors(f"applying {feed.title} for {district_id} {day}"), wh.begin() as conn:
             todo, notes = {}, []
             for ft in feed.files:
-                d = ledger.latest_for_partition(conn, integration.id, ft.name, day)
+                d = ledger.for_run(conn, integration.id, ft.name, day, _reuse(feed, config))
                 newest = ledger.newest_applied(conn, integration.id, ft.name)
                 if d is None or d.status not in ("staged", "applied"):
                     continue

@@ -1,7 +1,8 @@
 """Fetch inside a run: download an integration's new files now and record them for the run's partition day.
 
-Scheduled runs fetch (the spec's "Download & Import"); a run with `fetch_from_transport: false` in its run
-config, or a plain re-materialization, re-imports the partition's archived files ("Don't fetch files").
+Scheduled runs fetch (the spec's "Download & Import") and, for snapshot feeds, import the files last downloaded
+when none is new, so every night's run brings the target up to date; a run with `fetch_from_transport: false`, or a
+plain re-materialization, re-imports archived files ("Don't fetch files").
 """
 
 from __future__ import annotations
@@ -18,15 +19,24 @@ from resources.archive import Archive
 from resources.warehouse import Warehouse
 
 
-class FetchConfig(dg.Config):
+class ReuseConfig(dg.Config):
+    """Run config of a feed's apply asset."""
+
+    reuse_latest: bool = False  # snapshot feeds: a day without a file imports the newest earlier one
+
+
+class FetchConfig(ReuseConfig):
     """Run config of a feed's file assets."""
 
     fetch_from_transport: bool = False  # download new files from SFTP / the drop folder before staging
 
 
-def fetch_config(feed: Feed, fetch: bool = True) -> dict:
-    """Run config that sets `fetch_from_transport` on every file asset of `feed`."""
-    return {"ops": {f"{feed.name}__{ft.name}": {"config": {"fetch_from_transport": fetch}} for ft in feed.files}}
+def fetch_config(feed: Feed, fetch: bool = True, reuse_latest: bool = False) -> dict:
+    """Run config of every file asset of `feed` (`fetch_from_transport`, `reuse_latest`) and of its apply asset."""
+    reuse = reuse_latest and feed.load == "snapshot"
+    ops = {f"{feed.name}__{ft.name}": {"config": {"fetch_from_transport": fetch, "reuse_latest": reuse}}
+           for ft in feed.files}
+    return {"ops": {**ops, f"{feed.name}__{feed.apply_asset}": {"config": {"reuse_latest": reuse}}}}
 
 
 def fetch_now(registry: Registry, feed: Feed, integration: Integration, warehouse: Warehouse, archive: Archive,

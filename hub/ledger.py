@@ -86,6 +86,21 @@ def latest_for_partition(conn: sa.Connection, integration_id: str, file_type: st
     return Delivery.from_row(row) if row else None
 
 
+def for_run(conn: sa.Connection, integration_id: str, file_type: str, day: str, reuse_latest: bool) -> Delivery | None:
+    """The delivery a run of partition `day` imports: that day's newest file; with `reuse_latest`, when the day has
+    none, the newest file applied or staged on an earlier day (Focus's "reuse the files last downloaded")."""
+    delivery = latest_for_partition(conn, integration_id, file_type, day)
+    if delivery is not None or not reuse_latest:
+        return delivery
+    row = conn.execute(
+        sa.select(deliveries)
+        .where(deliveries.c.integration_id == integration_id, deliveries.c.file_type == file_type,
+               deliveries.c.partition_date < day, deliveries.c.status.in_(("staged", "applied")))
+        .order_by(deliveries.c.partition_date.desc(), deliveries.c.mtime.desc()).limit(1)
+    ).first()
+    return Delivery.from_row(row) if row else None
+
+
 def supersede_same_day(conn: sa.Connection, kept: Delivery) -> list[str]:
     """Files of `kept`'s type and day that wait while a newer one is processed: recorded as skipped, with the reason
     (the newest file of a day is its delivery). Returns their file names."""

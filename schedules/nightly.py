@@ -1,7 +1,8 @@
 """A feed's nightly schedule per integration (e.g. "Florida PEER nightly import"), in the district's timezone.
 
 Each tick requests a run of the district's partition for the local day whose file assets fetch from the
-transport first (run config `fetch_from_transport: true`); the sensor keeps watching beside it.
+transport first (run config `fetch_from_transport: true`) and, for snapshot feeds, import the files last downloaded
+when none is new (`reuse_latest: true`), as Focus's nightly job does; the sensor keeps watching beside it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def build_nightly_schedule(registry: Registry, feed: Feed, integration: Integrat
         return dg.RunRequest(
             run_key=f"{integration.id}:{day}",
             partition_key=dg.MultiPartitionKey({"date": day, "district": district.id}),
-            run_config=fetch_config(feed),
+            run_config=fetch_config(feed, reuse_latest=True),
             tags={"hub/integration": integration.id, "hub/trigger": "schedule", "hub/schedule": feed.nightly or ""},
         )
 

@@ -200,6 +200,28 @@ def test_nightly_schedule_fetches_in_the_run(hub):
         req.partition_key.keys_by_dimension["date"]
 
 
+def test_nightly_run_without_a_new_file_imports_the_last_downloaded_files(hub):
+    """Focus's nightly job: no new PEER file, so the files last downloaded are imported again, and a student who
+    became eligible since gets the fields; a plain re-materialization of a day without files imports nothing."""
+    defs, instance, folder = hub
+    deliver(defs, instance, folder, 3 * 86_400, ese(), accommodations([(2, "EXT_TIME")]), "A")
+    assert fields(2) == {}  # withdrawn when the files came
+    query("UPDATE core.students SET status = 'active', school_code = '0011' WHERE state_student_id = :s", s=IDS[2])
+    schedule = next(s for s in defs.schedules if s.name == "peer_broward__nightly")
+    ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=dt.datetime.now(dt.timezone.utc),
+                                    repository_def=defs.get_repository_def())
+    req = schedule.evaluate_tick(ctx).run_requests[0]
+    job = defs.resolve_job_def("peer_import")
+    today = req.partition_key.keys_by_dimension["date"]
+    plain = rematerialize(defs, instance, "peer_import", "broward", today)
+    assert plain.success and fields(2) == {}
+    run = job.execute_in_process(instance=instance, partition_key=req.partition_key, run_config=req.run_config)
+    assert run.success and fields(2)["custom_864"] == "K" and logs(2) == [("custom_l880", "F"),
+                                                                           ("custom_l885", "EXT_TIME")]
+    staged = run.asset_materializations_for_node("peer__ese")[0].metadata
+    assert staged["delivered on"].value < today and staged["file"].value == "06_PEER_ESE_A.csv"
+
+
 def test_missing_sftp_credentials_name_integration_and_env_var(tmp_path, pg_url, monkeypatch):
     monkeypatch.setenv("HUB_WAREHOUSE_URL", pg_url)
     monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "archive"))

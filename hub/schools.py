@@ -38,8 +38,16 @@ def has_schools_sql(district_lit: str) -> str:
 
 
 def replace_schools(conn: sa.Connection, district_id: str, rows: Iterable[Mapping[str, object]]) -> None:
-    """Set a district's school entities (reference data maintained by operators)."""
-    conn.execute(sa.delete(schools).where(schools.c.district_id == district_id))
+    """Set a district's school entities (reference data maintained by operators). A code shared by several entities
+    needs exactly one default (the spec: SIRAS assigns one of the same-coded entities as the default)."""
     values = [{"district_id": district_id, "site_code": None, "is_default": False, **r} for r in rows]
+    by_code: dict[object, list[bool]] = {}
+    for v in values:
+        by_code.setdefault(v["school_code"], []).append(bool(v["is_default"]))
+    for code, defaults in sorted(by_code.items()):
+        if len(defaults) > 1 and sum(defaults) != 1:
+            raise ValueError(f"district {district_id}: school code {code} is shared by {len(defaults)} entities and "
+                             f"{sum(defaults)} are marked is_default; mark exactly one")
+    conn.execute(sa.delete(schools).where(schools.c.district_id == district_id))
     if values:
         conn.execute(sa.insert(schools), values)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+import pytest
+import sqlalchemy as sa
+
 from demo.siras_files import students as synthetic_students
 from feeds.siras import FEED
 from hub.schools import replace_schools
@@ -61,3 +64,17 @@ def test_without_registered_entities_codes_apply_as_delivered(hub, landing):
     drop(landing, "1964212_demographics.csv", frame)
     assert [r.success for r in tick(defs, instance, SENSOR).runs] == [True]
     assert sorted(v[0] for v in schools_of().values()) == ["6000002", "6999999"]
+
+
+def test_a_shared_code_needs_exactly_one_default_entity(tmp_path):
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    ensure_tables(wh, [FEED])
+    with wh.begin() as conn:
+        replace_schools(conn, "abc_unified", ENTITIES)
+    for defaults in ((False, False), (True, True)):
+        shared = [{**e, "is_default": d} for e, d in zip(ENTITIES[:2], defaults)]
+        with pytest.raises(ValueError, match=f"school code {SHARED} is shared by 2 entities and {sum(defaults)} are"):
+            with wh.begin() as conn:
+                replace_schools(conn, "abc_unified", [*shared, ENTITIES[2]])
+    with wh.begin() as conn:  # the registered entities stay as they were
+        assert conn.execute(sa.text("SELECT count(*) FROM core.schools WHERE is_default")).scalar_one() == 1

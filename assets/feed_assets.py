@@ -163,6 +163,7 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
                 for c in ("schema", "district", *(("match_rate",) if ft.link else ()))])
         with protected_errors(f"staging {delivery.file_name}"):
             staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
+                                    headers=integration.headers,
                                     date_formats=integration.date_formats or feed.date_formats)
         checks = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
         context.log.info("staged %s: %d rows, %d row errors, %.2fs", delivery.file_name, staged.rows, staged.errors,

@@ -25,7 +25,7 @@ def hub_home() -> Path:
 
 
 def load_hub_registry(path: Path | None = None) -> Registry:
-    return load_registry(path or registry_path(), {name: f.options_model for name, f in FEEDS.items()})
+    return load_registry(path or registry_path(), FEEDS)
 
 
 def registry_path() -> Path:

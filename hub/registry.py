@@ -1,12 +1,13 @@
 """The integration registry: one YAML file that says what runs (districts and integrations).
 
 Validated with pydantic at load; a bad entry fails with the integration (or district) and field named.
-Feed-specific `options` are validated by the feed's own options model.
+Feed-specific `options` are validated by the feed's own options model, `headers` against the feed's columns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hub.declarations import Feed
 from hub.schedule_rules import Blackout, Window
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
@@ -91,6 +93,7 @@ class Integration(_Strict):
     poll_seconds: Annotated[int, Field(ge=5)] = 30
     date_formats: tuple[str, ...] = ()  # overrides the feed's accepted date formats (e.g. the SIS writes MM/DD/YYYY)
     value_maps: dict[str, dict[str, str]] = {}  # column -> {SIS code: hub code}, e.g. grade: {K: KN}
+    headers: dict[str, tuple[str, ...]] = {}  # column -> this district's own headers for it, beside the feed's aliases
     options: dict[str, Any] = {}  # the feed's own options, validated by its options model
     min_match_rate: Annotated[float, Field(ge=0, le=1)] = 0.9  # identity-linking gate of file types that link rows
     window: Window | None = None  # daily processing window (local time); None: any time
@@ -153,21 +156,22 @@ def _parse_entries(model: type[BaseModel], kind: str, raw: Any) -> list[Any]:
     return out
 
 
-def parse_registry(data: dict[str, Any], feed_options: dict[str, type[BaseModel]] | None = None) -> Registry:
-    """Validate registry data; `feed_options` maps feed name -> options model (unknown feeds are errors)."""
+def parse_registry(data: dict[str, Any], feeds: Mapping[str, Feed] | None = None) -> Registry:
+    """Validate registry data; with `feeds` (name -> declaration) unknown feeds, options the feed's model refuses
+    and headers for columns the feed does not have are errors too."""
     if not isinstance(data, dict):
         raise RegistryError("registry: top level must be a mapping with 'districts' and 'integrations'")
     districts = _parse_entries(District, "district", data.get("districts", []))
     integrations = _parse_entries(Integration, "integration", data.get("integrations", []))
     blackouts = _parse_entries(Blackout, "blackout", data.get("blackouts", []))
-    problems = _cross_check(districts, integrations, feed_options)
+    problems = _cross_check(districts, integrations, feeds)
     if problems:
         raise RegistryError("; ".join(problems))
     return Registry(districts=tuple(districts), integrations=tuple(integrations), blackouts=tuple(blackouts))
 
 
 def _cross_check(districts: list[District], integrations: list[Integration],
-                 feed_options: dict[str, type[BaseModel]] | None) -> list[str]:
+                 feeds: Mapping[str, Feed] | None) -> list[str]:
     problems: list[str] = []
     ids = [d.id for d in districts]
     problems += [f"district {d!r} field 'id': duplicate id" for d in {x for x in ids if ids.count(x) > 1}]
@@ -182,24 +186,33 @@ def _cross_check(districts: list[District], integrations: list[Integration],
         if i.enabled and (i.feed, i.district) in used:
             problems.append(f"integration {i.id!r} field 'district': a second enabled {i.feed} integration for {i.district!r}")
         used.add((i.feed, i.district) if i.enabled else ("", ""))
-        if feed_options is not None:
-            if i.feed not in feed_options:
-                problems.append(f"integration {i.id!r} field 'feed': unknown feed {i.feed!r} (known: {', '.join(sorted(feed_options))})")
-            else:
-                try:
-                    feed_options[i.feed].model_validate(i.options)
-                except ValidationError as err:
-                    problems.append(_fmt("integration", i.id, err).replace("field '", "field 'options."))
+        if feeds is not None:
+            problems += _check_feed_fields(i, feeds)
     return problems
 
 
-def load_registry(path: Path, feed_options: dict[str, type[BaseModel]] | None = None) -> Registry:
+def _check_feed_fields(i: Integration, feeds: Mapping[str, Feed]) -> list[str]:
+    """The integration's feed exists, its options fit the feed's model, its headers name the feed's columns."""
+    if i.feed not in feeds:
+        return [f"integration {i.id!r} field 'feed': unknown feed {i.feed!r} (known: {', '.join(sorted(feeds))})"]
+    feed, problems = feeds[i.feed], []
+    try:
+        feed.options_model.model_validate(i.options)
+    except ValidationError as err:
+        problems.append(_fmt("integration", i.id, err).replace("field '", "field 'options."))
+    columns = {c.name for ft in feed.files for c in ft.columns}
+    problems += [f"integration {i.id!r} field 'headers.{c}': {feed.name} has no column {c!r}"
+                 for c in sorted(set(i.headers) - columns)]
+    return problems
+
+
+def load_registry(path: Path, feeds: Mapping[str, Feed] | None = None) -> Registry:
     """Read and validate the registry YAML at `path`."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise RegistryError(f"registry {path}: cannot read: {exc}") from exc
     try:
-        return parse_registry(data, feed_options)
+        return parse_registry(data, feeds)
     except RegistryError as exc:
         raise RegistryError(f"registry {path}: {exc}") from exc

@@ -54,8 +54,9 @@ class StageResult:
 
 def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Delivery, *,
                    date_formats: Sequence[str], value_maps: Mapping[str, Mapping[str, str]],
-                   chunk_rows: int = 50_000) -> StageResult:
-    """Stage `delivery`'s archived file into its staging table; on any row error nothing stays staged."""
+                   headers: Mapping[str, Sequence[str]] | None = None, chunk_rows: int = 50_000) -> StageResult:
+    """Stage `delivery`'s archived file into its staging table; on any row error nothing stays staged.
+    `headers` adds the integration's own headers to the declared ones (column -> headers)."""
     started = time.monotonic()
     table = staging_table(feed, ft)
     target = f"staging.{table.name}"
@@ -67,7 +68,8 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
         conn.execute(sa.delete(row_errors).where(row_errors.c.delivery_id == delivery.delivery_id))
         load = BulkLoad(warehouse, conn, target)
         try:
-            reader = open_table(Path(delivery.archive_path or ""), ft.aliases(), chunk_rows=chunk_rows)
+            aliases = {c: (*hs, *(headers or {}).get(c, ())) for c, hs in ft.aliases().items()}
+            reader = open_table(Path(delivery.archive_path or ""), aliases, chunk_rows=chunk_rows)
             result.encoding, result.columns = reader.encoding, list(reader.columns)
             result.unmatched_headers = list(reader.unmatched_headers)
             record_dropped_columns(conn, delivery, result.unmatched_headers)

@@ -146,6 +146,18 @@ def test_suffixed_504_file_applies_and_an_older_file_of_the_day_is_superseded(hu
     assert md["superseded (same day, older)"].value == "1964212_demographics_early.csv"
 
 
+def test_integration_headers_map_a_districts_own_column_names(tmp_path, landing, hub_env):
+    """SIRAS maps the headers of a district's first file: the registry's `headers` add them to the declared ones."""
+    registry = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [siras_integration(
+        {"kind": "folder", "path": str(landing)}, headers={"ssid": ["State Student Number"], "gender": ["Sex"]})])
+    defs, instance = build_definitions(registry), dg.DagsterInstance.ephemeral()
+    frame = synthetic_students(5, "1964212").assign(Designation="SPED")
+    drop(landing, "1964212_demographics.csv", frame.rename(columns={"SSID": "State Student Number", "GENDER": "Sex"}))
+    assert [r.success for r in tick(defs, instance, SENSOR).runs] == [True]
+    assert query("SELECT state_student_id, gender FROM core.students ORDER BY 1") == list(
+        zip(frame["SSID"], frame["GENDER"]))
+
+
 BAD_FILES = {
     "ssid_column_missing": ("1964212_demographics.csv", lambda f: f.drop(columns=["SSID"]), (1, "ssid")),
     "impossible_date": ("1964212_demographics.csv", lambda f: f.assign(BIRTHDATE=["20100230"] + list(f["BIRTHDATE"][1:])),

@@ -103,9 +103,10 @@ def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
 
 def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> int:  # noqa: ANN001
     """Create the source rows that have no target row and may be created; one 'create' audit row each."""
-    insert = (f"INSERT INTO {target} ({', '.join(plan.insert_columns)}, last_delivery_id, created_at, updated_at) "
-              f"SELECT {', '.join('s.' + c for c in plan.insert_columns)}, s.delivery_id, :now, :now "
-              f"FROM ({plan.source_sql}) s WHERE ({plan.can_insert}) AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
+    into = f"INSERT INTO {target} ({', '.join(plan.insert_columns)}, last_delivery_id, created_at, updated_at)"
+    rows = (f"SELECT {', '.join('s.' + c for c in plan.insert_columns)}, s.delivery_id AS last_delivery_id, "
+            f":now AS created_at, :now AS updated_at FROM ({plan.source_sql}) s "
+            f"WHERE ({plan.can_insert}) AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
 
     def audit(created: str) -> str:
         return (f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, {lit(target)}, "
@@ -113,10 +114,16 @@ def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
                 f"FROM {created} t JOIN ops.deliveries d ON d.delivery_id = t.last_delivery_id")
 
     if ctx.conn.dialect.name == "postgresql":  # the created rows come back from the insert: no second scan
-        return run(f"WITH created AS ({insert} RETURNING district_id, {plan.entity_key}, last_delivery_id) "
+        return run(f"WITH created AS ({into} {rows} RETURNING district_id, {plan.entity_key}, last_delivery_id) "
                    f"{audit('created')}").rowcount
-    inserted = run(insert).rowcount
-    run(audit(f"(SELECT * FROM {target} WHERE created_at = :now)"))
+    # DuckDB has no INSERT in a WITH: the rows to create are set aside first (the target's rows with the same
+    # created_at may come from an earlier upsert of this transaction)
+    created = f"_created_{plan.target.name}"
+    ctx.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {created}")
+    run(f"CREATE TEMP TABLE {created} AS {rows}")
+    inserted = run(f"{into} SELECT * FROM {created}").rowcount
+    run(audit(created))
+    ctx.conn.exec_driver_sql(f"DROP TABLE {created}")
     return inserted
 
 

@@ -1,7 +1,7 @@
 """The per-delivery import log: a text file kept in the archive next to the delivered file.
 
-It lists counts, every rejected row (row, column, rule) and every created or updated record by hashed key with
-the names of the fields changed (created records in the order they were stored, changed ones by key). It never
+It lists counts, every rejected row (row, column, rule) and every created, updated or deleted record by hashed key
+with the names of the fields changed (created records in the order they were stored, changed ones by key). It never
 holds values, so the UI may link it; the preview holds counts only.
 """
 
@@ -25,12 +25,13 @@ class ImportLog:
     rejected: int
     created: int
     updated: int
+    deleted: int
 
     def preview(self, counts: Mapping[str, object]) -> str:
         """Short markdown for the materialization: counts only, and where the full log is."""
         lines = ["| | |", "|---|---:|", *(f"| {k} | {v} |" for k, v in counts.items()),
                  f"| rows rejected | {self.rejected} |", f"| records created | {self.created} |",
-                 f"| records updated | {self.updated} |"]
+                 f"| records updated | {self.updated} |", f"| records deleted | {self.deleted} |"]
         return "\n".join(lines) + f"\n\nFull log (row numbers, hashed keys, field names): `{self.path}`"
 
 
@@ -57,11 +58,11 @@ def write_import_log(conn: sa.Connection, warehouse: Warehouse, delivery: Delive
             f"WHERE delivery_id = {d} ORDER BY row_number, column_name"), out)
         out.write(b"\n[records] hashed key, action, fields changed\n")
         records = {}
-        for action in ("create", "loose_match", "update"):  # a create is one audit row: nothing to group
+        for action in ("create", "loose_match", "update", "delete"):  # a create is one audit row: nothing to group
             fields, group = ("''", "") if action == "create" else (
                 "COALESCE(STRING_AGG(field, ' ' ORDER BY field), '')", " GROUP BY entity, entity_key ORDER BY entity_key")
             records[action] = warehouse.copy_lines(conn, (
                 f"SELECT entity_key || ', {action}, ' || {fields} FROM ops.field_audit WHERE delivery_id = {d} "
                 f"AND run_id = {r} AND action = '{action}'{group}"), out)
     tmp.replace(path)
-    return ImportLog(path, rejected, records["create"], records["update"])
+    return ImportLog(path, rejected, records["create"], records["update"], records["delete"])

@@ -23,8 +23,7 @@ def apply(ctx: ApplyContext) -> ApplyStats:
         target=classlink_users, key=("district_id", "sourced_id"), entity_key="hub_student_key", source_sql=source,
         update_columns=("email_hash", "status"), insert_columns=("hub_student_key", "district_id", "sourced_id",
                                                                  "email_hash", "status"), can_insert="TRUE"))
-    refresh_crosswalk(ctx)
-    return {"core.classlink_users": stats}
+    return {"core.classlink_users": stats, **refresh_crosswalk(ctx)}
 
 
 FEED = Feed(

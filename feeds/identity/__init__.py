@@ -1,14 +1,18 @@
 """Student identity across systems: ClassLink users (the hub's students), PowerSchool students, and the crosswalk.
 
 The chain: ClassLink email <-> PowerSchool student email (case- and whitespace-insensitive) -> STUDENT_NUMBER <->
-another system's student number (e.g. Renaissance StudentIdentifier). Emails are stored only as hashes.
+another system's student number (e.g. Renaissance StudentIdentifier). Emails are stored only as hashes. Links
+follow the current chain: a ClassLink or PowerSchool import rebuilds the crosswalk's ClassLink and PowerSchool rows
+and runs the re-link steps feeds registered with `follows_chain`, in the same transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 
-from hub.apply import ApplyContext, lit
+from hub.apply import ApplyContext, ApplyStats, lit
 from hub.tables import metadata
 
 
@@ -57,8 +61,18 @@ review_queue = sa.Table(
     # no_student_number_match: no PowerSchool student has the file's student number;
     # no_email_match: the PowerSchool student's email matches no ClassLink user; ambiguous_email: shared by 2+ students
     sa.Column("reason", sa.String, nullable=False),
-    sa.Column("queued_at", sa.DateTime, nullable=False),
+    sa.Column("queued_at", sa.DateTime, nullable=False),  # when the open item was first queued
     schema="ops")
+
+ChainFollower = Callable[[ApplyContext], ApplyStats]
+_FOLLOWERS: list[ChainFollower] = []
+
+
+def follows_chain(follower: ChainFollower) -> ChainFollower:
+    """Register a feed's re-link step; it runs in the transaction of every ClassLink or PowerSchool import."""
+    _FOLLOWERS.append(follower)
+    return follower
+
 
 def email_hash(column: str) -> str:
     """SQL: md5 of an email, lower-cased with all whitespace removed (NULL stays NULL)."""
@@ -66,10 +80,10 @@ def email_hash(column: str) -> str:
 
 
 def link_by_student_number(staged: str, district_id: str, number_column: str) -> str:
-    """SQL over staged rows: source_row, the hub student (or NULL) and the review reason (or NULL)."""
+    """SQL over staged rows: delivery_id, source_row, the hub student (or NULL) and the review reason (or NULL)."""
     d = lit(district_id)
     return f"""
-        SELECT s.source_row, p.student_number AS ps_number,
+        SELECT s.delivery_id, s.source_row, p.student_number AS ps_number,
                CASE WHEN p.student_number IS NULL OR p.email_hash IS NULL OR c.n IS NULL OR pe.n > 1 OR c.n > 1 THEN NULL
                     ELSE c.hub_student_key END AS hub_student_key,
                CASE WHEN p.student_number IS NULL THEN 'no_student_number_match'
@@ -89,26 +103,33 @@ def link_counts(conn: sa.Connection, sql: str) -> dict[str, int]:
     return {k: int(v) for k, v in rows}
 
 
-def refresh_crosswalk(ctx: ApplyContext, system: str | None = None, system_sql: str | None = None) -> None:
-    """Rebuild the district's crosswalk rows: ClassLink users (the hub students), PowerSchool students linked by a
-    unique email on both sides, or, when `system` is given, adds that system's new ids (`system_sql`: system_id, hub_student_key)."""
+def refresh_crosswalk(ctx: ApplyContext) -> ApplyStats:
+    """Rebuild the district's chain after a ClassLink or PowerSchool import: ClassLink users (the hub students) and
+    PowerSchool students linked by a unique email on both sides; then the registered re-link steps (their stats)."""
     d = lit(ctx.district.id)
-    conn = ctx.conn
-    if system is None:
-        conn.execute(sa.text(f"DELETE FROM core.student_crosswalk WHERE district_id = {d} AND system IN "
-                             "('classlink', 'powerschool')"))
-        conn.execute(sa.text(
-            f"INSERT INTO core.student_crosswalk SELECT {d}, 'classlink', sourced_id, hub_student_key, 'source', 1.0 "
-            f"FROM core.classlink_users WHERE district_id = {d}"))
-        conn.execute(sa.text(
-            f"INSERT INTO core.student_crosswalk SELECT {d}, 'powerschool', p.student_number, min(c.hub_student_key), "
-            f"'email', 1.0 FROM core.ps_students p JOIN core.classlink_users c ON c.district_id = p.district_id AND "
-            f"c.email_hash = p.email_hash WHERE p.district_id = {d} AND p.email_hash IN (SELECT email_hash FROM "
-            f"core.ps_students WHERE district_id = {d} GROUP BY email_hash HAVING count(*) = 1) "
-            f"GROUP BY p.student_number HAVING count(*) = 1"))
-        return
-    conn.execute(sa.text(
-        f"INSERT INTO core.student_crosswalk SELECT DISTINCT {d}, {lit(system)}, x.system_id, x.hub_student_key, "
-        f"'student_number', 1.0 FROM ({system_sql}) x WHERE x.hub_student_key IS NOT NULL AND NOT EXISTS (SELECT 1 "
-        f"FROM core.student_crosswalk w WHERE w.district_id = {d} AND w.system = {lit(system)} AND "
-        f"w.system_id = x.system_id)"))
+    run = ctx.conn.exec_driver_sql
+    run(f"DELETE FROM core.student_crosswalk WHERE district_id = {d} AND system IN ('classlink', 'powerschool')")
+    run(f"INSERT INTO core.student_crosswalk SELECT {d}, 'classlink', sourced_id, hub_student_key, 'source', 1.0 "
+        f"FROM core.classlink_users WHERE district_id = {d}")
+    run(f"INSERT INTO core.student_crosswalk SELECT {d}, 'powerschool', p.student_number, min(c.hub_student_key), "
+        f"'email', 1.0 FROM core.ps_students p JOIN core.classlink_users c ON c.district_id = p.district_id AND "
+        f"c.email_hash = p.email_hash WHERE p.district_id = {d} AND p.email_hash IN (SELECT email_hash FROM "
+        f"core.ps_students WHERE district_id = {d} GROUP BY email_hash HAVING count(*) = 1) "
+        f"GROUP BY p.student_number HAVING count(*) = 1")
+    stats: ApplyStats = {}
+    for follower in _FOLLOWERS:
+        stats.update(follower(ctx))
+    return stats
+
+
+def sync_system(ctx: ApplyContext, system: str, links_sql: str) -> None:
+    """Set the crosswalk rows of `system` for the ids in `links_sql` (system_id, hub_student_key or NULL when the id
+    does not link): a changed link moves, an id that no longer links leaves, a new one is added."""
+    d, s = lit(ctx.district.id), lit(system)
+    run = ctx.conn.exec_driver_sql
+    run(f"DELETE FROM core.student_crosswalk AS w WHERE w.district_id = {d} AND w.system = {s} AND EXISTS (SELECT 1 "
+        f"FROM ({links_sql}) x WHERE x.system_id = w.system_id AND (x.hub_student_key IS NULL OR "
+        f"x.hub_student_key <> w.hub_student_key))")
+    run(f"INSERT INTO core.student_crosswalk SELECT DISTINCT {d}, {s}, x.system_id, x.hub_student_key, "
+        f"'student_number', 1.0 FROM ({links_sql}) x WHERE x.hub_student_key IS NOT NULL AND NOT EXISTS (SELECT 1 "
+        f"FROM core.student_crosswalk w WHERE w.district_id = {d} AND w.system = {s} AND w.system_id = x.system_id)")

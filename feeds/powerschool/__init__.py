@@ -4,11 +4,14 @@ from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_aud
 from hub.declarations import Column, Feed, FileType
 from feeds.identity import email_hash, ps_students, refresh_crosswalk
 
+# Headers match after hub.parsing.normalize_header (case, spaces, underscores and hyphens folded; dots kept), so
+# "STUDENTS STUDENT_NUMBER" (the spec's spelling) also covers "Students Student_Number", and "Students.Email" covers
+# "STUDENTS.EMAIL".
 COLUMNS = (
-    Column("student_number", ("STUDENT_NUMBER", "Student_Number", "students.student_number"), required=True,
+    Column("student_number", ("STUDENT_NUMBER", "STUDENTS STUDENT_NUMBER", "Students.Student_Number"), required=True,
            nullable=False, element="local student id"),
-    Column("email", ("STUDENTS EMAIL", "Student_Email", "StudentEmail", "U_StudentsUserFields.StudentEmail",
-                     "u_studentsuserfields__studentemail", "STUDENT_EMAIL"), required=True, element="email"),
+    Column("email", ("STUDENTS EMAIL", "Students.Email", "Student_Email", "U_StudentsUserFields.StudentEmail",
+                     "u_studentsuserfields__studentemail"), required=True, element="email"),
     Column("school_id", ("SCHOOLID", "SchoolID"), element="enrollment"),
     Column("grade_level", ("GRADE_LEVEL", "Grade_Level"), pattern=r"-?\d{1,2}", pattern_rule="integer grade (0 = K)",
            element="grade level"),
@@ -29,8 +32,7 @@ def apply(ctx: ApplyContext) -> ApplyStats:
         target=ps_students, key=("district_id", "student_number"), entity_key="ps_key", source_sql=source,
         update_columns=UPDATABLE, insert_columns=("ps_key", "district_id", "student_number", *UPDATABLE),
         can_insert="TRUE"))
-    refresh_crosswalk(ctx)
-    return {"core.ps_students": stats}
+    return {"core.ps_students": stats, **refresh_crosswalk(ctx)}
 
 
 FEED = Feed(

@@ -1,5 +1,10 @@
-"""Renaissance Star (SM, SR, SEL) columns the hub uses, matched by header name in every layout (2021-22 v1 with 120
-columns, v2 with 118-126, spaced headers of older exports); all other columns stay out of the core tables."""
+"""Renaissance Star (SM, SR, SEL) columns the hub uses, matched by header name (case, spaces, underscores folded).
+
+Read: the Data Sharing layouts, v2 (SM and SEL 118 columns, SR 126) and 2021-22 v1 (SR 120, ending at CurrentSGP).
+Not read: the Historical Enterprise UI export (80 spaced headers, e.g. 'Student Identifier', 'Scaled Score') has no
+AssessmentID (its test id is 'Renaissance Activity ID'), so such a file is rejected whole by the schema gate
+(required column assessment_id missing); the 2018-19 layout (StudentAssessmentID) and the legacy Assessment Detail
+Upload lack it too. All columns not listed here stay out of the core tables."""
 
 from hub.declarations import Column
 

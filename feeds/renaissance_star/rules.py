@@ -1,0 +1,120 @@
+"""Star apply rules: rows are linked through the current identity chain, at each Star delivery and again after each
+ClassLink or PowerSchool import, so stored scores, the crosswalk and the review queue always follow the chain."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from hub.apply import AUDIT_COLUMNS, ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
+from hub.tables import metadata
+from feeds.identity import follows_chain, link_by_student_number, sync_system
+from feeds.identity.review import sync_review
+
+FEED_NAME = "renaissance_star"
+SUBJECTS = {"sm": "math", "sr": "reading", "sel": "early_literacy"}  # file type -> subject
+
+assessments = sa.Table(
+    "star_assessments", metadata,
+    sa.Column("assessment_key", sa.String, nullable=False),  # md5 of the AssessmentID (audit key)
+    sa.Column("district_id", sa.String, primary_key=True),
+    sa.Column("assessment_id", sa.String, primary_key=True),
+    sa.Column("hub_student_key", sa.String, nullable=False),
+    sa.Column("subject", sa.String, nullable=False),
+    sa.Column("school_year", sa.String),
+    sa.Column("completed_at", sa.DateTime),
+    sa.Column("scaled_score", sa.Integer),
+    sa.Column("percentile_rank", sa.Integer),
+    sa.Column("grade_equivalent", sa.String),
+    sa.Column("benchmark_category", sa.String),
+    sa.Column("benchmark_level", sa.Integer),
+    sa.Column("screening_window", sa.String),
+    sa.Column("last_delivery_id", sa.String),  # its staged row is the score's source when it is linked again
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    schema="core")
+
+FACTS = ("hub_student_key", "subject", "school_year", "completed_at", "scaled_score", "percentile_rank",
+         "grade_equivalent", "benchmark_category", "benchmark_level", "screening_window")
+
+
+def apply(ctx: ApplyContext) -> ApplyStats:
+    """Link each delivered file's rows and store them (see `_apply_rows`)."""
+    return {f"core.star_assessments ({ft})": _apply_rows(ctx, ft, ctx.staged(ft)) for ft in SUBJECTS
+            if ft in ctx.deliveries}
+
+
+@follows_chain
+def relink(ctx: ApplyContext) -> ApplyStats:
+    """After a ClassLink or PowerSchool import: link the district's current Star rows again, i.e. the staged row of
+    each stored score (its last delivery) and of each open review item (the newest when a record has several)."""
+    d = lit(ctx.district.id)
+    stats: ApplyStats = {}
+    for ft, subject in SUBJECTS.items():
+        ours = (f"SELECT delivery_id, mtime FROM ops.deliveries WHERE district_id = {d} AND feed = {lit(FEED_NAME)} "
+                f"AND file_type = {lit(ft)} AND status = 'applied'")
+        if ctx.conn.exec_driver_sql(f"SELECT count(*) FROM ({ours}) x").scalar_one() == 0:
+            continue  # nothing applied: the file type's staging table may not exist
+        staged = f"staging.{FEED_NAME}__{ft}"
+        ctx.conn.exec_driver_sql("DROP TABLE IF EXISTS _star_current")
+        ctx.conn.exec_driver_sql(
+            f"CREATE TEMP TABLE _star_current AS SELECT * FROM (SELECT c.*, ROW_NUMBER() OVER (PARTITION BY "
+            f"c.assessment_id ORDER BY o.mtime DESC, c.delivery_id DESC) AS _newest FROM ("
+            f"SELECT s.* FROM {staged} s JOIN core.star_assessments t ON t.last_delivery_id = s.delivery_id AND "
+            f"t.assessment_id = s.assessment_id WHERE t.district_id = {d} AND t.subject = {lit(subject)} UNION ALL "
+            f"SELECT s.* FROM {staged} s JOIN ops.identity_review q ON q.delivery_id = s.delivery_id AND "
+            f"q.source_row = s.source_row WHERE q.district_id = {d}) c JOIN ({ours}) o ON o.delivery_id = c.delivery_id"
+            f") x WHERE _newest = 1")
+        stats[f"core.star_assessments ({ft}, linked again)"] = _apply_rows(ctx, ft, "_star_current")
+        ctx.conn.exec_driver_sql("DROP TABLE _star_current")
+    return stats
+
+
+def _apply_rows(ctx: ApplyContext, ft: str, staged: str) -> TableStats:
+    """Link `staged` (one row per AssessmentID) through the current chain: linked rows upsert into
+    core.star_assessments (a relinked score moves, audited), rows that no longer link leave it (audited) and become
+    the file type's open review items, and the crosswalk's Renaissance rows follow."""
+    ctx.conn.exec_driver_sql("DROP TABLE IF EXISTS _star_linked")
+    ctx.conn.exec_driver_sql(f"CREATE TEMP TABLE _star_linked AS {_source(ctx, ft, staged)}")  # link once
+    queued = sync_review(ctx, FEED_NAME, ft, "SELECT delivery_id, source_row, source_file AS file_name, assessment_key "
+                                             "AS record_key, reason FROM _star_linked WHERE reason IS NOT NULL")
+    unlinked = _unlink(ctx)
+    stats = upsert_with_audit(ctx, UpsertPlan(
+        target=assessments, key=("district_id", "assessment_id"), entity_key="assessment_key",
+        source_sql="SELECT * FROM _star_linked WHERE reason IS NULL", update_columns=FACTS,
+        insert_columns=("assessment_key", "district_id", "assessment_id", *FACTS), can_insert="TRUE"))
+    stats.deleted, stats.skipped["to review"] = unlinked, queued
+    sync_system(ctx, "renaissance", "SELECT student_identifier AS system_id, hub_student_key FROM _star_linked "
+                                    "WHERE student_identifier IS NOT NULL")
+    ctx.conn.exec_driver_sql("DROP TABLE _star_linked")
+    return stats
+
+
+def _ts(col: str) -> str:
+    return f"CAST(REPLACE(REPLACE(s.{col}, 'T', ' '), 'Z', '') AS TIMESTAMP)"
+
+
+def _source(ctx: ApplyContext, ft: str, staged: str) -> str:
+    """SQL: the staged rows in core.star_assessments' columns, with their link (hub student or review reason)."""
+    return (
+        f"SELECT md5(s.assessment_id) AS assessment_key, {lit(ctx.district.id)} AS district_id, s.assessment_id, "
+        f"l.hub_student_key, {lit(SUBJECTS[ft])} AS subject, s.school_year, {_ts('completed_date')} AS completed_at, "
+        f"CAST(CAST(s.scaled_score AS NUMERIC) AS INTEGER) AS scaled_score, "
+        f"CAST(s.percentile_rank AS INTEGER) AS percentile_rank, s.grade_equivalent, s.benchmark_category, "
+        f"CAST(s.benchmark_level AS INTEGER) AS benchmark_level, s.screening_window, "
+        f"d.file_name AS source_file, s.delivery_id, l.reason, s.source_row, s.student_identifier "
+        f"FROM {staged} s JOIN ops.deliveries d ON d.delivery_id = s.delivery_id "
+        f"JOIN ({link_by_student_number(staged, ctx.district.id, 'student_identifier')}) l "
+        f"ON l.delivery_id = s.delivery_id AND l.source_row = s.source_row")
+
+
+def _unlink(ctx: ApplyContext) -> int:
+    """Delete the stored scores of rows that no longer link (one 'delete' audit row each); returns how many."""
+    gone = ("FROM core.star_assessments t JOIN _star_linked s ON s.district_id = t.district_id AND "
+            "s.assessment_id = t.assessment_id WHERE s.reason IS NOT NULL")
+    ctx.conn.execute(sa.text(
+        f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, 'core.star_assessments', "
+        f"t.assessment_key, 'delete', 'hub_student_key', t.hub_student_key, NULL, s.source_file, s.delivery_id, "
+        f":run_id, :now {gone}"), {"run_id": ctx.run_id, "now": ctx.now})
+    return ctx.conn.exec_driver_sql(
+        f"DELETE FROM core.star_assessments WHERE district_id = {lit(ctx.district.id)} AND assessment_id IN "
+        "(SELECT assessment_id FROM _star_linked WHERE reason IS NOT NULL)").rowcount

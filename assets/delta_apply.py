@@ -17,7 +17,8 @@ from resources.warehouse import Warehouse
 
 def apply_delta(context: dg.AssetExecutionContext, wh: Warehouse, registry: Registry, feed: Feed,
                 integration: Integration, day: str, started: float) -> dg.MaterializeResult:
-    """Apply this partition's day and every later day that becomes applicable, or report why it is held."""
+    """Apply pending reference files, this partition's day and every later day that becomes applicable, or report
+    why the day is held."""
     options = feed.options_model.model_validate(integration.options)
     district = registry.district(integration.district)
     with wh.begin() as conn:
@@ -31,6 +32,7 @@ def apply_delta(context: dg.AssetExecutionContext, wh: Warehouse, registry: Regi
     md["days applied"] = ", ".join(result.applied_days) or "none"
     md["replayed from the first day"] = result.replayed
     md["files applied"] = len(result.files)
+    md["reference files applied"] = len(result.references)
     if day in result.held:
         md["held"] = result.held[day]
         context.log.warning("%s %s: %s", integration.id, day, result.held[day])

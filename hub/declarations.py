@@ -63,6 +63,9 @@ class FileType:
     link: "Callable[[LinkRequest], dict[str, int]] | None" = None  # counts per outcome ('linked' or a review reason)
     description: str = ""
     checks: tuple[RowCheck, ...] = ()  # cross-column row checks
+    # "dated": belongs to its delivery day (the feed's load rules); "reference": reference data (e.g. a one-time
+    # crosswalk) applied whenever received, outside a delta feed's day order, never skipped for age (hub/intake.py)
+    load: Literal["dated", "reference"] = "dated"
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -126,6 +129,10 @@ class Feed:
     def elements(self) -> tuple[str, ...]:
         """The student data elements the feed may carry (the columns' element tags), sorted."""
         return tuple(sorted({c.element for ft in self.files for c in ft.columns if c.element}))
+
+    def reference_types(self) -> frozenset[str]:
+        """The file types declared `load="reference"` (outside a delta feed's day order, never stale)."""
+        return frozenset(ft.name for ft in self.files if ft.load == "reference")
 
     def all_patterns(self) -> tuple[str, ...]:
         return tuple(p for ft in self.files for p in ft.patterns)

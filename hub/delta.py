@@ -8,6 +8,9 @@ Rules (docs/feeds/edreflect.md):
 - A new delivery for a day that is already applied or older than an applied day (a re-import or late arrival)
   empties the integration's rows in the target tables and replays every day in order, so the result always equals
   applying all deliveries once in order. A re-upload replaces its file type of that day; a day's other files stay.
+- File types declared `load="reference"` (reference data such as a crosswalk) are outside the day order: each
+  delivery applies on its own as soon as it is staged, before the days; they never hold a day, are never held and
+  never start a replay. A replay re-applies them (in the order received) before the days.
 """
 
 from __future__ import annotations
@@ -35,12 +38,15 @@ class OrderResult:
     replayed: bool = False
     stats: ApplyStats = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # reference files applied (outside the day order)
 
 
-def _days(conn: sa.Connection, integration_id: str) -> tuple[dict[str, dict[str, ledger.Delivery]], set[str]]:
-    """Per delivery day, the newest importable delivery of each file type; and the days with any applied delivery."""
+def _days(conn: sa.Connection, integration_id: str,
+          reference: frozenset[str]) -> tuple[dict[str, dict[str, ledger.Delivery]], set[str]]:
+    """Per delivery day, the newest importable delivery of each dated file type; and the days with any applied one."""
     rows = conn.execute(sa.select(deliveries).where(
-        deliveries.c.integration_id == integration_id, deliveries.c.status.in_(ledger.IMPORTABLE))
+        deliveries.c.integration_id == integration_id, deliveries.c.status.in_(ledger.IMPORTABLE),
+        deliveries.c.file_type.not_in(reference) if reference else sa.true())
         .order_by(deliveries.c.mtime, deliveries.c.discovered_at)).all()
     days: dict[str, dict[str, ledger.Delivery]] = {}
     applied: set[str] = set()
@@ -56,6 +62,16 @@ def _days(conn: sa.Connection, integration_id: str) -> tuple[dict[str, dict[str,
     return dict(sorted(days.items())), applied
 
 
+def _references(conn: sa.Connection, integration_id: str, reference: frozenset[str]) -> list[ledger.Delivery]:
+    """The staged and applied deliveries of reference file types, in the order they were received."""
+    if not reference:
+        return []
+    rows = conn.execute(sa.select(deliveries).where(
+        deliveries.c.integration_id == integration_id, deliveries.c.file_type.in_(reference),
+        deliveries.c.status.in_(("staged", "applied"))).order_by(deliveries.c.discovered_at, deliveries.c.mtime))
+    return [ledger.Delivery.from_row(r) for r in rows]
+
+
 def _merge(total: ApplyStats, stats: ApplyStats) -> None:
     for table, s in stats.items():
         t = total.setdefault(table, TableStats())
@@ -69,16 +85,24 @@ def _merge(total: ApplyStats, stats: ApplyStats) -> None:
 
 def apply_in_order(conn: sa.Connection, feed: Feed, integration_id: str, district_id: str, cadence_days: int,
                    apply_day: Callable[[dict[str, ledger.Delivery]], ApplyStats], run_id: str) -> OrderResult:
-    """Apply every pending day that may be applied now, in order, inside the caller's transaction."""
-    days, applied = _days(conn, integration_id)
+    """Apply pending reference deliveries, then every pending day that may be applied now, in order, inside the
+    caller's transaction."""
+    reference = feed.reference_types()
+    days, applied = _days(conn, integration_id, reference)
+    references = _references(conn, integration_id, reference)
     result = OrderResult()
     pending = [day for day, files in days.items() if any(d.status != "applied" for d in files.values())]
-    if not pending:
-        return result
-    result.replayed = any(day >= pending[0] for day in applied)  # a re-import, or a day older than applied ones
+    result.replayed = bool(pending) and any(day >= pending[0] for day in applied)  # a re-import or late day
     if result.replayed:
         for table in feed.target_tables:
             conn.execute(sa.text(f"DELETE FROM {table} WHERE district_id = :d"), {"d": district_id})
+    for d in references:
+        if result.replayed or d.status != "applied":  # each reference delivery on its own, as received
+            _merge(result.stats, apply_day({d.file_type: d}))
+            ledger.set_status(conn, [d.delivery_id], "applied", run_id=run_id)
+            result.references.append(d.file_name)
+    if not pending:
+        return result
     previous: str | None = None
     hold: str | None = None
     for day, files in days.items():

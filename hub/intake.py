@@ -84,10 +84,10 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
             hold = hold_reason(registry, integration, now)
             for remote, file_type in stable:
                 if not _too_old(feed, integration, warehouse, remote, file_type, tz, now, result):
-                    _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, runs,
-                             result, None if day else hold, day)
+                    _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, now,
+                             runs, result, None if day else hold, day)
             if day is None:  # a fetch inside a run is timed by its schedule or operator, not held
-                _held(integration, warehouse, hold, now, runs, result)
+                _held(feed, integration, warehouse, hold, now, runs, result)
             result.runs = sorted(runs.values(), key=lambda r: r.day)  # oldest delivery day first
     except TransportError as exc:
         result.error = str(exc)
@@ -131,31 +131,39 @@ def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, li
     return stable
 
 
-def _ledger_base(feed: Feed, integration: Integration, remote: RemoteFile, file_type: str, tz: str) -> dict:
+def _ledger_base(feed: Feed, integration: Integration, remote: RemoteFile, file_type: str, tz: str,
+                 now: float) -> dict:
+    """The ledger row of a received file; its partition day is the modification day (reference files: the day
+    received, as their modification day says nothing about when they apply)."""
+    received = now if file_type in feed.reference_types() else remote.mtime
     return dict(delivery_id=ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime),
                 integration_id=integration.id, district_id=integration.district, feed=feed.name,
                 file_type=file_type, remote_path=remote.path, file_name=remote.name, size=remote.size,
                 mtime=dt.datetime.fromtimestamp(remote.mtime, dt.timezone.utc).replace(tzinfo=None),
-                partition_date=delivery_day(remote.mtime, tz))
+                partition_date=delivery_day(received, tz))
 
 
 def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str,
              now: float, result: TickResult) -> bool:
-    """Freshness: a stale file is recorded once as skipped (its ledger row stops later ticks) and never run."""
+    """Freshness: a stale file is recorded once as skipped (its ledger row stops later ticks) and never run.
+    Reference files are never stale."""
+    if file_type in feed.reference_types():
+        return False
     with warehouse.begin() as conn:
         newest = ledger.newest_applied(conn, integration.id, file_type)
         reason = stale_reason(remote.mtime, now, integration.max_file_age_days, newest.mtime if newest else None)
         if reason:
-            ledger.record(conn, **_ledger_base(feed, integration, remote, file_type, tz), status="skipped", reason=reason)
+            ledger.record(conn, **_ledger_base(feed, integration, remote, file_type, tz, now), status="skipped",
+                          reason=reason)
     if reason:
         result.counts[f"skipped: {reason}"] += 1
     return reason is not None
 
 
 def _receive(registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
-             warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str, runs: dict[str, PartitionRun],
-             result: TickResult, hold: str | None, day: str | None = None) -> None:
-    base = _ledger_base(feed, integration, remote, file_type, tz)
+             warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str, now: float,
+             runs: dict[str, PartitionRun], result: TickResult, hold: str | None, day: str | None = None) -> None:
+    base = _ledger_base(feed, integration, remote, file_type, tz, now)
     if day:
         base["partition_date"] = day
     day = base["partition_date"]
@@ -175,10 +183,12 @@ def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, arch
                  runs: dict[str, PartitionRun], result: TickResult) -> None:
     """Ledger row for one received file; identical bytes start no run, a hold waits, anything else joins a run.
 
-    For delta feeds identical bytes on another day are a new change set (e.g. the same ids modified again)."""
+    For delta feeds identical bytes on another day are a new change set (e.g. the same ids modified again); reference
+    files are days-independent. Identical bytes of another file type are not a duplicate (e.g. two empty crosswalks)."""
     with warehouse.begin() as conn:
-        same_day = base["partition_date"] if feed.load == "delta" else None
-        same = ledger.find_same_bytes(conn, base["integration_id"], sha256, same_day)
+        dated = feed.load == "delta" and base["file_type"] not in feed.reference_types()
+        same = ledger.find_same_bytes(conn, base["integration_id"], base["file_type"], sha256,
+                                      base["partition_date"] if dated else None)
         status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
         if hold and not same:  # archived now, run when the window opens (or by an operator's materialization)
             status, reason = "held", hold
@@ -206,7 +216,8 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
     """Keep the container, then record each member that is a file of the feed as a delivery of its own."""
     try:
         members = list(unpack(archive, got.path, integration.id, day, lambda n: feed.file_type_for(n) is not None))
-        status, reason = "unpacked", f"{len(members)} member(s) received"
+        status, reason = ("unpacked", f"{len(members)} member(s) received") if members else (
+            "rejected", f"no file of this feed inside (expected {', '.join(feed.all_patterns())})")
     except ContainerError as exc:
         members, status, reason = [], "rejected", str(exc)
     with warehouse.begin() as conn:
@@ -226,8 +237,8 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
         _record_file(feed, warehouse, member, m.sha256, str(m.path), hold, runs, result)
 
 
-def _held(integration: Integration, warehouse: Warehouse, hold: str | None, now: float, runs: dict[str, PartitionRun],
-          result: TickResult) -> None:
+def _held(feed: Feed, integration: Integration, warehouse: Warehouse, hold: str | None, now: float,
+          runs: dict[str, PartitionRun], result: TickResult) -> None:
     """Deliveries held by the window or a blackout: report while held; once free, run them (or skip stale ones)."""
     with warehouse.begin() as conn:
         held = ledger.with_status(conn, integration.id, "held")
@@ -237,7 +248,8 @@ def _held(integration: Integration, warehouse: Warehouse, hold: str | None, now:
         for d in held:
             mtime = d.mtime.replace(tzinfo=dt.timezone.utc).timestamp()
             newest = ledger.newest_applied(conn, integration.id, d.file_type)
-            stale = stale_reason(mtime, now, integration.max_file_age_days, newest.mtime if newest else None)
+            stale = None if d.file_type in feed.reference_types() else stale_reason(
+                mtime, now, integration.max_file_age_days, newest.mtime if newest else None)
             ledger.set_status(conn, [d.delivery_id], "skipped" if stale else "queued", stale)
             if stale:
                 result.counts[f"skipped: {stale}"] += 1

@@ -52,10 +52,12 @@ def get(conn: sa.Connection, did: str) -> Delivery | None:
     return Delivery.from_row(row) if row else None
 
 
-def find_same_bytes(conn: sa.Connection, integration_id: str, sha256: str, day: str | None = None) -> Delivery | None:
-    """An earlier delivery of this integration with identical bytes (only on partition `day` when given)."""
+def find_same_bytes(conn: sa.Connection, integration_id: str, file_type: str, sha256: str,
+                    day: str | None = None) -> Delivery | None:
+    """An earlier delivery of this integration and file type with identical bytes (only on partition `day` when
+    given)."""
     query = sa.select(deliveries).where(deliveries.c.integration_id == integration_id, deliveries.c.sha256 == sha256,
-                                        deliveries.c.status.in_(IMPORTABLE))
+                                        deliveries.c.file_type == file_type, deliveries.c.status.in_(IMPORTABLE))
     if day is not None:
         query = query.where(deliveries.c.partition_date == day)
     row = conn.execute(query.order_by(deliveries.c.discovered_at).limit(1)).first()

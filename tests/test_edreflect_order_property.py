@@ -1,4 +1,5 @@
-"""Property: EdReflect deltas applied as they arrive — out of order, with re-imports — equal one in-order replay."""
+"""Properties: EdReflect deltas applied as they arrive — out of order, with re-imports — equal one in-order replay,
+and every table stays unique by its file's declared key after each arrival."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import datetime as dt
 import itertools
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from feeds.edreflect.layout import BY_NAME
 from resources.warehouse import Warehouse
 from tests.edreflect_org import Org, frame
 
 IDS = st.sampled_from(["1", "2", "3"])
-TABLES = ("goals", "goal_posts", "goals_questions", "user_affiliations", "user_roles", "ratings", "observations")
+TABLES = ("goals", "goal_posts", "goals_questions", "user_affiliations", "user_roles", "ratings", "observations",
+          "slos", "slo_assessments", "rubrics", "indicators")
 _orgs = itertools.count()
 
 
@@ -48,6 +52,12 @@ def day_files(draw, day: str) -> dict:  # noqa: ANN001
                             rating=list(d.values())))),
         "observations": _opt(st.dictionaries(IDS, st.sampled_from(["open", "closed"]), max_size=2).map(
             lambda d: frame(observation_group_id=list(d), observation_status=list(d.values())))),
+        "slos": _opt(st.lists(IDS, unique=True, max_size=2).map(lambda ids: frame(slo_id=ids))),
+        "slo_assessments": _opt(st.dictionaries(IDS, IDS, max_size=3).map(  # an assessment may move to another slo
+            lambda d: frame(slo_assessment_id=list(d), slo_id=list(d.values()), slo_assessment_name=[day] * len(d)))),
+        "rubrics": _opt(st.lists(IDS, unique=True, max_size=1).map(lambda ids: frame(rubric_id=ids))),
+        "indicators": _opt(st.dictionaries(IDS, st.sampled_from([None, "1"]), max_size=2).map(  # blank rubric_id
+            lambda d: frame(indicator_id=list(d), rubric_id=list(d.values()), indicator_name=[day] * len(d)))),
     }
     return {ft: f for ft, s in files.items() if (f := draw(s)) is not None}
 
@@ -74,6 +84,20 @@ def wh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     tables._ready.clear()
 
 
+def repeated_keys(wh: Warehouse, district: str) -> dict[str, int]:
+    """Per table, how many keys the org holds more than once."""
+    out = {}
+    with wh.begin() as conn:
+        for table in TABLES:
+            key = ", ".join(BY_NAME[table].key)
+            n = conn.execute(sa.text(f"SELECT count(*) FROM (SELECT {key} FROM edreflect.{table} WHERE "
+                                     f"district_id = :d GROUP BY {key} HAVING count(*) > 1) x"),
+                             {"d": district}).scalar_one()
+            if n:
+                out[table] = n
+    return out
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(scenario=scenarios())
@@ -84,6 +108,7 @@ def test_incremental_out_of_order_with_reimports_equals_replay(wh, scenario):
     last = {}
     for day, files in arrivals:
         live.deliver(day, files)
+        assert repeated_keys(wh, live.district) == {}
         last.setdefault(day, {}).update(files)  # a re-upload replaces its file types of that day
     for day in days:  # from scratch: each day's final files once, in date order
         replay.deliver(day, last[day])

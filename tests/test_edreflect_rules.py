@@ -120,3 +120,51 @@ def test_every_spec_file_is_recognised():
         "aggregated_eoy_snapshots", "goals", "goals_deleted", "user_rubrics_modified", "trending_ratings",
         "snapshots", "observation_snapshots", "slo_template_ids"]
     assert len(FEED.files) == 43 + 16 and FEED.file_type_for("Observation_Survey.csv") is None
+
+
+def test_affiliations_close_when_only_user_modified_arrives(wh):
+    """No User_Affiliations.csv that day: the results list no pair, so each open pair of a listed user closes."""
+    org = Org(wh, "org_g")
+    org.deliver("2026-03-01", {"user_affiliations": frame(
+        learner_employee_id=["u1", "v3", "u2"], observer_employee_id=["v1", "u1", "v1"],
+        affiliation_type=["coach"] * 3, date_deleted=[None, "2026-02-01", None])})
+    res = org.deliver("2026-03-02", {"user_modified": frame(employee_id=["u1"], user_modified_date=["2026-03-02"])})
+    assert org.rows("user_affiliations") == [("u1", "v1", "coach", "2026-03-02"), ("u2", "v1", "coach", None),
+                                             ("v3", "u1", "coach", "2026-02-01")]  # a closed pair keeps its date
+    assert res.stats["edreflect.user_affiliations"].skipped["closed (date_deleted set)"] == 1
+
+
+def test_rows_stay_unique_by_key_with_drop_rules(wh):
+    """A row moved to another drop-rule id, or with a blank drop-rule id, is replaced by its key, not stored twice."""
+    org = Org(wh, "org_h")
+    org.deliver("2026-03-01", {
+        "slo_assessments": frame(slo_assessment_id=["a1"], slo_id=["s1"], slo_assessment_name=["fall"]),
+        "indicators": frame(indicator_id=["i1"], rubric_id=[None], indicator_name=["one"]),
+    })
+    res = org.deliver("2026-03-02", {
+        "slo_assessments": frame(slo_assessment_id=["a1"], slo_id=["s2"], slo_assessment_name=["spring"]),
+        "indicators": frame(indicator_id=["i1"], rubric_id=[None], indicator_name=["uno"]),
+    })
+    assert org.rows("slo_assessments") == [("a1", "s2", "spring")]
+    assert org.rows("indicators") == [("i1", None, "uno", None)]
+    s = res.stats["edreflect.slo_assessments"]
+    assert (s.inserted, s.updated, s.deleted) == (0, 1, 0)
+
+
+def test_reference_files_stay_outside_the_day_order(wh):
+    """Legacy-id tables (load="reference") apply when staged: an early one holds no day, a late one starts no
+    replay, and a replay of the days keeps them."""
+    org = Org(wh, "org_i")
+    org.deliver("2026-02-01", {"user_ids": frame(legacy_id=["5"], new_id=["U5"])})
+    org.deliver("2026-03-01", {"goals": frame(goal_id=["g1"], goal_status=["a"])})
+    res = org.deliver("2026-03-02", {"goals": frame(goal_id=["g2"], goal_status=["a"])})
+    assert res.applied_days == ["2026-03-02"] and not res.held
+    res = org.deliver("2026-01-15", {"goal_ids": frame(legacy_id=["9"], new_id=["g1"])})  # late, with an old date
+    assert not res.replayed and res.applied_days == [] and res.references == ["goal_ids.csv"]
+    assert [r[0] for r in org.rows("goals")] == ["g1", "g2"]
+    res = org.deliver("2026-03-01", {"goals": frame(goal_id=["g1"], goal_status=["b"])})  # a re-import replays
+    assert res.replayed and res.applied_days == ["2026-03-01", "2026-03-02"]
+    with wh.begin() as conn:
+        mapped = conn.execute(sa.text("SELECT legacy_model, new_id FROM edreflect.legacy_id_map "
+                                      "WHERE district_id = 'org_i' ORDER BY 1")).all()
+    assert [tuple(r) for r in mapped] == [("goal", "g1"), ("user", "U5")]

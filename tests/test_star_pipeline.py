@@ -216,9 +216,10 @@ def test_an_unsure_district_name_is_blocked_until_a_person_confirms_it_once(hub)
     assert [run.success for run in star(defs, instance, folders, {"SEL.csv": later}).runs] == [True]
 
 
-def test_an_unreadable_zip_is_logged_and_starts_nothing(hub):
+@pytest.mark.parametrize("content", [b"PK\x03\x04 not really a zip", star_zip({"Math.csv": pd.DataFrame({"x": ["1"]})})])
+def test_an_unreadable_zip_or_one_without_star_files_is_logged_and_starts_nothing(hub, content: bytes):
     defs, instance, folders = hub
-    put(folders["renaissance_star"] / "Belleville Public Schools.zip", b"PK\x03\x04 not really a zip")
+    put(folders["renaissance_star"] / "Belleville Public Schools.zip", content)
     t = tick(defs, instance, "renaissance_star_belleville__deliveries")
     assert t.runs == [] and "containers without files of this feed" in t.skip_reason
     assert query("SELECT gate, file_name, district_id FROM ops.ingest_errors") == [

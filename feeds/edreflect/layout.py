@@ -66,6 +66,8 @@ LEGACY_MODELS = ("artifact", "artifact_content", "goal", "indicator", "observati
                  "user", "user_group")
 DEPRECATED = ("Aggregated_EOY_Reports_Summary.csv", "Observation_Survey.csv", "Observation_Template_Scheduling_Groups.csv")
 SLO_STATUSES = ("created", "unlocked", "locked", "awaiting approval", "approved", "completed")
+# code columns: accepted in any case (validation upper-cases codes), stored in the spec's lowercase spelling
+LOWERCASE_CODES = {"slo_status": SLO_STATUSES}
 SCHOOL_YEAR_BASE = 2009
 
 
@@ -118,8 +120,9 @@ SCHOOL_YEAR_CHECK = RowCheck("school_year_id", ("school_year", "school_year_id")
 def _column(t: Table, name: str) -> Column:
     key = name in t.key
     element = "staff id" if name.endswith("employee_id") else "educator evaluation"  # staff data, not students'
-    if name == "slo_status":
-        return Column(name, codes=SLO_STATUSES, description="Slos.csv status list", element=element)
+    if name in LOWERCASE_CODES:
+        return Column(name, kind="code", codes=tuple(c.upper() for c in LOWERCASE_CODES[name]), element=element,
+                      description="Slos.csv status list (any case; stored in lower case)")
     if name in ("school_year", "observation_school_year"):
         return Column(name, pattern=r"\d{4}", pattern_rule="a 4-digit calendar year", element=element)
     return Column(name, required=key, nullable=not key, element=element,
@@ -135,8 +138,9 @@ def _file_type(t: Table) -> FileType:
 def _legacy(model: str) -> FileType:
     cols = tuple(Column(c, required=True, nullable=False, element="educator evaluation")
                  for c in ("legacy_id", "new_id"))
-    return FileType(f"{model}_ids", (f"{model}_ids.csv",), cols, unique_key=("legacy_id",),
-                    description=f"export/all/{model}_ids.csv: legacy {model} id -> new id")
+    return FileType(f"{model}_ids", (f"{model}_ids.csv",), cols, unique_key=("legacy_id",), load="reference",
+                    description=f"export/all/{model}_ids.csv: legacy {model} id -> new id (reference data: applied "
+                                "whenever received, outside the daily order)")
 
 
 FILE_TYPES: tuple[FileType, ...] = (*(_file_type(t) for t in TABLES), *(_legacy(m) for m in LEGACY_MODELS))

@@ -1,10 +1,11 @@
 """EdReflect's own apply rules for one delivery day, inside the caller's single transaction.
 
 1. "Drop all rows keyed by X in Y.csv": rows of dependent tables whose X is listed in the reference file go.
-2. Each delivered file replaces its rows: tables with a drop rule by X (the delivered rows' X count as modified),
-   the others by their key (an upsert).
+2. Each delivered file replaces its rows: tables with a drop rule first by X (the delivered rows' X count as
+   modified), then every table by its key (an upsert), so rows stay unique by key.
 3. Goals_Deleted.csv removes goals and their goal-keyed rows.
-4. User_Affiliations.csv: only date_deleted of existing pairs changes; see `_affiliations`.
+4. User_Affiliations.csv: only date_deleted of existing pairs changes; User_Modified.csv closes the listed users'
+   open pairs the day's User_Affiliations.csv (absent: no rows) does not list; see `_affiliations`.
 5. export/all/*_ids.csv upsert into the legacy-id crosswalk.
 """
 
@@ -15,12 +16,14 @@ import time
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from feeds.edreflect.layout import LEGACY_MODELS, REFERENCE_KEY, TABLES, Table
+from feeds.edreflect.layout import LEGACY_MODELS, LOWERCASE_CODES, REFERENCE_KEY, TABLES, Table
 from feeds.edreflect.targets import CROSSWALK, SCHEMA, ensure_targets, legacy_ids
 from hub.apply import ApplyContext, ApplyStats, TableStats, lit
 
 GOAL_DEPENDENTS = ("goals", "goal_posts", "goals_questions", "goals_indicators")
 AFFILIATIONS = "user_affiliations"
+USERS_MODIFIED = "user_modified"
+_PAIR = "s.learner_employee_id = t.learner_employee_id AND s.observer_employee_id = t.observer_employee_id"
 
 
 class EdreflectOptions(BaseModel):
@@ -53,7 +56,7 @@ def apply(ctx: ApplyContext) -> ApplyStats:
             s.deleted += ctx.conn.execute(sa.text(
                 f"DELETE FROM {SCHEMA}.{name} t WHERE t.district_id = :d AND EXISTS (SELECT 1 FROM "
                 f"{ctx.staged('goals_deleted')} g WHERE g.goal_id = t.goal_id)"), {"d": ctx.district.id}).rowcount
-    if AFFILIATIONS in ctx.deliveries:
+    if AFFILIATIONS in ctx.deliveries or USERS_MODIFIED in ctx.deliveries:
         stats[f"{SCHEMA}.{AFFILIATIONS}"] = _affiliations(ctx)
     if any(f"{m}_ids" in ctx.deliveries for m in LEGACY_MODELS):
         stats[CROSSWALK] = _crosswalk(ctx)
@@ -78,48 +81,59 @@ def _existed(ctx: ApplyContext, t: Table) -> int:
 
 
 def _replace(ctx: ApplyContext, t: Table, s: TableStats, existed: int) -> None:
-    """Replace the delivered rows (by drop-rule id, else by key) and count inserted, updated and deleted rows."""
+    """Replace the delivered rows (by drop-rule id if any, then by key) and count inserted, updated and deleted rows."""
     src, target = ctx.staged(t.name), f"{SCHEMA}.{t.name}"
-    cols = (t.drop_column,) if t.drop_column else t.key
-    removed = _delete_by(ctx, t, src, cols[0], cols)
-    cols_sql = ", ".join(t.columns)
+    removed = _delete_by(ctx, t, src, t.drop_column, (t.drop_column,)) if t.drop_column else 0
+    removed += _delete_by(ctx, t, src, t.key[0], t.key)
+    values = ", ".join(f"LOWER(s.{c})" if c in LOWERCASE_CODES else f"s.{c}" for c in t.columns)
     inserted = ctx.conn.execute(sa.text(
-        f"INSERT INTO {target} (district_id, {cols_sql}, last_delivery_id) SELECT CAST(:d AS VARCHAR), "
-        f"{', '.join('s.' + c for c in t.columns)}, s.delivery_id FROM {src} s ORDER BY {', '.join(t.key)}"),
-        {"d": ctx.district.id}).rowcount
+        f"INSERT INTO {target} (district_id, {', '.join(t.columns)}, last_delivery_id) SELECT CAST(:d AS VARCHAR), "
+        f"{values}, s.delivery_id FROM {src} s ORDER BY {', '.join(t.key)}"), {"d": ctx.district.id}).rowcount
     s.updated += existed
     s.inserted += inserted - existed
     s.deleted += removed - existed
 
 
 def _affiliations(ctx: ApplyContext) -> TableStats:
-    """Key (learner, observer): existing pairs only get date_deleted; new pairs are inserted; for each user in
-    User_Modified, their open pairs (as learner or observer) missing from the delivery close on user_modified_date."""
-    started, d = time.monotonic(), {"d": ctx.district.id}
-    src, target = ctx.staged(AFFILIATIONS), f"{SCHEMA}.{AFFILIATIONS}"
-    key = "s.learner_employee_id = t.learner_employee_id AND s.observer_employee_id = t.observer_employee_id"
-    run = ctx.conn.execute
-    stats = TableStats()
-    stats.updated = run(sa.text(
-        f"UPDATE {target} t SET date_deleted = s.date_deleted, last_delivery_id = s.delivery_id FROM {src} s "
-        f"WHERE t.district_id = :d AND {key} AND t.date_deleted IS DISTINCT FROM s.date_deleted"), d).rowcount
-    stats.inserted = run(sa.text(
-        f"INSERT INTO {target} (district_id, learner_employee_id, observer_employee_id, affiliation_type, "
-        f"date_deleted, last_delivery_id) SELECT CAST(:d AS VARCHAR), s.learner_employee_id, s.observer_employee_id, "
-        f"s.affiliation_type, s.date_deleted, s.delivery_id FROM {src} s WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {target} t WHERE t.district_id = :d AND {key})"), d).rowcount
-    if "user_modified" in ctx.deliveries:
-        users = ctx.staged("user_modified")
-        closed = run(sa.text(
-            f"UPDATE {target} t SET date_deleted = (SELECT max(m.user_modified_date) FROM {users} m WHERE "
-            f"m.employee_id IN (t.learner_employee_id, t.observer_employee_id)), last_delivery_id = "
-            f"{lit(ctx.deliveries['user_modified'].delivery_id)} WHERE t.district_id = :d AND t.date_deleted IS NULL "
-            f"AND EXISTS (SELECT 1 FROM {users} m WHERE m.employee_id IN (t.learner_employee_id, t.observer_employee_id)) "
-            f"AND NOT EXISTS (SELECT 1 FROM {src} s WHERE {key})"), d).rowcount
+    """Key (learner, observer): existing pairs only get date_deleted; new pairs are inserted. For each user in
+    User_Modified, their open pairs (as learner or observer) that the day's User_Affiliations.csv does not list (all
+    of them when the day has no such file) close on user_modified_date."""
+    started, stats = time.monotonic(), TableStats()
+    if AFFILIATIONS in ctx.deliveries:
+        stats.updated, stats.inserted = _upsert_affiliations(ctx)
+    if USERS_MODIFIED in ctx.deliveries:
+        closed = _close_affiliations(ctx)
         stats.skipped["closed (date_deleted set)"] = closed
         stats.updated += closed
     stats.seconds = time.monotonic() - started
     return stats
+
+
+def _upsert_affiliations(ctx: ApplyContext) -> tuple[int, int]:
+    """Set date_deleted of delivered existing pairs and insert new pairs; returns (updated, inserted)."""
+    d, src, target = {"d": ctx.district.id}, ctx.staged(AFFILIATIONS), f"{SCHEMA}.{AFFILIATIONS}"
+    updated = ctx.conn.execute(sa.text(
+        f"UPDATE {target} t SET date_deleted = s.date_deleted, last_delivery_id = s.delivery_id FROM {src} s "
+        f"WHERE t.district_id = :d AND {_PAIR} AND t.date_deleted IS DISTINCT FROM s.date_deleted"), d).rowcount
+    inserted = ctx.conn.execute(sa.text(
+        f"INSERT INTO {target} (district_id, learner_employee_id, observer_employee_id, affiliation_type, "
+        f"date_deleted, last_delivery_id) SELECT CAST(:d AS VARCHAR), s.learner_employee_id, s.observer_employee_id, "
+        f"s.affiliation_type, s.date_deleted, s.delivery_id FROM {src} s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {target} t WHERE t.district_id = :d AND {_PAIR})"), d).rowcount
+    return updated, inserted
+
+
+def _close_affiliations(ctx: ApplyContext) -> int:
+    """Close the open pairs of the users in User_Modified that the day's User_Affiliations.csv does not list."""
+    users, target = ctx.staged(USERS_MODIFIED), f"{SCHEMA}.{AFFILIATIONS}"
+    listed = (f" AND NOT EXISTS (SELECT 1 FROM {ctx.staged(AFFILIATIONS)} s WHERE {_PAIR})"
+              if AFFILIATIONS in ctx.deliveries else "")
+    of_user = "m.employee_id IN (t.learner_employee_id, t.observer_employee_id)"
+    return ctx.conn.execute(sa.text(
+        f"UPDATE {target} t SET date_deleted = (SELECT max(m.user_modified_date) FROM {users} m WHERE {of_user}), "
+        f"last_delivery_id = {lit(ctx.deliveries[USERS_MODIFIED].delivery_id)} WHERE t.district_id = :d "
+        f"AND t.date_deleted IS NULL AND EXISTS (SELECT 1 FROM {users} m WHERE {of_user}){listed}"),
+        {"d": ctx.district.id}).rowcount
 
 
 def _crosswalk(ctx: ApplyContext) -> TableStats:

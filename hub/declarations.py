@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
@@ -120,11 +121,14 @@ class Feed:
     nightly_cron: str = "0 2 * * *"  # in the integration's timezone
     deprecated: tuple[str, ...] = ()  # file names no longer produced: recognised and skipped with a warning
 
-    def file_type_for(self, file_name: str, patterns: tuple[str, ...] = ()) -> FileType | None:
-        """The first file type whose patterns match; integration patterns narrow the feed's own."""
+    def file_type_for(self, file_name: str, patterns: tuple[str, ...] = (),
+                      file_patterns: Mapping[str, tuple[str, ...]] | None = None) -> FileType | None:
+        """The first file type whose patterns match. An integration's `file_patterns` replace a file type's own
+        (a district's file names); its `patterns` narrow which files are taken at all."""
         if patterns and not any(fnmatch.fnmatch(file_name.lower(), p.lower()) for p in patterns):
             return None
-        return next((ft for ft in self.files if ft.matches(file_name)), None)
+        own = file_patterns or {}
+        return next((ft for ft in self.files if ft.matches(file_name, own.get(ft.name))), None)
 
     def elements(self) -> tuple[str, ...]:
         """The student data elements the feed may carry (the columns' element tags), sorted."""
@@ -134,5 +138,6 @@ class Feed:
         """The file types declared `load="reference"` (outside a delta feed's day order, never stale)."""
         return frozenset(ft.name for ft in self.files if ft.load == "reference")
 
-    def all_patterns(self) -> tuple[str, ...]:
-        return tuple(p for ft in self.files for p in ft.patterns)
+    def all_patterns(self, file_patterns: Mapping[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+        own = file_patterns or {}
+        return tuple(p for ft in self.files for p in own.get(ft.name, ft.patterns))

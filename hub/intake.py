@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from hub import ledger
 from hub.containers import ContainerError, unpack
-from hub.declarations import Feed
+from hub.declarations import Feed, FileType
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
 from resources.archive import Archive, ArchivedFile
@@ -76,7 +76,8 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
     result = TickResult(runs=[], cursor={}, counts=Counter())
     try:
         with transport:
-            listing = transport.list_files((*(integration.patterns or feed.all_patterns()), *feed.containers,
+            listing = transport.list_files((*(integration.patterns or feed.all_patterns(integration.file_patterns)),
+                                            *feed.containers,
                                             *feed.deprecated))
             listing = _warn_deprecated(feed, listing, result)
             stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result, by_mtime=day is not None)
@@ -111,7 +112,8 @@ def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, li
                   cursor: dict[str, list[float]], now: float, result: TickResult,
                   by_mtime: bool = False) -> list[tuple[RemoteFile, str]]:
     typed = [(f, CONTAINER) for f in listing if feed.containers and _is_container(feed, f.name)]
-    typed += [(f, ft.name) for f in listing if (ft := feed.file_type_for(f.name, integration.patterns))]
+    typed += [(f, ft.name) for f in listing
+              if (ft := feed.file_type_for(f.name, integration.patterns, integration.file_patterns))]
     ids = {f.path: ledger.delivery_id(integration.id, f.path, f.size, f.mtime) for f, _ in typed}
     with warehouse.begin() as conn:
         known = {i for i in ids.values() if ledger.get(conn, i)}
@@ -214,10 +216,14 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
             got: ArchivedFile, base: dict, day: str, runs: dict[str, PartitionRun], result: TickResult,
             hold: str | None) -> None:
     """Keep the container, then record each member that is a file of the feed as a delivery of its own."""
+    def type_of(name: str) -> FileType | None:
+        return feed.file_type_for(name, file_patterns=integration.file_patterns)
+
+    expected = ", ".join(feed.all_patterns(integration.file_patterns))
     try:
-        members = list(unpack(archive, got.path, integration.id, day, lambda n: feed.file_type_for(n) is not None))
+        members = list(unpack(archive, got.path, integration.id, day, lambda n: type_of(n) is not None))
         status, reason = ("unpacked", f"{len(members)} member(s) received") if members else (
-            "rejected", f"no file of this feed inside (expected {', '.join(feed.all_patterns())})")
+            "rejected", f"no file of this feed inside (expected {expected})")
     except ContainerError as exc:
         members, status, reason = [], "rejected", str(exc)
     with warehouse.begin() as conn:
@@ -230,7 +236,7 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
     for m in members:
         path = f"{remote.path}!{m.inner_path}"
         member = {**base, "delivery_id": ledger.delivery_id(integration.id, path, m.size, remote.mtime),
-                  "file_type": feed.file_type_for(m.name).name, "remote_path": path, "file_name": m.name, "size": m.size}
+                  "file_type": type_of(m.name).name, "remote_path": path, "file_name": m.name, "size": m.size}
         with warehouse.begin() as conn:
             if ledger.get(conn, member["delivery_id"]):
                 continue

@@ -1,7 +1,8 @@
 """The integration registry: one YAML file that says what runs (districts and integrations).
 
 Validated with pydantic at load; a bad entry fails with the integration (or district) and field named.
-Feed-specific `options` are validated by the feed's own options model, `headers` against the feed's columns.
+Feed-specific `options` are validated by the feed's own options model, `headers` and `file_patterns` against the
+feed's columns and file types.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ class Integration(_Strict):
     source: str
     destination: str
     transport: Annotated[SftpTransportConfig | FolderTransportConfig, Field(discriminator="kind")]
-    patterns: tuple[str, ...] = ()  # overrides the feed's default file patterns when given
+    patterns: tuple[str, ...] = ()  # narrows: only files matching one of these are taken (and typed as the feed says)
+    file_patterns: dict[str, tuple[str, ...]] = {}  # file type -> the district's own file names for it (replace the feed's)
     timezone: str | None = None  # defaults to the district's
     contact: Contact
     filtering: str = ""
@@ -203,6 +205,9 @@ def _check_feed_fields(i: Integration, feeds: Mapping[str, Feed]) -> list[str]:
     columns = {c.name for ft in feed.files for c in ft.columns}
     problems += [f"integration {i.id!r} field 'headers.{c}': {feed.name} has no column {c!r}"
                  for c in sorted(set(i.headers) - columns)]
+    types = {ft.name for ft in feed.files}
+    problems += [f"integration {i.id!r} field 'file_patterns.{t}': {feed.name} has no file type {t!r} (known: "
+                 f"{', '.join(sorted(types))})" for t in sorted(set(i.file_patterns) - types)]
     return problems
 
 

@@ -42,6 +42,7 @@ def test_partitions_are_district_by_day():
     (lambda i: i.update(options={"designated_file": "GIFTED"}), ("siras_abc_unified", "options.designated_file")),
     (lambda i: i.update(timezone="Mars/Olympus"), ("siras_abc_unified", "timezone")),
     (lambda i: i.update(headers={"sex": ["Sex"]}), ("siras_abc_unified", "headers.sex")),
+    (lambda i: i.update(file_patterns={"demographic": ["*.csv"]}), ("siras_abc_unified", "file_patterns.demographic")),
 ])
 def test_bad_registry_entry_names_integration_and_field(tmp_path: Path, mutate, named):
     entry = siras_integration({"kind": "sftp", "host": "h", "port": 22, "username": "u",

@@ -158,6 +158,22 @@ def test_integration_headers_map_a_districts_own_column_names(tmp_path, landing,
         zip(frame["SSID"], frame["GENDER"]))
 
 
+def test_a_districts_own_file_names_are_recognised(tmp_path, landing, hub_env):
+    """File names are flexible (SIRAS only recommends {code}_demographics.csv): `file_patterns` names a district's."""
+    registry = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [siras_integration(
+        {"kind": "folder", "path": str(landing)}, file_patterns={"demographics": ["sped_students_*.csv"]})])
+    defs, instance = build_definitions(registry), dg.DagsterInstance.ephemeral()
+    drop(landing, "sped_students_20261201.csv", synthetic_students(5, "1964212").assign(Designation="SPED"))
+    drop(landing, "1964212_demographics.csv", synthetic_students(3, "1964212", start=100).assign(Designation="SPED"))
+    t = tick(defs, instance, SENSOR)
+    assert [r.success for r in t.runs] == [True]
+    assert query("SELECT file_name, file_type, status FROM ops.deliveries") == [
+        ("sped_students_20261201.csv", "demographics", "applied")]  # the feed's own name no longer applies
+    assert query("SELECT count(*) FROM core.students")[0][0] == 5
+    checks = {c.check_name: c for c in t.runs[0].get_asset_check_evaluations()}
+    assert "attached the integration's district abc_unified" in checks["district"].metadata["result"].value
+
+
 BAD_FILES = {
     "ssid_column_missing": ("1964212_demographics.csv", lambda f: f.drop(columns=["SSID"]), (1, "ssid")),
     "impossible_date": ("1964212_demographics.csv", lambda f: f.assign(BIRTHDATE=["20100230"] + list(f["BIRTHDATE"][1:])),

@@ -7,32 +7,21 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import dagster as dg
 import pandas as pd
 import pytest
 
-from dagster_project.definitions import build_definitions
 from demo.star_files import classlink_users, ps_students, roster, star_rows
 from tests import star_layouts
-from tests.conftest import write_registry
 from tests.harness import rematerialize, tick
-from tests.test_star_pipeline import (NJ, RENAISSANCE_NAME, district_directory, header, integration, load_identity,
-                                      put, query, star)
+from tests.test_star_pipeline import RENAISSANCE_NAME, belleville, header, load_identity, put, query, star
 
 EMAIL = "U_StudentsUserFields.StudentEmail"
 
 
 @pytest.fixture
 def chain(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch):
-    """Belleville with ClassLink, PowerSchool and Star drop folders, on DuckDB and on PostgreSQL."""
-    monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "archive"))
-    monkeypatch.setenv("HUB_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("HUB_DISTRICT_DIRECTORY", str(district_directory(tmp_path)))
-    folders = {f: tmp_path / f for f in ("classlink", "powerschool", "renaissance_star")}
-    for f in folders.values():
-        f.mkdir()
-    registry = write_registry(tmp_path / "registry.yaml", NJ, [integration(f, p) for f, p in folders.items()])
-    return build_definitions(registry), dg.DagsterInstance.ephemeral(), folders
+    """Belleville on DuckDB and on PostgreSQL."""
+    return belleville(tmp_path, warehouse_url, monkeypatch)
 
 
 def md5(text: str) -> str:

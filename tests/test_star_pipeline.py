@@ -50,16 +50,21 @@ def integration(feed: str, folder: Path, **extra: object) -> dict:
             "start_date": "2024-01-01", "quiet_period_seconds": 0, **extra}
 
 
-@pytest.fixture
-def hub(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch):
+def belleville(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch):
+    """Belleville with ClassLink, PowerSchool and Star drop folders: definitions, instance and the folders."""
     monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "archive"))
-    monkeypatch.setenv("HUB_WAREHOUSE_URL", pg_url)
+    monkeypatch.setenv("HUB_WAREHOUSE_URL", warehouse_url)
     monkeypatch.setenv("HUB_DISTRICT_DIRECTORY", str(district_directory(tmp_path)))
     folders = {f: tmp_path / f for f in ("classlink", "powerschool", "renaissance_star")}
     for f in folders.values():
         f.mkdir()
     registry = write_registry(tmp_path / "registry.yaml", NJ, [integration(f, p) for f, p in folders.items()])
     return build_definitions(registry), dg.DagsterInstance.ephemeral(), folders
+
+
+@pytest.fixture
+def hub(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch):
+    return belleville(tmp_path, pg_url, monkeypatch)
 
 
 def query(sql: str, **params: object) -> list[tuple]:

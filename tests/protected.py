@@ -33,16 +33,20 @@ def protected_values(feed: Feed, path: Path, file_name: str | None = None) -> se
 
 
 _WIDE = re.compile(r"[\w.@'+-]+")  # ids, names, emails, dates as written
-_ALNUM = re.compile(r"[^\W_]+")  # their alphanumeric parts
+_ALNUM = re.compile(r"[^\W_]+")  # their alphanumeric parts (a name inside "Garcia-Lopez")
 
 
 def found(values: Iterable[str], texts: Iterable[str]) -> list[str]:
-    """The values that occur in any text as a whole token (not inside a longer word or number), sorted."""
+    """The values that occur in any text as a whole token (not inside a longer word or number), sorted. A number
+    counts only on its own, never as a part of a longer token: the fraction of a timestamp (1796164104.605173) is
+    not a student number."""
     values = set(values)
     tokenised = {v for v in values if _WIDE.fullmatch(v)}
     hits: set[str] = set()
     for text in texts:
-        tokens = set(_WIDE.findall(text)) | set(_ALNUM.findall(text))
-        tokens |= {t.strip(".@'+-") for t in tokens}
-        hits |= (tokenised & tokens) | {v for v in values - tokenised if v in text}
+        whole = set(_WIDE.findall(text))
+        whole |= {t.strip(".@'+-") for t in whole}
+        parts = set(_ALNUM.findall(text))
+        hits |= {v for v in tokenised if v in whole or (not v.isdigit() and v in parts)}
+        hits |= {v for v in values - tokenised if v in text}
     return sorted(hits)

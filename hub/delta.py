@@ -119,7 +119,7 @@ def apply_in_order(conn: sa.Connection, feed: Feed, integration_id: str, distric
         previous = day
         if hold is not None:
             ids = [d.delivery_id for d in files.values() if d.status in ("staged", "applied")]
-            ledger.set_status(conn, ids, "staged", hold, run_id)
+            ledger.set_status(conn, ids, "staged", hold, run_id, back=True)  # a replay removed an applied day's rows
             result.held[day] = hold
             continue
         if not result.replayed and all(d.status == "applied" for d in files.values()):

@@ -88,7 +88,7 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
                     _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, now,
                              runs, result, None if day else hold, day)
             if day is None:  # a fetch inside a run is timed by its schedule or operator, not held
-                _held(feed, integration, warehouse, hold, now, runs, result)
+                _waiting(feed, integration, warehouse, hold, now, runs, result)
             result.runs = sorted(runs.values(), key=lambda r: r.day)  # oldest delivery day first
     except TransportError as exc:
         result.error = str(exc)
@@ -193,7 +193,7 @@ def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, arch
                                       base["partition_date"] if dated else None)
         status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
         if hold and not same:  # archived now, run when the window opens (or by an operator's materialization)
-            status, reason = "held", hold
+            status, reason = "waiting", hold
         ledger.record(conn, **base, sha256=sha256, archive_path=archive_path, status=status, reason=reason)
     if same:
         result.counts["re-uploaded with identical bytes (no run)"] += 1
@@ -243,15 +243,16 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
         _record_file(feed, warehouse, member, m.sha256, str(m.path), hold, runs, result)
 
 
-def _held(feed: Feed, integration: Integration, warehouse: Warehouse, hold: str | None, now: float,
-          runs: dict[str, PartitionRun], result: TickResult) -> None:
-    """Deliveries held by the window or a blackout: report while held; once free, run them (or skip stale ones)."""
+def _waiting(feed: Feed, integration: Integration, warehouse: Warehouse, hold: str | None, now: float,
+             runs: dict[str, PartitionRun], result: TickResult) -> None:
+    """Deliveries waiting for the window or a blackout: report while they wait; once free, run them (or skip stale
+    ones)."""
     with warehouse.begin() as conn:
-        held = ledger.with_status(conn, integration.id, "held")
-        if held and hold:
-            result.counts[f"waiting: {hold}"] += len(held)
+        waiting = ledger.with_status(conn, integration.id, "waiting")
+        if waiting and hold:
+            result.counts[f"waiting: {hold}"] += len(waiting)
             return
-        for d in held:
+        for d in waiting:
             mtime = d.mtime.replace(tzinfo=dt.timezone.utc).timestamp()
             newest = ledger.newest_applied(conn, integration.id, d.file_type)
             stale = None if d.file_type in feed.reference_types() else stale_reason(

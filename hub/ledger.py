@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hub.tables import deliveries, ingest_errors
+from hub.statuses import FINAL, STATUSES, rank
+from hub.tables import deliveries, delivery_events, ingest_errors
 
 log = logging.getLogger("hub.ledger")
 
 # statuses that mean "this delivery's bytes are the ones to import for its partition"
-IMPORTABLE = ("queued", "held", "staged", "rejected", "applied")  # held: waits for the window or a blackout
+IMPORTABLE = ("waiting", "queued", "staged", "held", "rejected", "applied")
 
 
 def utcnow() -> dt.datetime:
@@ -65,15 +66,56 @@ def find_same_bytes(conn: sa.Connection, integration_id: str, file_type: str, sh
 
 
 def record(conn: sa.Connection, **values: object) -> None:
+    """A newly seen delivery, with its first status (and that status in its history)."""
+    _check(str(values["status"]))
     now = utcnow()
     conn.execute(sa.insert(deliveries).values(discovered_at=now, updated_at=now, **values))
+    _events(conn, [str(values["delivery_id"])], str(values["status"]), values.get("reason"), values.get("run_id"), now)
 
 
 def set_status(conn: sa.Connection, dids: list[str], status: str, reason: str | None = None,
-               run_id: str | None = None) -> None:
-    if dids:
-        conn.execute(sa.update(deliveries).where(deliveries.c.delivery_id.in_(dids))
-                     .values(status=status, reason=reason, run_id=run_id, updated_at=utcnow()))
+               run_id: str | None = None, *, back: bool = False) -> list[str]:
+    """Move deliveries to `status`; returns the ids that moved. Status only moves forward along the path (a re-import
+    of an applied delivery stays applied), except to leave a final state other than applied for a new outcome
+    (a re-imported rejected file can be staged) or with `back=True` (a replay that removed a day's rows).
+    Every call is written to the delivery's history (ops.delivery_events), moved or not."""
+    _check(status)
+    if not dids:
+        return []
+    now = utcnow()
+    current = dict(conn.execute(sa.select(deliveries.c.delivery_id, deliveries.c.status)
+                                .where(deliveries.c.delivery_id.in_(dids))).all())
+    moved = [d for d, old in current.items() if back or _may_move(old, status)]
+    if moved:
+        conn.execute(sa.update(deliveries).where(deliveries.c.delivery_id.in_(moved))
+                     .values(status=status, reason=reason, run_id=run_id, updated_at=now))
+    _events(conn, list(current), status, reason, run_id, now, moved=set(moved))
+    return moved
+
+
+def _may_move(old: str, new: str) -> bool:
+    if old == new or rank(new) > rank(old):
+        return True
+    return old in FINAL and old != "applied" and new in {"staged", "held"} | FINAL  # a new outcome of a re-import
+
+
+def _check(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown delivery status {status!r} (known: {', '.join(STATUSES)})")
+
+
+def _events(conn: sa.Connection, dids: list[str], status: str, reason: object, run_id: object, at: dt.datetime,
+            moved: set[str] | None = None) -> None:
+    conn.execute(sa.insert(delivery_events), [
+        {"delivery_id": d, "status": status, "reason": reason, "run_id": run_id, "occurred_at": at,
+         "moved": moved is None or d in moved} for d in dids])
+
+
+def history(conn: sa.Connection, did: str) -> list[sa.Row]:
+    """A delivery's history, oldest first: (status, reason, run_id, occurred_at, moved)."""
+    return conn.execute(sa.select(delivery_events.c.status, delivery_events.c.reason, delivery_events.c.run_id,
+                                  delivery_events.c.occurred_at, delivery_events.c.moved)
+                        .where(delivery_events.c.delivery_id == did).order_by(delivery_events.c.occurred_at)).all()
 
 
 def latest_for_partition(conn: sa.Connection, integration_id: str, file_type: str, day: str,
@@ -108,12 +150,11 @@ def supersede_same_day(conn: sa.Connection, kept: Delivery) -> list[str]:
     (the newest file of a day is its delivery). Returns their file names."""
     older = sa.and_(deliveries.c.integration_id == kept.integration_id, deliveries.c.file_type == kept.file_type,
                     deliveries.c.partition_date == kept.partition_date, deliveries.c.delivery_id != kept.delivery_id,
-                    deliveries.c.status.in_(("queued", "held")), deliveries.c.mtime <= kept.mtime)
-    names = list(conn.execute(sa.select(deliveries.c.file_name).where(older)).scalars())
-    conn.execute(sa.update(deliveries).where(older).values(
-        status="skipped", reason=f"superseded by {kept.file_name}, a newer file of the same type and day",
-        updated_at=utcnow()))
-    return names
+                    deliveries.c.status.in_(("queued", "waiting")), deliveries.c.mtime <= kept.mtime)
+    rows = conn.execute(sa.select(deliveries.c.delivery_id, deliveries.c.file_name).where(older)).all()
+    set_status(conn, [r.delivery_id for r in rows], "skipped",
+               f"superseded by {kept.file_name}, a newer file of the same type and day")
+    return [r.file_name for r in rows]
 
 
 def log_ingest_error(conn: sa.Connection, *, integration_id: str, district_id: str, file_name: str, gate: str,

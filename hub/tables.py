@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from hub.declarations import Feed, FileType
+from hub.statuses import FINAL, STATUSES
 from resources.warehouse import Warehouse
 
 SCHEMAS = ("ops", "staging", "core")
@@ -26,11 +27,31 @@ deliveries = sa.Table(
     sa.Column("sha256", sa.String),
     sa.Column("archive_path", sa.String),
     sa.Column("partition_date", sa.String, nullable=False),
-    sa.Column("status", sa.String, nullable=False),  # queued|duplicate|staged|rejected|applied|skipped
+    sa.Column("status", sa.String, nullable=False),  # one of hub.ledger.STATUSES
     sa.Column("reason", sa.String),
     sa.Column("discovered_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("run_id", sa.String),
+    schema="ops",
+)
+
+delivery_statuses = sa.Table(  # hub.statuses.STATUSES, rewritten at start: what the dbt tests read
+    "delivery_statuses", metadata,
+    sa.Column("status", sa.String, primary_key=True),
+    sa.Column("meaning", sa.String, nullable=False),
+    sa.Column("final", sa.Boolean, nullable=False),
+    schema="ops",
+)
+
+delivery_events = sa.Table(  # a delivery's history: every status set, by which run, moved or not (re-imports)
+    "delivery_events", metadata,
+    sa.Column("delivery_id", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("reason", sa.String),
+    sa.Column("run_id", sa.String),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Column("moved", sa.Boolean, nullable=False),  # False: the status stayed (e.g. a re-import of an applied file)
+    sa.Index("ix_delivery_events_delivery", "delivery_id"),
     schema="ops",
 )
 
@@ -175,6 +196,14 @@ def add_missing(conn: sa.Connection, tables: Iterable[sa.Table]) -> None:
                 conn.execute(sa.schema.CreateIndex(index))
 
 
+def _write_statuses(conn: sa.Connection) -> None:
+    """ops.delivery_statuses = hub.statuses.STATUSES (only when they differ: no write, no lock, on most starts)."""
+    declared = {(s, m, s in FINAL) for s, m in STATUSES.items()}
+    if {tuple(r) for r in conn.execute(sa.select(delivery_statuses))} != declared:
+        conn.execute(sa.delete(delivery_statuses))
+        conn.execute(sa.insert(delivery_statuses), [dict(zip(("status", "meaning", "final"), r)) for r in declared])
+
+
 def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
     """Create schemas and tables that do not exist yet, upgrade older ones (once per process and URL)."""
     feeds = list(feeds)
@@ -189,6 +218,7 @@ def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         metadata.create_all(conn)
         add_missing(conn, metadata.sorted_tables)
+        _write_statuses(conn)
         if conn.dialect.name == "postgresql":  # staging is rebuilt from the archive at will: skip the WAL
             logged = conn.exec_driver_sql(  # only those still logged: SET UNLOGGED locks the table exclusively
                 "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "

@@ -100,7 +100,7 @@ def test_stable_file_waits_for_the_window_then_runs(intake):
     t = tick(at(2026, 11, 23, 23, 0))
     assert t.runs == [] and "1 waiting: outside the processing window" in t.skip_reason
     assert "will run from 2026-11-24 02:00" in t.skip_reason
-    assert [r[1] for r in ledger()] == ["held"]  # archived and visible, not run
+    assert [r[1] for r in ledger()] == ["waiting"]  # archived and visible, not run
     again = tick(at(2026, 11, 24, 1, 0), t.cursor)
     assert again.runs == [] and "1 waiting: outside" in again.skip_reason
     t2 = tick(at(2026, 11, 24, 2, 5), again.cursor)
@@ -113,7 +113,7 @@ def test_held_file_that_turns_stale_during_a_blackout_is_skipped(intake, tmp_pat
     paused = registry(tmp_path / "landing", [SUMMER])
     drop("1964212_demographics.csv", at(2026, 7, 1, 22, 0))
     t = tick(at(2026, 7, 2, 3, 0), reg=paused)
-    assert t.runs == [] and "summer pause" in t.skip_reason and ledger()[0][1] == "held"
+    assert t.runs == [] and "summer pause" in t.skip_reason and ledger()[0][1] == "waiting"
     t2 = tick(at(2026, 8, 6, 3, 0), t.cursor, reg=paused)
     assert t2.runs == [] and ledger()[0][1] == "skipped" and "more than 7 days" in ledger()[0][2]
 
@@ -159,7 +159,7 @@ def test_manual_materialization_bypasses_the_window(tmp_path, hub_env):
     students(4, "1964212").assign(Designation="SPED").to_csv(landing / "1964212_demographics.csv", index=False)
     t = sensor_tick(defs, instance, "siras_abc_unified__deliveries")
     assert t.runs == [] and "waiting: outside the processing window" in t.skip_reason
-    (day,) = query("SELECT partition_date FROM ops.deliveries WHERE status = 'held'")[0]
+    (day,) = query("SELECT partition_date FROM ops.deliveries WHERE status = 'waiting'")[0]
     result = rematerialize(defs, instance, "siras_import", "abc_unified", day)
     assert result.success and query("SELECT count(*) FROM core.students")[0][0] == 4
     assert instance.get_run_by_id(result.run_id).tags["hub/trigger"] == "manual"

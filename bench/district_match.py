@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hub.district_match import DistrictMatcher, DistrictRecord, load_nces_elsi, normalize_name  # noqa: E402
 
-DEFAULT_CSV = Path(__file__).resolve().parents[1].parent / "shared/reference/nces_elsi_district_directory_2021-22.csv"
+DEFAULT_CSV = Path(__file__).resolve().parents[1] / "reference/nces_elsi_district_directory_2021-22.csv"
 # (pattern, replacement) pairs applied in either direction; each query gets a few at random.
 SWAPS = [
     (r"\bSchool District\b", "SD"), (r"\bSD\b", "School District"), (r"\bSD\b", "S.D."),

@@ -1,4 +1,4 @@
-"""Header lines of real Renaissance Star exports (shared/reference/star_headers/, from PS-ETL scrubbed samples):
+"""Header lines of real Renaissance Star exports (reference/star_headers/, from PS-ETL scrubbed samples):
 v2 SM/SEL with 118 columns, SR with 126, the 2021-22 SR layout that stops at CurrentSGP (120 columns), and the
 80-column Historical Enterprise UI export with spaced headers and no AssessmentID."""
 

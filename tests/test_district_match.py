@@ -15,10 +15,9 @@ from hub.district_match import (DistrictMatcher, DistrictRecord, load_district_r
                                 load_registry_districts, normalize_name)
 
 REPO = Path(__file__).resolve().parents[1]
-NCES = REPO.parent / "shared/reference/nces_elsi_district_directory_2021-22.csv"
+NCES = REPO / "reference/nces_elsi_district_directory_2021-22.csv"
 BELLEVILLE_NJ, BELLEVILLE_WI = "3401350", "5500990"
 
-pytestmark = pytest.mark.skipif(not NCES.exists(), reason=f"reference file {NCES} missing")
 
 
 @pytest.fixture(scope="module")

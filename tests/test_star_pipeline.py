@@ -20,12 +20,7 @@ from tests import star_layouts
 from tests.harness import rematerialize, tick
 
 HEADERS = {"SM.csv": star_layouts.SM_V2, "SR.csv": star_layouts.SR_2021_22, "SEL.csv": star_layouts.SEL_V2}
-ELSI = "shared/reference/nces_elsi_district_directory_2021-22.csv"
-# Without the shared reference (a bare clone): the NJ neighbours the assertions below depend on.
-NJ_NEIGHBOURS = [("3411340", "NEWARK PUBLIC SCHOOL DISTRICT"), ("3410320", "MILLVILLE SCHOOL DISTRICT"),
-                 ("3404200", "EAST NEWARK SCHOOL DISTRICT"), ("3401560", "BERKELEY TOWNSHIP SCHOOL DISTRICT"),
-                 ("3410620", "MONTVALE BOARD OF EDUCATION SCHOOL DISTRICT"),
-                 ("3408820", "LIVINGSTON BOARD OF EDUCATION SCHOOL DISTRICT")]
+ELSI = Path(__file__).resolve().parents[1] / "reference/nces_elsi_district_directory_2021-22.csv"
 NJ = [{"id": "belleville", "name": "Belleville Public School District", "state": "NJ", "nces_leaid": "3401350",
        "account_id": "107873", "aliases": ["Belleville PD"]}]
 RENAISSANCE_NAME = "Belleville Public Schools"
@@ -33,15 +28,6 @@ RENAISSANCE_NAME = "Belleville Public Schools"
 
 def header(file_name: str) -> list[str]:
     return HEADERS[file_name]
-
-
-def district_directory(tmp_path: Path) -> Path:
-    """The 13,814-district NCES directory when the shared reference is present, else its NJ neighbours."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / ELSI).exists():
-            return parent / ELSI
-    return write_registry(tmp_path / "nj.yaml", [{"id": f"d{leaid}", "name": name, "state": "NJ", "nces_leaid": leaid}
-                                                 for leaid, name in NJ_NEIGHBOURS], [])
 
 
 def integration(feed: str, folder: Path, **extra: object) -> dict:
@@ -54,7 +40,7 @@ def belleville(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPat
     """Belleville with ClassLink, PowerSchool and Star drop folders: definitions, instance and the folders."""
     monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "archive"))
     monkeypatch.setenv("HUB_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("HUB_DISTRICT_DIRECTORY", str(district_directory(tmp_path)))
+    monkeypatch.setenv("HUB_DISTRICT_DIRECTORY", str(ELSI))
     folders = {f: tmp_path / f for f in ("classlink", "powerschool", "renaissance_star")}
     for f in folders.values():
         f.mkdir()

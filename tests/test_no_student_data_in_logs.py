@@ -19,7 +19,7 @@ from tests.harness import tick
 from tests.protected import found, protected_values
 from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)
 
-OPS_TABLES = ("deliveries", "ingest_errors", "row_errors", "dropped_columns")
+OPS_TABLES = ("deliveries", "ingest_errors", "row_errors", "dropped_columns", "notifications")
 
 
 def distinctive(n: int) -> pd.DataFrame:

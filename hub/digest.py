@@ -62,7 +62,8 @@ def digest_notices(conn: sa.Connection, registry: Registry, feeds: Mapping[str, 
     return out
 
 
-def _outcomes(conn: sa.Connection, district_id: str, span: tuple[dt.datetime, dt.datetime]) -> dict[tuple[str, str], int]:
+def _outcomes(conn: sa.Connection, district_id: str, span: tuple[dt.datetime, dt.datetime]
+              ) -> dict[tuple[str, str], int]:
     """(integration, outcome) -> deliveries that reached the outcome in the period."""
     rows = conn.execute(sa.text(
         "SELECT d.integration_id, e.status, count(DISTINCT e.delivery_id) FROM ops.delivery_events e "

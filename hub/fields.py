@@ -77,11 +77,13 @@ def sync_logs(ctx: ApplyContext, source_sql: str, scope_sql: str, field_ids: tup
             f"AND t.student_key IN ({scope_sql}) AND NOT EXISTS (SELECT 1 FROM ({src}) s WHERE s.district_id = "
             f"t.district_id AND s.student_key = t.student_key AND s.field_id = t.field_id AND s.value = t.value)")
     file_names = ", ".join(sorted(d.file_name for d in ctx.deliveries.values()))
-    kept = _run(ctx, f"SELECT count(*) {gone}").scalar_one() if ctx.limited else 0  # limited imports delete nothing
-    if not ctx.limited:
+    kept = deleted = 0
+    if ctx.limited:  # limited imports delete nothing
+        kept = _run(ctx, f"SELECT count(*) {gone}").scalar_one()
+    else:
         _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, {lit(LOGS)}, t.student_key, "
                   f"'delete', t.field_id, t.value, NULL, {lit(file_names)}, NULL, :run_id, :now {gone}")
-    deleted = 0 if ctx.limited else _run(ctx, f"DELETE {gone.replace(f'FROM {LOGS} t', f'FROM {LOGS} AS t', 1)}").rowcount
+        deleted = _run(ctx, f"DELETE {gone.replace(f'FROM {LOGS} t', f'FROM {LOGS} AS t', 1)}").rowcount
     new = (f"FROM ({src}) s WHERE NOT EXISTS (SELECT 1 FROM {LOGS} t WHERE t.district_id = s.district_id AND "
            f"t.student_key = s.student_key AND t.field_id = s.field_id AND t.value = s.value)")
     _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT s.district_id, {lit(LOGS)}, s.student_key, 'create', "

@@ -88,9 +88,11 @@ def deliver(warehouse: Warehouse, registry: Registry, notices: list[Notice], *, 
     """Send each notice to each recipient that has not had it; returns counts per outcome. Sending stops after
     `budget_seconds` (the rest go at the next tick)."""
     counts: Counter[str] = Counter()
-    started = clock()
+    started, done = clock(), _done(warehouse, registry, notices)
     for notice in notices:
         for route in routes(registry, notice) or [NOBODY]:
+            if (notice.key, route.channel, route.key) in done:
+                continue
             if clock() - started > budget_seconds:
                 counts["deferred to the next tick"] += 1
                 continue
@@ -98,6 +100,18 @@ def deliver(warehouse: Warehouse, registry: Registry, notices: list[Notice], *, 
             if outcome:
                 counts[outcome] += 1
     return counts
+
+
+def _done(warehouse: Warehouse, registry: Registry, notices: list[Notice]) -> set[tuple[str, str, str]]:
+    """(event, channel, recipient) of the notices already sent, unrouted or given up: one read per tick."""
+    if not notices:
+        return set()
+    n = notifications.c
+    with warehouse.begin() as conn:
+        rows = conn.execute(sa.select(n.event_key, n.channel, n.recipient_key, n.status, n.attempts)
+                            .where(n.event_key.in_(sorted({x.key for x in notices})))).all()
+    limit = registry.notifications.max_attempts
+    return {(r.event_key, r.channel, r.recipient_key) for r in rows if r.status != "failed" or r.attempts >= limit}
 
 
 def _once(warehouse: Warehouse, registry: Registry, notice: Notice, route: Route, env: Mapping[str, str]) -> str | None:

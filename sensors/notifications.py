@@ -20,7 +20,7 @@ from resources.warehouse import WarehouseResource
 SENSOR_NAME = "hub_notifications"
 
 
-def check_evaluation(registry: Registry, feeds: Mapping[str, Feed], state: Freshness) -> dg.AssetCheckEvaluation:
+def check_evaluation(registry: Registry, state: Freshness) -> dg.AssetCheckEvaluation:
     """A freshness state as the result of the integration's freshness check."""
     integration = next(i for i in registry.integrations if i.id == state.integration_id)
     return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(deliveries_key(integration.feed)),
@@ -44,7 +44,7 @@ def build_notification_sensor(registry: Registry, feeds: Mapping[str, Feed]) -> 
         counts = deliver(wh, registry, notices)
         previous = json.loads(context.cursor or "{}")
         current = {s.integration_id: f"{s.state}|{s.expected_since}" for s in states}
-        events = [check_evaluation(registry, feeds, s) for s in states
+        events = [check_evaluation(registry, s) for s in states
                   if previous.get(s.integration_id) != current[s.integration_id]]
         late = sum(s.late for s in states)
         summary = "; ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing new to send"

@@ -32,8 +32,9 @@ CONTACTS = {"abc_unified": "sis-admin@abc.example.org", "fresno_unified": "sped-
             "santa_ana_unified": "sis@sausd.example.org"}
 
 
-def _md(day: dt.date) -> str:
-    return f"{day:%m-%d}"
+def _md(day: dt.date, leap_day: str) -> str:
+    """A month-day for a yearly blackout (02-29 is not in every year: `leap_day` instead)."""
+    return leap_day if (day.month, day.day) == (2, 29) else f"{day:%m-%d}"
 
 
 @pytest.fixture
@@ -48,8 +49,8 @@ def notifying_hub(tmp_path: Path, hub_env: dict, smtp_server, webhook, monkeypat
         integrations.append(siras_integration(
             {"kind": "folder", "path": str(folder)}, id=f"siras_{district}", district=district, cadence="nightly",
             contact={"role": "SIS Administrator", "email": CONTACTS[district]}))
-    integrations[2]["pause"] = {"start": _md(today - dt.timedelta(days=3)), "end": _md(today + dt.timedelta(days=3)),
-                                "reason": "summer pause"}  # month-days: every year
+    integrations[2]["pause"] = {"start": _md(today - dt.timedelta(days=3), "02-28"),  # month-days: every year
+                                "end": _md(today + dt.timedelta(days=3), "03-01"), "reason": "summer pause"}
     registry = {"districts": [*CA_DISTRICTS, SANTA_ANA], "integrations": integrations, "notifications": {
         "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "starttls": True, "username_env": "HUB_TEST_SMTP_USER",
                  "password_env": "HUB_TEST_SMTP_PASSWORD", "sender": "hub@neric.example.org",
@@ -130,3 +131,30 @@ def test_blocked_held_failed_late_and_digest_are_sent_once_without_student_value
     texts += [str(query("SELECT * FROM ops.notifications")), str(first.skip_reason)]
     assert len(values) > 8 * 5 and found(values, texts) == []
     assert SMTP_PASSWORD not in "".join(texts) and webhook.url not in "".join(texts)
+
+
+def test_a_send_that_cannot_log_in_is_recorded_failed_without_the_secret(tmp_path, warehouse_url, smtp_server):  # noqa: F811
+    from hub.notices import Notice
+    from hub.notify import deliver
+    from hub.registry import parse_registry
+    from hub.tables import ensure_tables
+    from resources.warehouse import Warehouse
+    registry = parse_registry({"districts": CA_DISTRICTS, "integrations": [siras_integration(
+        {"kind": "folder", "path": str(tmp_path)}, contact={"role": "SIS Administrator", "email": CONTACTS["abc_unified"]})],
+        "notifications": {"smtp": {"host": "127.0.0.1", "port": smtp_server.port, "username_env": "U", "password_env": "P",
+                                   "sender": "hub@neric.example.org", "ca_file": str(smtp_server.ca_file)}}}, FEEDS)
+    wh = Warehouse(warehouse_url)
+    ensure_tables(wh, [])
+    notice = Notice("blocked:x", "blocked", "abc_unified", "siras_abc_unified", "x", "[ABC] File blocked: f.csv", ("f",))
+    assert deliver(wh, registry, [notice], env={"U": SMTP_USER}) == {"failed": 1}
+    with wh.begin() as conn:
+        assert conn.execute(sa.text("SELECT error FROM ops.notifications")).scalar_one() == (
+            "SMTP password: environment variable P is not set")
+    assert deliver(wh, registry, [notice], env={"U": SMTP_USER, "P": "wrong-password-123"}) == {"failed": 1}
+    with wh.begin() as conn:
+        row = conn.execute(sa.text("SELECT status, attempts, error, recipient FROM ops.notifications")).one()
+    assert row[:2] == ("failed", 2) and row[3] == "contact of siras_abc_unified (SIS Administrator)"
+    assert row[2].startswith(f"SMTP server 127.0.0.1:{smtp_server.port}") and "wrong-password" not in row[2]
+    assert deliver(wh, registry, [notice], env={"U": SMTP_USER, "P": SMTP_PASSWORD}) == {"sent": 1}
+    assert deliver(wh, registry, [notice], env={"U": SMTP_USER, "P": SMTP_PASSWORD}) == {}  # once
+    assert [m["X-Hub-Event"] for _, m in smtp_server.inbox.messages] == ["blocked:x"]

@@ -79,10 +79,6 @@ class Blackout(BaseModel):
             raise ValueError(f"blackout end {self.end} is before its start {self.start}")
         return self
 
-    @property
-    def yearly(self) -> bool:
-        return isinstance(self.start, str)
-
     def span(self, day: dt.date) -> tuple[dt.date, dt.date] | None:
         """The occurrence (first and last date) that contains `day`, or None."""
         if not isinstance(self.start, str) or not isinstance(self.end, str):

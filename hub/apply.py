@@ -73,6 +73,9 @@ class UpsertPlan:
     insert_columns: tuple[str, ...]
     can_insert: str | None = None  # predicate over `s`; None: never create
     can_update: str = "TRUE"  # predicate over `t`
+    # the source has a `<column>__delivery` per update column: the delivery that supplied the value (files of one day
+    # merged field by field); the audit credits that delivery and its file
+    field_deliveries: bool = False
 
 
 def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
@@ -138,7 +141,7 @@ def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
         f"FROM ({plan.source_sql}) s JOIN {target} t ON {on} WHERE ({plan.can_update}) AND ({' OR '.join(changed)})")
     selects = [
         f"SELECT _district, {lit(target)}, _entity, 'update', {lit(c)}, CAST(_old_{c} AS VARCHAR), CAST({c} AS VARCHAR), "
-        f"source_file, delivery_id, :run_id, :now FROM {chg} WHERE {c} IS NOT NULL AND _old_{c} IS DISTINCT FROM {c}"
+        f"{_credited(plan, c)}, :run_id, :now FROM {chg} WHERE {c} IS NOT NULL AND _old_{c} IS DISTINCT FROM {c}"
         for c in plan.update_columns
     ]
     run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) " + " UNION ALL ".join(selects))
@@ -147,6 +150,14 @@ def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
                   f"FROM {chg} s WHERE {on}").rowcount
     ctx.conn.exec_driver_sql(f"DROP TABLE {chg}")
     return updated
+
+
+def _credited(plan: UpsertPlan, column: str) -> str:
+    """SQL: the source file and delivery an update of `column` is credited to."""
+    if not plan.field_deliveries:
+        return "source_file, delivery_id"
+    by = f"COALESCE({column}__delivery, delivery_id)"
+    return f"(SELECT d.file_name FROM ops.deliveries d WHERE d.delivery_id = {by}), {by}"
 
 
 AUDIT_COLUMNS = "district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, changed_at"

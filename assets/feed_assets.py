@@ -15,6 +15,7 @@ from assets.delta_apply import apply_delta
 from assets.metadata import apply_metadata, column_schema, errors_markdown, stage_metadata
 from assets.run_context import import_log_metadata, trigger_of
 from hub import ledger
+from hub.container_members import skipped_beside
 from hub.apply import ApplyContext
 from hub.declarations import Feed, FileType
 from hub.declarations import LinkRequest
@@ -175,6 +176,9 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
               "sha256": (delivery.sha256 or "")[:16], "trigger": trigger_of(context), **log_md}
         if superseded:
             md["superseded (same day, older)"] = ", ".join(superseded)
+        with wh.begin() as conn:
+            if skipped := skipped_beside(conn, delivery.delivery_id):
+                md["skipped in the same zip"] = "; ".join(skipped)
         return dg.MaterializeResult(metadata=md, check_results=checks)
 
     return _asset

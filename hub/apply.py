@@ -140,8 +140,8 @@ def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
         f"CREATE TEMP TABLE {chg} AS SELECT s.*, t.{plan.entity_key} AS _entity, t.district_id AS _district{olds} "
         f"FROM ({plan.source_sql}) s JOIN {target} t ON {on} WHERE ({plan.can_update}) AND ({' OR '.join(changed)})")
     selects = [
-        f"SELECT _district, {lit(target)}, _entity, 'update', {lit(c)}, CAST(_old_{c} AS VARCHAR), CAST({c} AS VARCHAR), "
-        f"{_credited(plan, c)}, :run_id, :now FROM {chg} WHERE {c} IS NOT NULL AND _old_{c} IS DISTINCT FROM {c}"
+        f"SELECT x._district, {lit(target)}, x._entity, 'update', {lit(c)}, CAST(x._old_{c} AS VARCHAR), "
+        f"CAST(x.{c} AS VARCHAR), {_credited(plan, c, chg)} WHERE x.{c} IS NOT NULL AND x._old_{c} IS DISTINCT FROM x.{c}"
         for c in plan.update_columns
     ]
     run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) " + " UNION ALL ".join(selects))
@@ -152,12 +152,13 @@ def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
     return updated
 
 
-def _credited(plan: UpsertPlan, column: str) -> str:
-    """SQL: the source file and delivery an update of `column` is credited to."""
+def _credited(plan: UpsertPlan, column: str, changed: str) -> str:
+    """SQL from the source file and delivery an update of `column` is credited to, to the FROM clause over the
+    changed rows (`x`)."""
     if not plan.field_deliveries:
-        return "source_file, delivery_id"
-    by = f"COALESCE({column}__delivery, delivery_id)"
-    return f"(SELECT d.file_name FROM ops.deliveries d WHERE d.delivery_id = {by}), {by}"
+        return f"x.source_file, x.delivery_id, :run_id, :now FROM {changed} x"
+    return (f"d.file_name, d.delivery_id, :run_id, :now FROM {changed} x JOIN ops.deliveries d "
+            f"ON d.delivery_id = COALESCE(x.{column}__delivery, x.delivery_id)")
 
 
 AUDIT_COLUMNS = "district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, changed_at"

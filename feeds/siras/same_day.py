@@ -24,38 +24,39 @@ SCHOOL = ("school_code", "site_code")  # one file's pair
 
 def merged_sql(ctx: ApplyContext, designation_of: Mapping[str, str | None]) -> str:
     """SQL: one row per SSID of the day's staged files (columns as staged, plus `<field>__delivery`, `designation`,
-    the row's `delivery_id` and `source_file`, and `conflicts`: fields where the 504 file's value lost)."""
-    has = {ft: ft in ctx.deliveries for ft in (MAIN, PLANS)}
-
-    def col(side: str, c: str) -> str:
-        return f"{side}.{c}" if has[MAIN if side == "a" else PLANS] else "NULL"
-
-    out = [f"COALESCE({col('a', 'ssid')}, {col('b', 'ssid')}) AS ssid"]
+    the row's `delivery_id` and `source_file`, and `conflicts`: fields where the 504 file's value lost). A day of one
+    file reads its staged rows as they are (plain columns keep the planner's estimates for the joins that follow)."""
+    present = [ft for ft in (MAIN, PLANS) if ft in ctx.deliveries]
+    if len(present) == 1:
+        return _one_file(ctx, present[0], designation_of.get(present[0]))
+    out = ["COALESCE(a.ssid, b.ssid) AS ssid"]
     for c in FIELDS:
-        out += [f"COALESCE({col('a', c)}, {col('b', c)}) AS {c}",
-                f"CASE WHEN {col('a', c)} IS NOT NULL THEN {col('a', 'delivery_id')} ELSE {col('b', 'delivery_id')} "
-                f"END AS {c}__delivery"]
-    main_school = f"{col('a', 'school_code')} IS NOT NULL"
+        out += [f"COALESCE(a.{c}, b.{c}) AS {c}",
+                f"CASE WHEN a.{c} IS NOT NULL THEN a.delivery_id ELSE b.delivery_id END AS {c}__delivery"]
     for c in SCHOOL:
-        fallback = f"COALESCE({col('a', c)}, {col('b', c)})" if c != "school_code" else col("b", c)
-        out += [f"CASE WHEN {main_school} THEN {col('a', c)} ELSE {fallback} END AS {c}",
-                f"CASE WHEN {main_school} THEN {col('a', 'delivery_id')} ELSE {col('b', 'delivery_id')} END "
-                f"AS {c}__delivery"]
-    main_designation = f"COALESCE({col('a', 'designation')}, {lit(designation_of.get(MAIN))})"
-    by_main = f"{col('a', 'ssid')} IS NOT NULL AND ({col('b', 'ssid')} IS NULL OR {main_designation} IS NOT NULL)"
-    row = {k: f"CASE WHEN {by_main} THEN {col('a', k)} ELSE {col('b', k)} END" for k in ("delivery_id", "source_row")}
-    plans_designation = f"COALESCE({col('b', 'designation')}, {lit(designation_of.get(PLANS))})"
-    out += [f"CASE WHEN {main_designation} IS NOT NULL THEN {main_designation} "
-            f"WHEN {col('b', 'ssid')} IS NOT NULL THEN {plans_designation} END AS designation",
-            f"{row['delivery_id']} AS delivery_id", f"{row['delivery_id']} AS designation__delivery",
-            f"{row['source_row']} AS source_row",
+        fallback = "b.school_code" if c == "school_code" else f"COALESCE(a.{c}, b.{c})"
+        out += [f"CASE WHEN a.school_code IS NOT NULL THEN a.{c} ELSE {fallback} END AS {c}",
+                f"CASE WHEN a.school_code IS NOT NULL THEN a.delivery_id ELSE b.delivery_id END AS {c}__delivery"]
+    main = f"COALESCE(a.designation, {lit(designation_of.get(MAIN))})"
+    plans = f"COALESCE(b.designation, {lit(designation_of.get(PLANS))})"
+    by_main = f"a.ssid IS NOT NULL AND (b.ssid IS NULL OR {main} IS NOT NULL)"
+    out += [f"CASE WHEN {main} IS NOT NULL THEN {main} WHEN b.ssid IS NOT NULL THEN {plans} END AS designation",
+            f"CASE WHEN {by_main} THEN a.delivery_id ELSE b.delivery_id END AS delivery_id",
+            f"CASE WHEN {by_main} THEN a.delivery_id ELSE b.delivery_id END AS designation__delivery",
+            f"CASE WHEN {by_main} THEN a.source_row ELSE b.source_row END AS source_row",
             f"CASE WHEN {by_main} THEN {lit(_file(ctx, MAIN))} ELSE {lit(_file(ctx, PLANS))} END AS source_file",
-            " + ".join(f"CASE WHEN {col('a', c)} <> {col('b', c)} THEN 1 ELSE 0 END" for c in (*FIELDS, *SCHOOL))
-            + " AS conflicts" if all(has.values()) else "0 AS conflicts"]
-    sides = [f"{ctx.staged(MAIN)} a"] if has[MAIN] else []
-    sides += [f"{ctx.staged(PLANS)} b"] if has[PLANS] else []
-    source = " FULL OUTER JOIN ".join(sides) + (" ON a.ssid = b.ssid" if len(sides) == 2 else "")
-    return f"SELECT {', '.join(out)} FROM {source}"
+            " + ".join(f"CASE WHEN a.{c} <> b.{c} THEN 1 ELSE 0 END" for c in (*FIELDS, *SCHOOL)) + " AS conflicts"]
+    return (f"SELECT {', '.join(out)} FROM {ctx.staged(MAIN)} a FULL OUTER JOIN {ctx.staged(PLANS)} b "
+            f"ON a.ssid = b.ssid")
+
+
+def _one_file(ctx: ApplyContext, file_type: str, designation: str | None) -> str:
+    """The merged columns of a day with one file: every field from it."""
+    by = ", ".join(f"s.delivery_id AS {c}__delivery" for c in (*FIELDS, *SCHOOL))
+    return (f"SELECT s.ssid, {', '.join(f's.{c}' for c in (*FIELDS, *SCHOOL))}, {by}, "
+            f"COALESCE(s.designation, {lit(designation)}) AS designation, s.delivery_id, "
+            f"s.delivery_id AS designation__delivery, s.source_row, {lit(_file(ctx, file_type))} AS source_file, "
+            f"0 AS conflicts FROM {ctx.staged(file_type)} s")
 
 
 def _file(ctx: ApplyContext, file_type: str) -> str | None:

@@ -11,10 +11,12 @@ import duckdb
 import psycopg
 import sqlalchemy as sa
 
+from assets.configuration_failure import configuration_failure
 from assets.delta_apply import apply_delta
 from assets.metadata import apply_metadata, column_schema, errors_markdown, stage_metadata
 from assets.run_context import import_log_metadata, trigger_of
 from hub import ledger
+from hub.container_members import skipped_beside
 from hub.apply import ApplyContext
 from hub.declarations import Feed, FileType
 from hub.declarations import LinkRequest
@@ -165,7 +167,8 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
             staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
                                     headers=integration.headers,
                                     date_formats=integration.date_formats or feed.date_formats)
-        checks = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
+        with configuration_failure(wh, integration, delivery, table, context.run_id):
+            checks = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
         context.log.info("staged %s: %d rows, %d row errors, %.2fs", delivery.file_name, staged.rows, staged.errors,
                          staged.seconds)
         with wh.begin() as conn:
@@ -175,6 +178,9 @@ def _file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partition
               "sha256": (delivery.sha256 or "")[:16], "trigger": trigger_of(context), **log_md}
         if superseded:
             md["superseded (same day, older)"] = ", ".join(superseded)
+        with wh.begin() as conn:
+            if skipped := skipped_beside(conn, delivery.delivery_id):
+                md["skipped in the same zip"] = "; ".join(skipped)
         return dg.MaterializeResult(metadata=md, check_results=checks)
 
     return _asset

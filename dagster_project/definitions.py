@@ -12,6 +12,7 @@ from assets.feed_assets import build_feed_assets
 from assets.freshness_checks import build_freshness_checks
 from assets.inventory import build_inventory_asset
 from feeds import FEEDS
+from hub.district_names import directory as district_directory
 from hub.registry import Registry, load_registry
 from resources.archive import ArchiveResource
 from resources.warehouse import WarehouseResource
@@ -38,6 +39,7 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
     """Assets, checks, jobs and sensors for every enabled integration in the registry."""
     path = path or registry_path()
     registry = load_hub_registry(path)
+    district_directory()  # a bad HUB_DISTRICT_DIRECTORY stops the load here, with the setting named
     assets, jobs, sensors, schedules, checks = [], [], [], [], []
     for feed in FEEDS.values():
         feed_assets = build_feed_assets(registry, feed, path.parent)

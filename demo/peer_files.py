@@ -63,7 +63,9 @@ def seed_florida(registry_file: Path, registry: Registry, students: int = 400) -
     """Write today's Focus roster and PEER files into each enabled roster / PEER drop folder (roster first)."""
     written: list[Path] = []
     now = time.time()
-    frames = {"focus_roster": dict(zip(("students", "student_enrollment"), roster(students))),
+    focus_students, enrollment = roster(students)
+    iso = pd.to_datetime(focus_students["DT_BIRTH"], format="%Y%m%d").dt.strftime("%Y-%m-%d")  # not a bare number
+    frames = {"focus_roster": {"students": focus_students.assign(DT_BIRTH=iso), "student_enrollment": enrollment},
               "peer": {f"PEER_{k.upper()}": v for k, v in peer(students * 3 // 4).items()}}
     frames["peer"] = {k.replace("ACCOMMODATIONS", "ACCOM").replace("SEC504", "504"): v for k, v in frames["peer"].items()}
     for age, feed in ((600, "focus_roster"), (60, "peer")):

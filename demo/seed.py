@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from demo import star_files
 from demo.peer_files import seed_florida
 from demo.edreflect_files import write_week
@@ -20,6 +22,12 @@ DAY = 86_400
 def _folder(registry_file: Path, path: str) -> Path:
     p = Path(path)
     return p if p.is_absolute() else (registry_file.parent / p).resolve()
+
+
+def dmy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Birthdates as DD/MM/YYYY (the spec's other format): the demo's dates are never a bare 8-digit number, which
+    a count or a size could equal (tests/protected.py)."""
+    return frame.assign(BIRTHDATE=pd.to_datetime(frame["BIRTHDATE"], format="%Y%m%d").dt.strftime("%d/%m/%Y"))
 
 
 def _touch(path: Path, mtime: float) -> None:
@@ -36,11 +44,11 @@ def seed(registry_file: Path = DEFAULT_REGISTRY) -> list[Path]:
         code = registry.district(integration.district).state_district_id or "0000000"
         folder = _folder(registry_file, integration.transport.path)
         folder.mkdir(parents=True, exist_ok=True)
-        base = students(300 + 50 * n, code, seed=n)
+        base = dmy(students(300 + 50 * n, code, seed=n))
         today = base.copy()
         today.loc[today.index[:12], "GRADE"] = "12"  # a few students change grade
         today.loc[today.index[12:15], "EL_TYPE"] = "RFEP"
-        today = today._append(students(5, code, seed=n + 100, start=10_000), ignore_index=True)  # new students
+        today = today._append(dmy(students(5, code, seed=n + 100, start=10_000)), ignore_index=True)  # new students
         if integration.options.get("designated_file"):
             yesterday_path, today_path = folder / f"{code}_demographics_prev.xlsx", folder / f"{code}_demographics.xlsx"
             base.to_excel(yesterday_path, index=False)
@@ -51,7 +59,7 @@ def seed(registry_file: Path = DEFAULT_REGISTRY) -> list[Path]:
             base.to_csv(yesterday_path, index=False, encoding=encoding)
             today.to_csv(today_path, index=False, encoding=encoding)
             if encoding == "cp1252":
-                sec504 = students(40, code, seed=n + 200, start=20_000).assign(Designation="")
+                sec504 = dmy(students(40, code, seed=n + 200, start=20_000)).assign(Designation="")
                 sec504.to_csv(folder / f"{code}_demographics_504.csv", index=False, encoding=encoding)
                 _touch(folder / f"{code}_demographics_504.csv", now - 60)
                 written.append(folder / f"{code}_demographics_504.csv")
@@ -68,7 +76,7 @@ def seed_star(registry: Registry, registry_file: Path, now: float) -> list[Path]
     """ClassLink users, PowerSchool students and a Renaissance Star zip for each Star district (a few rows unlinked)."""
     written: list[Path] = []
     for star in (i for i in registry.enabled("renaissance_star") if isinstance(i.transport, FolderTransportConfig)):
-        r = star_files.roster(200)
+        r = star_files.roster(200, first=star_files.DEMO_NUMBERS)
         by_feed = {i.feed: i for i in registry.integrations if i.district == star.district and i.enabled}
         files = {"classlink": ("users.csv", star_files.classlink_users(r.iloc[:-3])),  # 3 not in ClassLink: review
                  "powerschool": ("students.csv", star_files.ps_students(r))}

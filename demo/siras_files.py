@@ -34,7 +34,7 @@ def students(n: int, district_code: str, seed: int = 0, start: int = 0) -> pd.Da
         "GRADE": GRADES[rng.integers(0, len(GRADES), n)],
         "GENDER": np.array(["M", "F", "X"])[rng.choice(3, n, p=[0.49, 0.49, 0.02])],
         "ETHNICITY": np.array(["Y", "N"])[rng.integers(0, 2, n)],
-        "RACE1": np.array(["100", "200", "600", "700"])[rng.integers(0, 4, n)],
+        "RACE1": np.array(["100", "201", "600", "700"])[rng.integers(0, 4, n)],  # CALPADS race codes
         "EL_TYPE": np.array(["EO", "EL", "IFEP", "RFEP", "TBD"])[rng.integers(0, 5, n)],
         "NATIV_LANG": np.array(["00", "01", "02", "07"])[rng.integers(0, 4, n)],
         "MIGRANT": np.array(["N", "Y"])[rng.choice(2, n, p=[0.95, 0.05])],

@@ -19,11 +19,16 @@ STAR_HEADER = ["RenaissanceClientID", "SchoolYear", "SchoolYearStartDate", "Stud
 BENCHMARKS = [("At/Above Benchmark", "1"), ("On Watch", "2"), ("Intervention", "3"), ("Urgent Intervention", "4")]
 
 
-def roster(n: int, seed: int = 0) -> pd.DataFrame:
-    """`n` students: ClassLink sourcedId, PowerSchool student number, email."""
+# The demo's student numbers: 10 digits from 8100000000, a number no count, size or Unix time of this century is
+# (tests/protected.py); test fixtures keep the 6-digit numbers of the real samples (605000, ...).
+DEMO_NUMBERS = 8_100_000_000
+
+
+def roster(n: int, seed: int = 0, first: int = 605000) -> pd.DataFrame:
+    """`n` students: ClassLink sourcedId, PowerSchool student number (from `first`), email."""
     idx = np.arange(n)
     return pd.DataFrame({"sourced_id": [f"cl-{seed}-{i:05d}" for i in idx],
-                         "number": [str(605000 + 1000 * seed + i) for i in idx],
+                         "number": [str(first + 1000 * seed + i) for i in idx],
                          "email": [f"student{seed}.{i}@belleville.example.org" for i in idx]})
 
 

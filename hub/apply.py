@@ -82,6 +82,9 @@ class UpsertPlan:
     insert_columns: tuple[str, ...]
     can_insert: str | None = None  # predicate over `s`; None: never create
     can_update: str = "TRUE"  # predicate over `t`
+    # the source has a `<column>__delivery` per update column: the delivery that supplied the value (files of one day
+    # merged field by field); the audit credits that delivery and its file
+    field_deliveries: bool = False
 
 
 LIMITED = "limited import (not updated)"  # skipped counts of rows an update or delete would have changed
@@ -157,8 +160,8 @@ def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
         f"CREATE TEMP TABLE {chg} AS SELECT s.*, t.{plan.entity_key} AS _entity, t.district_id AS _district{olds} "
         f"FROM ({plan.source_sql}) s JOIN {target} t ON {on} WHERE ({plan.can_update}) AND ({_changed(plan)})")
     selects = [
-        f"SELECT _district, {lit(target)}, _entity, 'update', {lit(c)}, CAST(_old_{c} AS VARCHAR), CAST({c} AS VARCHAR), "
-        f"source_file, delivery_id, :run_id, :now FROM {chg} WHERE {c} IS NOT NULL AND _old_{c} IS DISTINCT FROM {c}"
+        f"SELECT x._district, {lit(target)}, x._entity, 'update', {lit(c)}, CAST(x._old_{c} AS VARCHAR), "
+        f"CAST(x.{c} AS VARCHAR), {_credited(plan, c, chg)} WHERE x.{c} IS NOT NULL AND x._old_{c} IS DISTINCT FROM x.{c}"
         for c in plan.update_columns
     ]
     run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) " + " UNION ALL ".join(selects))
@@ -167,6 +170,15 @@ def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
                   f"FROM {chg} s WHERE {on}").rowcount
     ctx.conn.exec_driver_sql(f"DROP TABLE {chg}")
     return updated
+
+
+def _credited(plan: UpsertPlan, column: str, changed: str) -> str:
+    """SQL from the source file and delivery an update of `column` is credited to, to the FROM clause over the
+    changed rows (`x`)."""
+    if not plan.field_deliveries:
+        return f"x.source_file, x.delivery_id, :run_id, :now FROM {changed} x"
+    return (f"d.file_name, d.delivery_id, :run_id, :now FROM {changed} x JOIN ops.deliveries d "
+            f"ON d.delivery_id = COALESCE(x.{column}__delivery, x.delivery_id)")
 
 
 AUDIT_COLUMNS = "district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, changed_at"

@@ -57,3 +57,15 @@ def _extract(archive: Archive, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name:
     finally:
         tmp.unlink(missing_ok=True)
     return Member(name, info.filename, final, digest.hexdigest(), info.file_size)
+
+
+def other_members(container: Path, wanted: Callable[[str], bool]) -> list[tuple[str, str, int]]:
+    """The files `wanted` does not accept, as (base name, path inside, size), from the zip's directory (nothing is
+    extracted); empty when the container is unreadable (unpack reports that)."""
+    try:
+        with zipfile.ZipFile(container) as zf:
+            return sorted((PurePosixPath(i.filename).name, i.filename, i.file_size) for i in zf.infolist()
+                          if not i.is_dir() and PurePosixPath(i.filename).name
+                          and not wanted(PurePosixPath(i.filename).name))
+    except (zipfile.BadZipFile, OSError):
+        return []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
@@ -69,6 +69,9 @@ class FileType:
     # "dated": belongs to its delivery day (the feed's load rules); "reference": reference data (e.g. a one-time
     # crosswalk) applied whenever received, outside a delta feed's day order, never skipped for age (hub/intake.py)
     load: Literal["dated", "reference"] = "dated"
+    # the file's header row as written -> why it is not this file type's layout (another layout of the same vendor
+    # under this file name), or None: a reason rejects the file whole before any row is read
+    layout: Callable[[Sequence[str]], str | None] | None = None
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)

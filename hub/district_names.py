@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 
 import sqlalchemy as sa
+import yaml
 
+from hub.configuration import ConfigurationError
 from hub.district_match import DistrictMatcher, DistrictRecord, load_district_records
 from hub.ledger import utcnow
 from hub.registry import District, Registry
@@ -35,12 +37,24 @@ def _directory(path: str) -> tuple[DistrictRecord, ...]:
     return tuple(load_district_records(Path(path)))
 
 
+def directory() -> tuple[DistrictRecord, ...]:
+    """The configured directory of every district (none when unset); a file that cannot be read as one is a
+    ConfigurationError naming the setting."""
+    path = os.environ.get(DIRECTORY_ENV)
+    if not path:
+        return ()
+    try:
+        return _directory(path)
+    except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"{DIRECTORY_ENV}={path}: cannot be read as a district directory "
+                                 f"({type(exc).__name__}: {exc})") from None
+
+
 def candidates(registry: Registry) -> list[DistrictRecord]:
     """The registry's districts plus, when configured, a directory of every district (registry entries win)."""
     own = registry_records(registry)
-    path = os.environ.get(DIRECTORY_ENV)
     ids = {r.leaid for r in own}
-    return own + ([r for r in _directory(path) if r.leaid not in ids] if path else [])
+    return own + [r for r in directory() if r.leaid not in ids]
 
 
 def confirmed(conn: sa.Connection) -> dict[tuple[str, str], str]:

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from hub import ledger
-from hub.containers import ContainerError, unpack
+from hub.container_members import record_skipped_members
+from hub.containers import ContainerError, other_members, unpack
 from hub.declarations import Feed, FileType
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
@@ -235,8 +236,14 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
             "rejected", f"no file of this feed inside (expected {expected})")
     except ContainerError as exc:
         members, status, reason = [], "rejected", str(exc)
+    others = other_members(got.path, lambda n: type_of(n) is not None)
+    if others:
+        reason += f"; {len(others)} skipped: {', '.join(n for n, _, _ in others)} (not files of this feed)"
     with warehouse.begin() as conn:
         ledger.record(conn, **base, sha256=got.sha256, archive_path=str(got.path), status=status, reason=reason)
+        if members:  # a rejected container's reason lists them
+            record_skipped_members(conn, base, remote.mtime, others,
+                                   f"not a file of this feed inside {remote.name} (the feed takes {expected})")
         if status == "rejected":
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=remote.name, gate="container", reason=reason,

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from hub.declarations import Feed, FileType
 from hub.ledger import Delivery
+from hub.layouts import layout_errors
 from hub.minimisation import record_dropped_columns
 from hub.parsing import ROW, FileFormatError, open_table
 from hub.tables import row_errors, staging_table
@@ -73,7 +74,8 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
             result.encoding, result.columns = reader.encoding, list(reader.columns)
             result.unmatched_headers = list(reader.unmatched_headers)
             record_dropped_columns(conn, delivery, result.unmatched_headers)
-            result.add_errors(conn, warehouse, delivery.delivery_id, missing_columns(ft, result.columns))
+            result.add_errors(conn, warehouse, delivery.delivery_id,
+                              layout_errors(ft, reader) or missing_columns(ft, result.columns))
             for chunk in reader.chunks():
                 chunk, errs = prepare_chunk(ft, chunk, schema, date_formats, value_maps)
                 result.rows += len(chunk)

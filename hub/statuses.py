@@ -17,7 +17,8 @@ STATUSES: dict[str, str] = {
     "rejected": "blocked: the file, one of its rows or a gate refused it (the reason says which)",
     "failed": "its runs failed for an infrastructure reason after every retry",
     "duplicate": "same bytes as an earlier delivery: nothing to do",
-    "skipped": "not processed: too old, superseded by a newer file, or before the integration's start",
+    "skipped": "not processed: too old, superseded by a newer file, before the integration's start, or a file inside "
+               "a zip that is not one of the feed's",
     "discarded": "held, then discarded by a person",
     "unpacked": "a container (zip) whose member files became deliveries of their own",
 }

@@ -1,14 +1,20 @@
-"""ClassLink users (OneRoster 1.1 users.csv): the hub's students, identified by sourcedId, linked by email."""
+"""ClassLink users (OneRoster users.csv, 1.1 layout): the hub's students, identified by sourcedId, linked by email;
+users of every other OneRoster role are read and counted, never students."""
 
 from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
 from hub.declarations import Column, Feed, FileType
+from feeds.classlink.oneroster import ROLE_PATTERN, STATUS_PATTERN, users_layout
+from feeds.classlink.report import not_students, unlinked
 from feeds.identity import classlink_users, email_hash, refresh_crosswalk
 
 COLUMNS = (
     Column("sourced_id", ("sourcedId",), required=True, nullable=False, element="classlink user id"),
-    Column("status", ("status",), element="enrollment"),
-    Column("role", ("role",), required=True, nullable=False, kind="code",
-           codes=("TEACHER", "STUDENT", "PARENT", "GUARDIAN", "RELATIVE", "AIDE", "ADMINISTRATOR"), element="role"),
+    Column("status", ("status",), pattern=STATUS_PATTERN, pattern_rule="OneRoster status: active, tobedeleted or "
+           "inactive", element="enrollment"),
+    Column("role", ("role",), required=True, nullable=False, kind="code", pattern=ROLE_PATTERN,
+           pattern_rule="a OneRoster 1.1 or 1.2 role (student, teacher, parent, guardian, relative, aide, proctor, "
+                        "counselor, principal, administrator, district/site/system administrator or ext:...)",
+           element="role"),
     Column("email", ("email",), required=True, element="email"),
 )
 
@@ -23,7 +29,8 @@ def apply(ctx: ApplyContext) -> ApplyStats:
         target=classlink_users, key=("district_id", "sourced_id"), entity_key="hub_student_key", source_sql=source,
         update_columns=("email_hash", "status"), insert_columns=("hub_student_key", "district_id", "sourced_id",
                                                                  "email_hash", "status"), can_insert="TRUE"))
-    return {"core.classlink_users": stats, **refresh_crosswalk(ctx)}
+    stats.skipped["not a student"] = not_students(ctx)
+    return {"core.classlink_users": stats, **refresh_crosswalk(ctx), "core.student_crosswalk": unlinked(ctx)}
 
 
 FEED = Feed(
@@ -31,7 +38,7 @@ FEED = Feed(
     title="ClassLink users",
     description="OneRoster 1.1 users.csv from ClassLink: the hub's students (role student) and their emails.",
     files=(FileType("users", ("users.csv", "*_users.csv"), COLUMNS, unique_key=("sourced_id",),
-                    description="OneRoster 1.1 users.csv."),),
+                    layout=users_layout, description="OneRoster users.csv (1.1 layout, roles of 1.1 and 1.2)."),),
     apply=apply,
     target_tables=("core.classlink_users", "core.student_crosswalk"),
     apply_asset="hub_students",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from hub.declarations import Feed, FileType, LinkRequest
 from feeds.identity import link_by_student_number, link_counts
 from feeds.renaissance_star.columns import COLUMNS
+from feeds.renaissance_star.layouts import star_layout
 from feeds.renaissance_star.rules import FEED_NAME, apply
 
 
@@ -16,7 +17,7 @@ def link(req: LinkRequest) -> dict[str, int]:
 
 def _file(name: str, code: str, title: str) -> FileType:
     return FileType(name, (f"{code}.csv", f"{code}_v2.csv"), COLUMNS, unique_key=("assessment_id",),
-                    district_name_column="district_name", link=link,
+                    district_name_column="district_name", link=link, layout=star_layout,
                     description=f"Star {title} ({code}.csv or {code}_v2.csv): one row per completed test.")
 
 

@@ -1,4 +1,5 @@
-"""SIRAS student demographics: the columns of the spec's field table, with their alternate headers.
+"""SIRAS student demographics: the columns of the spec's field table, with their alternate headers. Columns the spec
+marks "CALPADS code value" are checked against the code sets of feeds/siras/calpads_codes.py (sources there).
 
 The spec's alias table lists FIRST_NAME beside "Last Name" and LAST_NAME beside "First Name"; each header is
 mapped to its own meaning here.
@@ -6,6 +7,7 @@ mapped to its own meaning here.
 
 from dataclasses import replace
 
+from feeds.siras.calpads_codes import CODE_SHAPE, ETHNICITY, LANGUAGES, RACES
 from hub.declarations import Column
 
 CDE7 = r"\d{7}"
@@ -23,23 +25,27 @@ COLUMNS = (
     Column("school_code", ("School of Attendance", "SCH_CODE"), pattern=CDE7,
            pattern_rule="7-digit CDE school code", description="School of attendance"),
     Column("site_code", ("Site Code", "SITE_CODE"), description="Distinguishes same-coded school entities"),
-    Column("school_type", ("School Type", "SCH_TYPE"), description="CALPADS code value"),
+    Column("school_type", ("School Type", "SCH_TYPE"), kind="code", pattern=CODE_SHAPE,
+           pattern_rule="a CALPADS school type code (1-4 letters or digits), not a label",
+           description="CALPADS code value"),
     Column("district_of_residence", ("District of Geographic Residence", "DIST_RESI", "DOGR"), pattern=CDE7,
            pattern_rule="7-digit CDE district code", description="Where the student lives, not whose file it is"),
     Column("school_of_residence", ("School of Residence", "SCH_RESI"), pattern=CDE7,
            pattern_rule="7-digit CDE school code"),
     Column("grade", ("Grade Level", "GRADE"), kind="code", codes=GRADES, description="CALPADS grade code"),
     Column("gender", ("Gender", "GENDER"), kind="code", codes=("M", "F", "X"), description="CALPADS code value"),
-    Column("ethnicity", ("Federal Ethnicity", "ETHNICITY")),
-    Column("race1", ("Race1", "RACE1")),
-    Column("race2", ("Race2", "RACE2")),
-    Column("race3", ("Race3", "RACE3")),
+    Column("ethnicity", ("Federal Ethnicity", "ETHNICITY"), kind="code", codes=ETHNICITY,
+           description="CALPADS Hispanic or Latino indicator (Y/N)"),
+    *(Column(f"race{n}", (f"Race{n}", f"RACE{n}"), kind="code", codes=RACES, description="CALPADS race code")
+      for n in (1, 2, 3)),
     Column("el_type", ("English Language Acquisition Status Code", "EL_TYPE", "EL Type"), kind="code",
            codes=("EL", "EO", "IFEP", "RFEP", "TBD"), description="English Language Acquisition Status"),
     Column("rfep_date", ("RFEP Date", "RFEP_DATE"), kind="date"),
-    Column("native_language", ("Primary Language Code", "NATIV_LANG"), description="CALPADS language code"),
+    Column("native_language", ("Primary Language Code", "NATIV_LANG"), kind="code", codes=LANGUAGES,
+           description="CALPADS language code (two characters until 2022-23, three-letter ISO 639 since)"),
     Column("migrant", ("Migrant", "MIGRANT"), kind="code", codes=("Y", "N")),
-    Column("residential_status", ("Residential Status", "RESID_STAT")),
+    Column("residential_status", ("Residential Status", "RESID_STAT"), kind="code", pattern=CODE_SHAPE,
+           pattern_rule="a CALPADS residential status code (1-4 letters or digits), not a label"),
     Column("designation", ("Designation",), kind="code", codes=("SPED", "504", "SST"),
            description="Program: Special Ed, 504 or SST; needed to create records"),
     Column("preferred_first_name", ("PreferredFirstName", "Preferred First Name")),

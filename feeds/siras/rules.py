@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from feeds.siras.loose_match import apply_loose_matches
+from feeds.siras.same_day import merged_sql
 from hub.apply import ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
 from hub.schools import has_schools_sql, resolve_sql
 from hub.tables import students
@@ -47,46 +48,48 @@ def _school(district: str, has_entities: bool) -> dict[str, str]:
     return out
 
 
-def _select(ctx: ApplyContext, file_type: str, designation: str | None, priority: int, has_entities: bool) -> str:
-    d, district = ctx.deliveries[file_type], lit(ctx.district.id)
+def _select(ctx: ApplyContext, merged: str, has_entities: bool) -> str:
+    """The day's merged rows (feeds/siras/same_day.py) in core.students' columns, each with the delivery that
+    supplied it."""
+    district = lit(ctx.district.id)
     school = _school(district, has_entities)
     current = (f"LEFT JOIN core.students cur ON cur.district_id = {district} AND cur.state_student_id = s.ssid"
                if has_entities else "")
     cols = [f"CAST(s.{c} AS DATE) AS {c}" if c in DATES else school.get(c, f"s.{c}")
             for c in UPDATABLE if c != "designation"]
+    by = [f"s.{'school_code' if c == 'school_entity' else c}__delivery AS {c}__delivery" for c in UPDATABLE]
     return (
         f"SELECT md5({lit(ctx.district.id + ':')} || s.ssid) AS student_key, {district} AS district_id, "
         f"s.ssid AS state_student_id, s.local_student_id, s.first_name, s.last_name, {', '.join(cols)}, "
-        f"COALESCE(s.designation, {lit(designation)}) AS designation, {lit(d.file_name)} AS source_file, "
-        f"s.delivery_id, {priority} AS priority, s.source_row, {school['school_held']} FROM {ctx.staged(file_type)} s "
-        f"{current}"
+        f"s.designation, {', '.join(by)}, s.source_file, s.delivery_id, s.source_row, s.conflicts, "
+        f"{school['school_held']} FROM ({merged}) s {current}"
     )
 
 
 def apply(ctx: ApplyContext) -> ApplyStats:
-    """Apply the staged demographics (and 504) files of one delivery day to core.students."""
+    """Apply the staged demographics (and 504) files of one delivery day to core.students, merged field by field
+    (feeds/siras/same_day.py), so the day's later file adds to its earlier one and never masks it."""
     opts: SirasOptions = ctx.options  # type: ignore[assignment]
-    has_entities = bool(ctx.conn.execute(sa.text(f"SELECT {has_schools_sql(lit(ctx.district.id))}")).scalar_one())
-    parts = [_select(ctx, ft, FILE_DESIGNATION.get(ft, opts.designated_file), n, has_entities)
-             for n, ft in enumerate(("demographics", "demographics_504")) if ft in ctx.deliveries]
-    if not parts:
+    if not ctx.deliveries:
         return {}
-    # A student in both files: the main demographics row wins (each file alone has unique SSIDs: a gate).
-    source = parts[0] if len(parts) == 1 else (
-        f"SELECT * FROM (SELECT u.*, ROW_NUMBER() OVER (PARTITION BY state_student_id ORDER BY priority, source_row) "
-        f"AS pick FROM ({' UNION ALL '.join(parts)}) u) x WHERE pick = 1")
+    has_entities = bool(ctx.conn.execute(sa.text(f"SELECT {has_schools_sql(lit(ctx.district.id))}")).scalar_one())
+    designation_of = {"demographics": opts.designated_file, **FILE_DESIGNATION}
+    source = _select(ctx, merged_sql(ctx, designation_of), has_entities)
     plan = UpsertPlan(
         target=students, key=("district_id", "state_student_id"), entity_key="student_key", source_sql=source,
         update_columns=UPDATABLE,
         insert_columns=("student_key", "district_id", *FROZEN, *UPDATABLE),
         can_insert="s.designation IS NOT NULL",
-        can_update="t.status = 'active'",
+        can_update="t.status = 'active'", field_deliveries=True,
     )
-    held = ctx.conn.execute(sa.text(f"SELECT COALESCE(SUM(school_held), 0) FROM ({source}) h")).scalar_one() \
-        if has_entities else 0
+    held, conflicts = ctx.conn.execute(sa.text(  # one scan, only when there is something to count
+        f"SELECT COALESCE(SUM(school_held), 0), COALESCE(SUM(conflicts), 0) FROM ({source}) h")).one() \
+        if has_entities or len(ctx.deliveries) > 1 else (0, 0)
     loose = apply_loose_matches(ctx, source, opts.loose_match_threshold) if opts.loose_matching else 0
     stats = upsert_with_audit(ctx, plan)
     stats.skipped["school_code_unknown"] = int(held)
+    if conflicts:  # fields of a student both files carry, with different values: the main file's applies
+        stats.skipped["504 file value differs from main file (main kept)"] = int(conflicts)
     out = {"core.students": stats}
     if opts.loose_matching:
         out["core.students (loose matches)"] = TableStats(updated=loose)

@@ -1,13 +1,14 @@
 """A feed's file assets: one partitioned source asset per file type, staged and held back by blocking gates
 (schema, district, identity match rate)."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 
 from assets.feed_context import OWNERS, WAREHOUSE_POOL, open_warehouse, partition_of, protected_errors, reuse
-from assets.metadata import column_schema, errors_markdown, stage_metadata
+from assets.metadata import ROW_ERROR_LIMIT, column_schema, errors_markdown, row_errors_table, stage_metadata
 from assets.run_context import import_log_metadata, trigger_of
 from hub import ledger
 from hub.declarations import Feed, FileType, LinkRequest
@@ -53,7 +54,8 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
         dg.AssetCheckResult(check_name="schema", passed=staged.passed, metadata={
             "file": delivery.file_name, "rows checked": staged.rows, "row errors": staged.errors,
             "first row errors": errors_markdown(staged.first_errors),
-            "full report": "ops.row_errors where delivery_id = " + delivery.delivery_id}),
+            "full report": "every row error is listed in the import log beside the archived file; the first "
+                           f"{ROW_ERROR_LIMIT} are in the 'row errors' table of this delivery's metadata"}),
         dg.AssetCheckResult(check_name="district", passed=gate.passed,
                             metadata={"file": delivery.file_name, "result": gate.reason}),
     ] + ([link or dg.AssetCheckResult(check_name="match_rate", passed=False, metadata={
@@ -84,26 +86,31 @@ def _link_check(conn: sa.Connection, integration: Integration, ft: FileType, tab
         **{f"rows {k}": v for k, v in sorted(counts.items())}})
 
 def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.PartitionsDefinition,
-                base_dir: Path | None) -> dg.AssetsDefinition:
+               base_dir: Path | None) -> dg.AssetsDefinition:
+    """The partitioned source asset of one file type. A partition is materialized only for a day whose file passed
+    every gate; a blocked file is a failed partition with its failed checks (yielded, then dg.Failure); a day
+    without a file yields nothing, so no partition turns green for it (checks are per partition)."""
     key = dg.AssetKey([feed.name, ft.name])
     table = staging_table_name(feed, ft)
+    spec = dg.AssetSpec(
+        key, group_name=feed.name, owners=OWNERS, kinds={"file", *feed.kinds}, skippable=True,
+        description=f"{feed.title}: {ft.description} Parsed, validated and staged into {table}. File patterns: "
+                    f"{', '.join(ft.patterns)}.",
+        metadata={"dagster/column_schema": column_schema(ft), "staging table": table})
+    checks = [
+        dg.AssetCheckSpec("schema", asset=key, blocking=True, partitions_def=pdef,
+                          description="pandera: required columns, formats and code sets; row-level report"),
+        dg.AssetCheckSpec("district", asset=key, blocking=True, partitions_def=pdef,
+                          description="the district the file names must be in the registry and match the integration"),
+        *([dg.AssetCheckSpec("match_rate", asset=key, blocking=True, partitions_def=pdef, description="share of rows "
+                             "linked to a hub student must reach the integration's min_match_rate")] if ft.link else []),
+    ]
 
-    @dg.asset(
-        key=key, partitions_def=pdef, group_name=feed.name, owners=OWNERS, pool=WAREHOUSE_POOL,
-        kinds={"file", *feed.kinds}, description=f"{feed.title}: {ft.description} Parsed, validated and staged "
-        f"into {table}. File patterns: {', '.join(ft.patterns)}.",
-        metadata={"dagster/column_schema": column_schema(ft), "staging table": table},
-        check_specs=[
-            dg.AssetCheckSpec("schema", asset=key, blocking=True,
-                              description="pandera: required columns, formats and code sets; row-level report"),
-            dg.AssetCheckSpec("district", asset=key, blocking=True,
-                              description="the district the file names must be in the registry and match the integration"),
-            *([dg.AssetCheckSpec("match_rate", asset=key, blocking=True, description="share of rows linked to a hub "
-                                 "student must reach the integration's min_match_rate")] if ft.link else []),
-        ],
-    )
+    # can_subset: outputs and check results are optional, so a day without a file yields nothing at all
+    @dg.multi_asset(name=f"{feed.name}__{ft.name}", specs=[spec], check_specs=checks, partitions_def=pdef,
+                    pool=WAREHOUSE_POOL, can_subset=True)
     def _asset(context: dg.AssetExecutionContext, config: FetchConfig, warehouse: WarehouseResource,
-               archive: ArchiveResource) -> dg.MaterializeResult:
+               archive: ArchiveResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         district_id, day = partition_of(context)
         integration = registry.integration_for(feed.name, district_id)
         wh = open_warehouse(warehouse, feed)
@@ -113,25 +120,61 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
         with wh.begin() as conn:
             delivery = ledger.for_run(conn, integration.id, ft.name, day, reuse(feed, config))
             superseded = ledger.supersede_same_day(conn, delivery) if delivery else []
+            apply_follows = delivery is None and _apply_follows(context, conn, feed, ft, integration.id, day,
+                                                                reuse(feed, config))
         if delivery is None:
-            note = {"result": "no file of this type was delivered for this day"}
-            return dg.MaterializeResult(metadata={"file": "none", **note}, check_results=[
-                dg.AssetCheckResult(check_name=c, passed=True, metadata=note)
-                for c in ("schema", "district", *(("match_rate",) if ft.link else ()))])
+            if apply_follows:  # Dagster skips a step when an upstream asset of its run yields nothing
+                yield dg.MaterializeResult(metadata={"file": "none", "result": NO_FILE_BESIDE_OTHERS})
+            else:
+                context.log.info("no %s file for %s on %s: nothing to materialize", ft.name, district_id, day)
+            return
         with protected_errors(f"staging {delivery.file_name}"):
             staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
                                     headers=integration.headers,
                                     date_formats=integration.date_formats or feed.date_formats)
-        checks = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
+        results = [r for r in _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
+                   if dg.AssetCheckKey(key, r.check_name) in context.selected_asset_check_keys]
         context.log.info("staged %s: %d rows, %d row errors, %.2fs", delivery.file_name, staged.rows, staged.errors,
                          staged.seconds)
         with wh.begin() as conn:
             log_md = import_log_metadata(context, conn, wh, delivery, {"rows read": staged.rows,
                                                                    "result": "staged" if staged.passed else "rejected"})
+            log_md[f"row errors (first {ROW_ERROR_LIMIT})"] = row_errors_table(conn, delivery.delivery_id)
         md = {**stage_metadata(ft, staged, table), "delivery": delivery.delivery_id, "delivered on": delivery.partition_date,
               "sha256": (delivery.sha256 or "")[:16], "trigger": trigger_of(context), **log_md}
         if superseded:
             md["superseded (same day, older)"] = ", ".join(superseded)
-        return dg.MaterializeResult(metadata=md, check_results=checks)
+        failed = [r for r in results if not r.passed]
+        if failed:  # the checks first, then the failure: the partition is FAILED, not materialized
+            yield from results
+            raise dg.Failure(description=f"{delivery.file_name} was blocked: " + "; ".join(
+                f"{r.check_name}: {_reason(r, staged)}" for r in failed), metadata=md, allow_retries=False)
+        yield dg.MaterializeResult(metadata=md)
+        yield from results  # passing results count for the partition only after its materialization
 
     return _asset
+
+
+NO_FILE_BESIDE_OTHERS = ("no file of this type was delivered for this day; recorded because other files of the day "
+                         "are applied in this run (Dagster skips the apply step when an upstream asset of the run "
+                         "yields nothing)")
+
+
+def _apply_follows(context: dg.AssetExecutionContext, conn: sa.Connection, feed: Feed, ft: FileType,
+                   integration_id: str, day: str, reuse_latest: bool) -> bool:
+    """Whether this run applies the feed's day: its apply asset is selected and another selected file type of the
+    feed has a file to import for the day."""
+    selected = context.run.asset_selection or None  # empty or None: the whole job
+    if selected is not None and dg.AssetKey([feed.name, feed.apply_asset]) not in selected:
+        return False
+    others = [f for f in feed.files if f.name != ft.name
+              and (selected is None or dg.AssetKey([feed.name, f.name]) in selected)]
+    return any(ledger.for_run(conn, integration_id, f.name, day, reuse_latest) is not None for f in others)
+
+
+def _reason(result: dg.AssetCheckResult, staged: StageResult) -> str:
+    """A failed check's reason for people (counts, row numbers, column names and codes; never row values)."""
+    if result.check_name == "schema" and staged.first_errors:
+        first = staged.first_errors[0]
+        return f"{staged.errors} row error(s); first: row {first.row_number}, column {first.column}: {first.rule}"
+    return str(result.metadata["result"].value) if "result" in result.metadata else "failed"

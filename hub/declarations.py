@@ -67,6 +67,7 @@ class FileType:
     # "dated": belongs to its delivery day (the feed's load rules); "reference": reference data (e.g. a one-time
     # crosswalk) applied whenever received, outside a delta feed's day order, never skipped for age (hub/intake.py)
     load: Literal["dated", "reference"] = "dated"
+    group: str = ""  # catalog group within the feed (asset group <feed>_<group>), for feeds with many file types
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)

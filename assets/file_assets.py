@@ -93,7 +93,8 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
     key = dg.AssetKey([feed.name, ft.name])
     table = staging_table_name(feed, ft)
     spec = dg.AssetSpec(
-        key, group_name=f"{feed.name}_{ft.group}" if ft.group else feed.name, owners=OWNERS, kinds={"file", *feed.kinds}, skippable=True,
+        key, group_name=f"{feed.name}_{ft.group}" if ft.group else feed.name, owners=OWNERS,
+        kinds={"file", *feed.kinds}, skippable=True,
         description=f"{feed.title}: {ft.description} Parsed, validated and staged into {table}. File patterns: "
                     f"{', '.join(ft.patterns)}.",
         metadata={"dagster/column_schema": column_schema(ft), "staging table": table})
@@ -102,8 +103,9 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
                           description="pandera: required columns, formats and code sets; row-level report"),
         dg.AssetCheckSpec("district", asset=key, blocking=True, partitions_def=pdef,
                           description="the district the file names must be in the registry and match the integration"),
-        *([dg.AssetCheckSpec("match_rate", asset=key, blocking=True, partitions_def=pdef, description="share of rows "
-                             "linked to a hub student must reach the integration's min_match_rate")] if ft.link else []),
+        *([dg.AssetCheckSpec("match_rate", asset=key, blocking=True, partitions_def=pdef,
+                             description="share of rows linked to a hub student must reach the integration's "
+                                         "min_match_rate")] if ft.link else []),
     ]
 
     # can_subset: outputs and check results are optional, so a day without a file yields nothing at all
@@ -132,8 +134,8 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
             staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
                                     headers=integration.headers,
                                     date_formats=integration.date_formats or feed.date_formats)
-        results = [r for r in _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
-                   if dg.AssetCheckKey(key, r.check_name) in context.selected_asset_check_keys]
+        gates = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
+        results = [r for r in gates if dg.AssetCheckKey(key, r.check_name) in context.selected_asset_check_keys]
         context.log.info("staged %s: %d rows, %d row errors, %.2fs", delivery.file_name, staged.rows, staged.errors,
                          staged.seconds)
         with wh.begin() as conn:
@@ -144,7 +146,7 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
               "sha256": (delivery.sha256 or "")[:16], "trigger": trigger_of(context), **log_md}
         if superseded:
             md["superseded (same day, older)"] = ", ".join(superseded)
-        failed = [r for r in results if not r.passed]
+        failed = [r for r in gates if not r.passed]  # a gate blocks whether or not its check was selected
         if failed:  # the checks first, then the failure: the partition is FAILED, not materialized
             yield from results
             raise dg.Failure(description=f"{delivery.file_name} was blocked: " + "; ".join(

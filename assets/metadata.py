@@ -79,7 +79,8 @@ def fields_changed(conn: sa.Connection, delivery_id: str, run_id: str) -> dg.Met
     audit; names of fields only, never values). None when the run changed nothing for it."""
     rows = conn.execute(sa.text(
         "SELECT entity, action, COALESCE(field, ''), count(*) FROM ops.field_audit WHERE delivery_id = :d AND "
-        "run_id = :r GROUP BY entity, action, field ORDER BY entity, action, field"), {"d": delivery_id, "r": run_id}).all()
+        "run_id = :r GROUP BY entity, action, field ORDER BY entity, action, field"),
+        {"d": delivery_id, "r": run_id}).all()
     if not rows:
         return None
     return dg.MetadataValue.table([dg.TableRecord({"table": e, "action": a, "field": f or "(whole record)",

@@ -69,7 +69,7 @@ def hub_import(url: str, work: Path) -> dict[str, float]:
     for night, path in (("first", None), ("next", next(work.glob("next/*.csv")))):
         if path is not None:  # the next night's file replaces the first in the drop folder
             landed = path.replace(work / "landing" / path.name)
-            os.utime(landed, (time.time() - 1800, time.time() - 1800))
+            os.utime(landed, (time.time(), time.time()))  # uploaded after the first night's import
         started = time.perf_counter()
         t = tick(defs, instance, "siras_bench__deliveries", cursor=cursor)
         out[f"{night}_s"] = time.perf_counter() - started

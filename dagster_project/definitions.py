@@ -9,6 +9,7 @@ import dagster as dg
 
 from assets.dbt_assets import automation_sensor, build_dbt_assets, dbt_project, dbt_resource, source_specs
 from assets.feed_assets import build_feed_assets
+from assets.freshness_checks import build_freshness_checks
 from assets.inventory import build_inventory_asset
 from feeds import FEEDS
 from hub.registry import Registry, load_registry
@@ -16,6 +17,7 @@ from resources.archive import ArchiveResource
 from resources.warehouse import WarehouseResource
 from schedules.nightly import build_nightly_schedule
 from sensors.deliveries import build_delivery_sensor
+from sensors.notifications import build_notification_sensor
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +38,7 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
     """Assets, checks, jobs and sensors for every enabled integration in the registry."""
     path = path or registry_path()
     registry = load_hub_registry(path)
-    assets, jobs, sensors, schedules = [], [], [], []
+    assets, jobs, sensors, schedules, checks = [], [], [], [], []
     for feed in FEEDS.values():
         feed_assets = build_feed_assets(registry, feed, path.parent)
         if not feed_assets:
@@ -45,6 +47,9 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
                                   description=f"{feed.title}: stage the day's files, run the gates, apply the changes.")
         assets += feed_assets
         jobs.append(job)
+        if freshness := build_freshness_checks(registry, feed):  # its deliveries asset and their freshness checks
+            assets.append(freshness[0])
+            checks.append(freshness[1])
         sensors += [build_delivery_sensor(registry, feed, i, job.name, path.parent) for i in registry.enabled(feed.name)]
         if feed.nightly:
             schedules += [build_nightly_schedule(registry, feed, i, job.name) for i in registry.enabled(feed.name)]
@@ -53,9 +58,11 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
     assets += reporting
     assets += source_specs(project)
     sensors.append(automation_sensor(reporting))
+    sensors.append(build_notification_sensor(registry, FEEDS))
     url = dg.EnvVar("HUB_WAREHOUSE_URL") if os.environ.get("HUB_WAREHOUSE_URL") else f"duckdb:///{hub_home() / 'warehouse.duckdb'}"
     return dg.Definitions(
-        assets=assets, jobs=jobs, sensors=sensors, schedules=schedules, executor=dg.in_process_executor,
+        assets=assets, asset_checks=checks, jobs=jobs, sensors=sensors, schedules=schedules,
+        executor=dg.in_process_executor,
         resources={"warehouse": WarehouseResource(url=url),
                    "dbt": dbt_resource(project),
                    "archive": ArchiveResource(root=os.environ.get("HUB_ARCHIVE_DIR", str(hub_home() / "archive")))},

@@ -5,6 +5,7 @@ Everything here runs inside the caller's transaction: a delivery is applied whol
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from hub.declarations import Feed
 from hub.ledger import Delivery, utcnow
 from hub.registry import District, Integration, Registry
+from hub.schedule_rules import limited_reason
 from resources.warehouse import Warehouse
 
 
@@ -46,6 +48,13 @@ class ApplyContext:
     run_id: str
     now: object = field(default_factory=utcnow)
 
+    @property
+    def limited(self) -> str | None:
+        """Limited imports on this delivery day (a blackout in mode `limited`): only creates, never updates or
+        deletes; the blackouts' names, or None. Every apply step that updates or deletes honours it."""
+        days = sorted(d.partition_date for d in self.deliveries.values())
+        return limited_reason(self.registry, self.integration, dt.date.fromisoformat(days[0])) if days else None
+
     def staged(self, file_type: str) -> str:
         """SQL relation of the staged rows of `file_type` for this partition's delivery."""
         d = self.deliveries[file_type]
@@ -75,6 +84,10 @@ class UpsertPlan:
     can_update: str = "TRUE"  # predicate over `t`
 
 
+LIMITED = "limited import (not updated)"  # skipped counts of rows an update or delete would have changed
+LIMITED_DELETE = "limited import (not deleted)"
+
+
 def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
     """Audit, update and insert in set-based SQL; returns the per-table counts.
 
@@ -92,9 +105,12 @@ def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
         f"SELECT count(*), count(t.{plan.key[0]}), COALESCE(SUM(CASE WHEN t.{plan.key[0]} IS NOT NULL AND NOT "
         f"({plan.can_update}) THEN 1 ELSE 0 END), 0) FROM ({plan.source_sql}) s LEFT JOIN {target} t ON {on}").one()
     stats = TableStats(skipped={"inactive": int(inactive)})
-    if plan.update_columns and matched > inactive:
+    if plan.update_columns and matched > inactive and ctx.limited:  # rows that would change are left as they are
+        stats.skipped[LIMITED] = run(f"SELECT count(*) FROM ({plan.source_sql}) s JOIN {target} t ON {on} "
+                                     f"WHERE ({plan.can_update}) AND ({_changed(plan)})").scalar_one()
+    elif plan.update_columns and matched > inactive:
         stats.updated = _update(ctx, plan, target, on, run)
-    stats.unchanged = int(matched) - stats.updated - stats.skipped["inactive"]
+    stats.unchanged = int(matched) - stats.updated - stats.skipped["inactive"] - stats.skipped.get(LIMITED, 0)
     if plan.can_insert and total > matched:
         stats.inserted = _insert(ctx, plan, target, on, run)
     stats.skipped["not_created"] = int(total) - int(matched) - stats.inserted
@@ -127,15 +143,19 @@ def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
     return inserted
 
 
+def _changed(plan: UpsertPlan) -> str:
+    """SQL over `s` and `t`: a delivered value differs from the stored one (NULL delivers nothing)."""
+    return " OR ".join(f"(s.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM s.{c})" for c in plan.update_columns)
+
+
 def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> int:  # noqa: ANN001
     """Collect changed rows, write one audit row per changed field, then update them (NULL keeps the old value)."""
     chg = f"_changed_{plan.target.name}"
-    changed = [f"(s.{c} IS NOT NULL AND t.{c} IS DISTINCT FROM s.{c})" for c in plan.update_columns]
     olds = "".join(f", t.{c} AS _old_{c}" for c in plan.update_columns)
     ctx.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {chg}")
     ctx.conn.exec_driver_sql(
         f"CREATE TEMP TABLE {chg} AS SELECT s.*, t.{plan.entity_key} AS _entity, t.district_id AS _district{olds} "
-        f"FROM ({plan.source_sql}) s JOIN {target} t ON {on} WHERE ({plan.can_update}) AND ({' OR '.join(changed)})")
+        f"FROM ({plan.source_sql}) s JOIN {target} t ON {on} WHERE ({plan.can_update}) AND ({_changed(plan)})")
     selects = [
         f"SELECT _district, {lit(target)}, _entity, 'update', {lit(c)}, CAST(_old_{c} AS VARCHAR), CAST({c} AS VARCHAR), "
         f"source_file, delivery_id, :run_id, :now FROM {chg} WHERE {c} IS NOT NULL AND _old_{c} IS DISTINCT FROM {c}"

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.schedule_rules import Blackout, Window
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
@@ -121,6 +123,10 @@ class Feed:
     nightly: str | None = None  # title of a nightly schedule per integration (fetch and import), beside the sensor
     nightly_cron: str = "0 2 * * *"  # in the integration's timezone
     deprecated: tuple[str, ...] = ()  # file names no longer produced: recognised and skipped with a warning
+    # defaults of its integrations unless the registry says otherwise (hub/registry.with_feed_defaults)
+    default_window: Window | None = None  # daily processing window (local time)
+    default_pause: Blackout | None = None  # e.g. a yearly summer pause
+    default_cadence: Literal["nightly", "weekdays", "weekly"] | None = None  # how often a delivery is expected
 
     def file_type_for(self, file_name: str, patterns: tuple[str, ...] = (),
                       file_patterns: Mapping[str, tuple[str, ...]] | None = None) -> FileType | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.apply import AUDIT_COLUMNS, ApplyContext, TableStats, lit
+from hub.apply import AUDIT_COLUMNS, LIMITED, LIMITED_DELETE, ApplyContext, TableStats, lit
 from hub.tables import metadata
 
 student_fields = sa.Table(
@@ -50,6 +50,7 @@ def apply_values(ctx: ApplyContext, source_sql: str) -> TableStats:
         f"LEFT JOIN {VALUES} t ON t.district_id = s.district_id AND t.student_key = s.student_key "
         f"AND t.field_id = s.field_id WHERE t.student_key IS NULL OR t.value IS DISTINCT FROM s.value")
     total = _run(ctx, f"SELECT count(*) FROM ({source_sql}) s").scalar_one()
+    limited = _run(ctx, f"DELETE FROM {chg} WHERE NOT _new").rowcount if ctx.limited else 0  # only creates
     _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT district_id, {lit(VALUES)}, student_key, "
               f"CASE WHEN _new THEN 'create' ELSE 'update' END, field_id, _old, value, source_file, delivery_id, "
               f":run_id, :now FROM {chg}")
@@ -60,7 +61,8 @@ def apply_values(ctx: ApplyContext, source_sql: str) -> TableStats:
                          f"created_at, updated_at) SELECT district_id, student_key, field_id, value, delivery_id, :now, "
                          f":now FROM {chg} WHERE _new ORDER BY district_id, student_key, field_id").rowcount
     ctx.conn.exec_driver_sql(f"DROP TABLE {chg}")
-    return TableStats(inserted=inserted, updated=updated, unchanged=int(total) - inserted - updated)
+    return TableStats(inserted=inserted, updated=updated, unchanged=int(total) - inserted - updated - limited,
+                      skipped={LIMITED: limited} if limited else {})
 
 
 def sync_logs(ctx: ApplyContext, source_sql: str, scope_sql: str, field_ids: tuple[str, ...]) -> TableStats:
@@ -75,9 +77,13 @@ def sync_logs(ctx: ApplyContext, source_sql: str, scope_sql: str, field_ids: tup
             f"AND t.student_key IN ({scope_sql}) AND NOT EXISTS (SELECT 1 FROM ({src}) s WHERE s.district_id = "
             f"t.district_id AND s.student_key = t.student_key AND s.field_id = t.field_id AND s.value = t.value)")
     file_names = ", ".join(sorted(d.file_name for d in ctx.deliveries.values()))
-    _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, {lit(LOGS)}, t.student_key, 'delete', "
-              f"t.field_id, t.value, NULL, {lit(file_names)}, NULL, :run_id, :now {gone}")
-    deleted = _run(ctx, f"DELETE {gone.replace(f'FROM {LOGS} t', f'FROM {LOGS} AS t', 1)}").rowcount
+    kept = deleted = 0
+    if ctx.limited:  # limited imports delete nothing
+        kept = _run(ctx, f"SELECT count(*) {gone}").scalar_one()
+    else:
+        _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, {lit(LOGS)}, t.student_key, "
+                  f"'delete', t.field_id, t.value, NULL, {lit(file_names)}, NULL, :run_id, :now {gone}")
+        deleted = _run(ctx, f"DELETE {gone.replace(f'FROM {LOGS} t', f'FROM {LOGS} AS t', 1)}").rowcount
     new = (f"FROM ({src}) s WHERE NOT EXISTS (SELECT 1 FROM {LOGS} t WHERE t.district_id = s.district_id AND "
            f"t.student_key = s.student_key AND t.field_id = s.field_id AND t.value = s.value)")
     _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT s.district_id, {lit(LOGS)}, s.student_key, 'create', "
@@ -86,4 +92,5 @@ def sync_logs(ctx: ApplyContext, source_sql: str, scope_sql: str, field_ids: tup
                          f"SELECT s.district_id, s.student_key, s.field_id, s.value, s.delivery_id, :now {new} "
                          f"ORDER BY 1, 2, 3, 4").rowcount
     total = _run(ctx, f"SELECT count(*) FROM ({src}) s").scalar_one()
-    return TableStats(inserted=inserted, deleted=deleted, unchanged=int(total) - inserted)
+    return TableStats(inserted=inserted, deleted=deleted, unchanged=int(total) - inserted,
+                      skipped={LIMITED_DELETE: int(kept)} if kept else {})

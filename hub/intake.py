@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+
 from hub import ledger
 from hub.containers import ContainerError, unpack
 from hub.declarations import Feed, FileType
@@ -153,13 +155,20 @@ def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote:
         return False
     with warehouse.begin() as conn:
         newest = ledger.newest_applied(conn, integration.id, file_type)
-        reason = stale_reason(remote.mtime, now, integration.max_file_age_days, newest.mtime if newest else None)
+        reason = stale_reason(remote.mtime, now, integration.max_file_age_days, newest.mtime if newest else None,
+                              _processed_at(conn, feed, integration, file_type))
         if reason:
             ledger.record(conn, **_ledger_base(feed, integration, remote, file_type, tz, now), status="skipped",
                           reason=reason)
     if reason:
         result.counts[f"skipped: {reason}"] += 1
     return reason is not None
+
+
+def _processed_at(conn: sa.Connection, feed: Feed, integration: Integration, file_type: str
+                  ) -> dt.datetime | None:
+    """Snapshot feeds: when the file type was last processed (a file modified before it is stale)."""
+    return ledger.last_processed_at(conn, integration.id, file_type) if feed.load == "snapshot" else None
 
 
 def _receive(registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
@@ -256,7 +265,8 @@ def _waiting(feed: Feed, integration: Integration, warehouse: Warehouse, hold: s
             mtime = d.mtime.replace(tzinfo=dt.timezone.utc).timestamp()
             newest = ledger.newest_applied(conn, integration.id, d.file_type)
             stale = None if d.file_type in feed.reference_types() else stale_reason(
-                mtime, now, integration.max_file_age_days, newest.mtime if newest else None)
+                mtime, now, integration.max_file_age_days, newest.mtime if newest else None,
+                _processed_at(conn, feed, integration, d.file_type))
             ledger.set_status(conn, [d.delivery_id], "skipped" if stale else "queued", stale)
             if stale:
                 result.counts[f"skipped: {stale}"] += 1

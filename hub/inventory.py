@@ -1,7 +1,8 @@
 """The integration inventory: the registry (who, what, when, where, why, how) joined with the delivery ledger.
 
-One row per integration with the NERIC inventory columns, plus what the hub knows from ops.deliveries. The
-district contact is shown by role only: the inventory names no person, student or e-mail address.
+One row per integration with the NERIC inventory columns and the DIG's "why" (purpose, data-sharing agreement),
+plus what the hub knows from ops.deliveries. The district contact is shown by role only: the inventory names no
+person, student or e-mail address.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ DEFAULT_STALE_DAYS = 30
 SUCCESS = ("staged", "applied")
 COLUMNS = ("Source", "Destination", "District Contact", "Method", "Filtering", "Path", "Timing", "Start Date",
            "Ticket Number", "Local Location", "Notes", "Integration", "District", "Feed", "Enabled",
-           "Last Successful Delivery", "Rows In It", "Days Since Last File", "Data Elements", "Disable Candidate")
+           "Last Successful Delivery", "Rows In It", "Days Since Last File", "Data Elements", "Why",
+           "Data Sharing Agreement", "Disable Candidate")
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class InventoryRow:
             a.last_success_at.isoformat(sep=" ", timespec="minutes") if a.last_success_at else "",
             "" if a.rows is None else str(a.rows),
             "" if self.days_since_last_file is None else str(self.days_since_last_file),
-            "; ".join(self.elements), "yes" if self.disable_candidate else "")))
+            "; ".join(self.elements), i.purpose, i.agreement, "yes" if self.disable_candidate else "")))
 
 
 def build_inventory(registry: Registry, feeds: Mapping[str, Feed], warehouse: Warehouse | None = None, *,

@@ -184,3 +184,14 @@ def newest_applied(conn: sa.Connection, integration_id: str, file_type: str) -> 
         .order_by(deliveries.c.mtime.desc()).limit(1)
     ).first()
     return Delivery.from_row(row) if row else None
+
+
+def last_processed_at(conn: sa.Connection, integration_id: str, file_type: str) -> dt.datetime | None:
+    """When a file type was last processed (the SIRAS spec's "most recent log"): the latest time one of its deliveries
+    was applied, re-imports included (naive UTC)."""
+    return conn.execute(
+        sa.select(sa.func.max(delivery_events.c.occurred_at))
+        .select_from(deliveries.join(delivery_events, delivery_events.c.delivery_id == deliveries.c.delivery_id))
+        .where(deliveries.c.integration_id == integration_id, deliveries.c.file_type == file_type,
+               delivery_events.c.status == "applied", delivery_events.c.moved)
+    ).scalar()

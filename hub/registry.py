@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.declarations import Feed
+from hub.notification_settings import NotificationSettings, Recipients
 from hub.schedule_rules import Blackout, Window
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
@@ -42,6 +43,7 @@ class District(_Strict):
     aliases: tuple[str, ...] = ()
     timezone: str = "America/New_York"
     blackouts: tuple[Blackout, ...] = ()  # this district's own pauses (e.g. its SIS rollover)
+    alerts: Recipients = Recipients()  # who gets every notification of the district and its daily digest
 
     @field_validator("timezone")
     @classmethod
@@ -101,6 +103,13 @@ class Integration(_Strict):
     window: Window | None = None  # daily processing window (local time); None: any time
     blackouts: tuple[Blackout, ...] = ()  # this integration's pauses
     max_file_age_days: Annotated[int, Field(ge=1)] = 7  # older files are skipped, not processed
+    # Absent: the feed's default (hub/declarations.Feed); null: none.
+    pause: Blackout | None = None  # the integration's own pause (e.g. SIRAS's yearly summer pause)
+    cadence: Literal["nightly", "weekdays", "weekly"] | None = None  # how often a delivery is expected
+    due: dt.time | None = None  # local time by which each expected delivery is there; default: window end, else 08:00
+    purpose: str = ""  # why the data moves (the DIG's "why")
+    agreement: str = ""  # the data-sharing agreement that covers it (reference or link)
+    alerts: Recipients = Recipients()  # beside `contact.email`: more recipients of its notifications
 
     @field_validator("timezone")
     @classmethod
@@ -112,6 +121,7 @@ class Registry(_Strict):
     districts: tuple[District, ...]
     integrations: tuple[Integration, ...]
     blackouts: tuple[Blackout, ...] = ()  # e.g. a feed's summer pause, with except_districts
+    notifications: NotificationSettings = NotificationSettings()
 
     def district(self, district_id: str) -> District:
         return next(d for d in self.districts if d.id == district_id)
@@ -166,10 +176,18 @@ def parse_registry(data: dict[str, Any], feeds: Mapping[str, Feed] | None = None
     districts = _parse_entries(District, "district", data.get("districts", []))
     integrations = _parse_entries(Integration, "integration", data.get("integrations", []))
     blackouts = _parse_entries(Blackout, "blackout", data.get("blackouts", []))
+    try:
+        notifications = NotificationSettings.model_validate(data.get("notifications") or {})
+    except ValidationError as err:
+        raise RegistryError(_fmt("setting", "notifications", err)) from err
     problems = _cross_check(districts, integrations, feeds)
+    if feeds is not None:
+        integrations = [with_feed_defaults(i, feeds[i.feed]) if i.feed in feeds else i for i in integrations]
+        problems += limited_on_delta(districts, integrations, blackouts, feeds)
     if problems:
         raise RegistryError("; ".join(problems))
-    return Registry(districts=tuple(districts), integrations=tuple(integrations), blackouts=tuple(blackouts))
+    return Registry(districts=tuple(districts), integrations=tuple(integrations), blackouts=tuple(blackouts),
+                    notifications=notifications)
 
 
 def _cross_check(districts: list[District], integrations: list[Integration],
@@ -221,3 +239,28 @@ def load_registry(path: Path, feeds: Mapping[str, Feed] | None = None) -> Regist
         return parse_registry(data, feeds)
     except RegistryError as exc:
         raise RegistryError(f"registry {path}: {exc}") from exc
+
+
+def with_feed_defaults(i: Integration, feed: Feed) -> Integration:
+    """The integration with its feed's window, pause and cadence wherever the registry does not set them (an
+    explicit null keeps none)."""
+    given = i.model_fields_set
+    defaults = {"window": feed.default_window, "pause": feed.default_pause, "cadence": feed.default_cadence}
+    return i.model_copy(update={k: v for k, v in defaults.items() if k not in given})
+
+
+def limited_on_delta(districts: list[District], integrations: list[Integration], blackouts: list[Blackout],
+                     feeds: Mapping[str, Feed]) -> list[str]:
+    """Limited imports skip a day's updates and deletes; a delta feed's day would lose them for good, so a limited
+    blackout must not reach one (narrow it with `feeds:`)."""
+    by_id = {d.id: d for d in districts}
+    problems = []
+    for i in integrations:
+        if i.feed not in feeds or feeds[i.feed].load != "delta":
+            continue
+        own = [*blackouts, *(by_id[i.district].blackouts if i.district in by_id else ()), *i.blackouts,
+               *((i.pause,) if i.pause else ())]
+        if any(b.mode == "limited" and b.concerns(i.feed, i.district) for b in own):
+            problems.append(f"integration {i.id!r} field 'blackouts': a limited-import blackout reaches the delta feed "
+                            f"{i.feed} (its days would lose their updates); narrow it with 'feeds:'")
+    return problems

@@ -87,6 +87,26 @@ dropped_columns = sa.Table(  # data minimisation: undeclared columns a delivery 
     schema="ops",
 )
 
+notifications = sa.Table(  # every notification the hub sent or tried, once per event and recipient (hub/notify.py)
+    "notifications", metadata,
+    sa.Column("event_key", sa.String, primary_key=True),  # e.g. blocked:<delivery id>, digest:<district>:<day>
+    sa.Column("channel", sa.String, primary_key=True),  # email | webhook | none (no recipient configured)
+    sa.Column("recipient_key", sa.String, primary_key=True),  # hash of the address or webhook variable
+    sa.Column("recipient", sa.String, nullable=False),  # who, by role or variable name: never an address
+    sa.Column("kind", sa.String, nullable=False),  # blocked | held | failed | stale | digest
+    sa.Column("district_id", sa.String, nullable=False),
+    sa.Column("integration_id", sa.String),
+    sa.Column("delivery_id", sa.String),
+    sa.Column("subject", sa.String, nullable=False),
+    sa.Column("body", sa.String, nullable=False),  # counts, file names and reasons: never a student value
+    sa.Column("status", sa.String, nullable=False),  # sending | sent | failed (retried) | unrouted
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.String),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    schema="ops",
+)
+
 field_audit = sa.Table(
     "field_audit", metadata,
     sa.Column("district_id", sa.String, nullable=False),

@@ -19,7 +19,7 @@ from tests.harness import tick
 from tests.protected import found, protected_values
 from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)
 
-OPS_TABLES = ("deliveries", "ingest_errors", "row_errors", "dropped_columns")
+OPS_TABLES = ("deliveries", "ingest_errors", "row_errors", "dropped_columns", "notifications")
 
 
 def distinctive(n: int) -> pd.DataFrame:
@@ -54,10 +54,10 @@ def test_no_student_value_reaches_logs_metadata_or_errors(hub, landing, hub_env,
     bad.loc[2, "SSID"] = "73X8000002"  # not 10 digits
     bad.loc[3, "EL_TYPE"] = "Quorrelish"  # not a code
     bad.loc[4, "SSID"] = bad.loc[5, "SSID"]  # repeated
-    values |= protected_values(FEEDS["siras"], drop(landing, "1964212_demographics.csv", bad, age_seconds=3600))
+    values |= protected_values(FEEDS["siras"], drop(landing, "1964212_demographics.csv", bad))
     ticks.append(tick(defs, instance, SENSOR, cursor=ticks[-1].cursor))
     changed.loc[1, "BIRTHDATE"] = "20111130"  # now a real update of a birthdate
-    values |= protected_values(FEEDS["siras"], drop(landing, "1964212_demographics.csv", changed, age_seconds=1800))
+    values |= protected_values(FEEDS["siras"], drop(landing, "1964212_demographics.csv", changed))
     ticks.append(tick(defs, instance, SENSOR, cursor=ticks[-1].cursor))
     drop(landing, "1062166_demographics.csv", changed.head(5))  # another district's file
     ticks.append(tick(defs, instance, SENSOR, cursor=ticks[-1].cursor))

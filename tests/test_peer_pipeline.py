@@ -41,7 +41,8 @@ def query(sql: str, **params: object) -> list[tuple]:
         return [tuple(r) for r in result] if result.returns_rows else []
 
 
-def drop(folder: Path, name: str, frame: pd.DataFrame, age_seconds: float = 60) -> None:
+def drop(folder: Path, name: str, frame: pd.DataFrame, age_seconds: float = 0) -> None:
+    """A file modified `age_seconds` ago (default now: after any import before it, as a new upload is)."""
     folder.mkdir(parents=True, exist_ok=True)
     frame.to_csv(folder / name, index=False)
     os.utime(folder / name, (time.time() - age_seconds,) * 2)
@@ -131,7 +132,7 @@ def test_excluded_and_inactive_students_keep_existing_records(hub):
     deliver(defs, instance, folder, 60, ese(), accommodations([(0, "EXT_TIME")]), "A")
     assert logs(1) == [("custom_l885", "OLD")] and logs(2) == [("custom_l885", "OLD")]
     query("UPDATE core.students SET status = 'inactive' WHERE state_student_id = :s", s=IDS[0])
-    deliver(defs, instance, folder, 30, ese(TIME_TOTAL_WEEK="1700"), accommodations([]), "B")
+    deliver(defs, instance, folder, 0, ese(TIME_TOTAL_WEEK="1700"), accommodations([]), "B")
     assert fields(0)["custom_878"] == "1800" and logs(0)[1] == ("custom_l885", "EXT_TIME")
 
 
@@ -140,7 +141,7 @@ def test_blank_time_with_non_disabled_leaves_the_group(hub):
     deliver(defs, instance, folder, 7200, ese(), accommodations([]), "A")
     blank = ese(TIME_NON_DISABLED=["1500", "1500", "1500", "", "1500", "1500"], TIME_TOTAL_WEEK="1700",
                 IDEA_ENVIRONMENT="D", PLACEMENT_STATUS="T")
-    run = deliver(defs, instance, folder, 60, blank, accommodations([]), "B")
+    run = deliver(defs, instance, folder, 0, blank, accommodations([]), "B")
     assert [fields(3)[f] for f in ENV] == ["Z", "1800", "1500"]  # none of the three changed
     assert fields(3)["custom_875"] == "T"  # the other fields still import
     assert [fields(0)[f] for f in ENV] == ["D", "1700", "1500"]
@@ -171,7 +172,7 @@ def test_log_records_mirror_peer_without_duplicates_and_reimport_changes_nothing
                                                                   (5, "BREAKS")]), "A")
     assert logs(4) == [("custom_l880", "F"), ("custom_l885", "BREAKS"), ("custom_l885", "EXT_TIME")]  # stored once
     before = query("SELECT count(*) FROM ops.field_audit")[0][0]
-    run = deliver(defs, instance, folder, 60, ese(), accommodations([(4, "EXT_TIME"), (5, "BREAKS")]), "B")
+    run = deliver(defs, instance, folder, 0, ese(), accommodations([(4, "EXT_TIME"), (5, "BREAKS")]), "B")
     assert logs(4) == [("custom_l880", "F"), ("custom_l885", "EXT_TIME")]
     assert logs(5) == [("custom_l880", "F"), ("custom_l885", "BREAKS")]
     assert query("SELECT action, field, old_value FROM ops.field_audit") [before:] == [

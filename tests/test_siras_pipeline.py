@@ -39,7 +39,9 @@ def query(sql: str, **params: object) -> list[tuple]:
         return [tuple(r) for r in conn.execute(sa.text(sql), params)]
 
 
-def drop(landing: Path, name: str, frame: pd.DataFrame, age_seconds: float = 60, **csv: object) -> Path:
+def drop(landing: Path, name: str, frame: pd.DataFrame, age_seconds: float = 0, **csv: object) -> Path:
+    """A file modified `age_seconds` ago (by default now: after any import before it, as a new upload is; a file
+    modified before the latest import of its type is skipped)."""
     path = landing / name
     if name.endswith(".xlsx"):
         frame.to_excel(path, index=False)

@@ -64,7 +64,7 @@ def put(path: Path, data: pd.DataFrame | bytes) -> None:
         path.write_bytes(data)
     else:
         data.to_csv(path, index=False)
-    mtime = time.time() - 60
+    mtime = time.time()  # modified after any import before it, as a new upload is
     os.utime(path, (mtime, mtime))
 
 

@@ -108,7 +108,10 @@ def _source(ctx: ApplyContext, ft: str, staged: str) -> str:
 
 
 def _unlink(ctx: ApplyContext) -> int:
-    """Delete the stored scores of rows that no longer link (one 'delete' audit row each); returns how many."""
+    """Delete the stored scores of rows that no longer link (one 'delete' audit row each); returns how many.
+    Limited imports delete nothing."""
+    if ctx.limited:
+        return 0
     gone = ("FROM core.star_assessments t JOIN _star_linked s ON s.district_id = t.district_id AND "
             "s.assessment_id = t.assessment_id WHERE s.reason IS NOT NULL")
     ctx.conn.execute(sa.text(

@@ -1,6 +1,9 @@
 """SIRAS: student demographics uploaded by a California SIS for the special-education system."""
 
+import datetime as dt
+
 from hub.declarations import Feed, FileType
+from hub.schedule_rules import Blackout, Window
 from feeds.siras.columns import COLUMNS
 from feeds.siras.rules import SirasOptions, apply
 
@@ -29,4 +32,9 @@ FEED = Feed(
     apply_asset="student_updates",
     apply_description="Applies the day's staged SIRAS files to student profiles (core.students) with a field-level audit.",
     kinds=frozenset({"csv", "excel"}),
+    # The spec: imports run nightly between 2 and 7 AM and pause over the summer each year while SIS systems roll
+    # over (a district may get other dates: its integration's `pause:`).
+    default_window=Window(start=dt.time(2), end=dt.time(7)),
+    default_pause=Blackout(start="06-20", end="08-10", reason="SIRAS summer pause"),
+    default_cadence="nightly",
 )

@@ -39,7 +39,10 @@ def score(first: str, last: str, other_first: str, other_last: str) -> float:
 
 
 def apply_loose_matches(ctx: ApplyContext, source: str, threshold: float) -> int:
-    """Update identifying fields of closely matching students before the keyed upsert; returns the match count."""
+    """Update identifying fields of closely matching students before the keyed upsert; returns the match count
+    (none during limited imports, which never update)."""
+    if ctx.limited:
+        return 0
     rows = ctx.conn.execute(sa.text(_CANDIDATES.format(source=source, district=lit(ctx.district.id)))).mappings().all()
     by_new: dict[str, list[tuple[float, dict]]] = defaultdict(list)
     for r in rows:

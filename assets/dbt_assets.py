@@ -5,6 +5,7 @@ automation: once any upstream feed partition has updated and no upstream run is 
 files landing together causes one rebuild, not one per file.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -68,6 +69,18 @@ class HubTranslator(DagsterDbtTranslator):
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return ["team:district-data"]
+
+
+def source_specs(project: DbtProject) -> list[dg.AssetSpec]:
+    """The tables dbt reads that no asset writes (the hub's ops tables: sources without `meta.dagster.asset_key`),
+    as external assets with their description, owner, kind and a group named after their dbt source; without this
+    they were anonymous stubs in the default group."""
+    manifest = json.loads(project.manifest_path.read_text())
+    translator = HubTranslator()
+    return [dg.AssetSpec(translator.get_asset_key(s), group_name=s["source_name"], kinds={"table"},
+                         owners=translator.get_owners(s), metadata={"table": f"{s['schema']}.{s['name']}"},
+                         description=s.get("description") or s.get("source_description") or None)
+            for s in manifest["sources"].values() if not s.get("meta", {}).get("dagster", {}).get("asset_key")]
 
 
 def dbt_environment(url: str) -> dict[str, str]:

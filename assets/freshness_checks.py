@@ -21,7 +21,7 @@ def build_freshness_checks(registry: Registry, feed: Feed
     if not integrations:
         return None
     key = dg.AssetKey(deliveries_key(feed.name))
-    spec = dg.AssetSpec(key, group_name=feed.name, owners=["team:district-data"],
+    spec = dg.AssetSpec(key, group_name=feed.name, owners=["team:district-data"], kinds={"file"},
                         description=f"{feed.title}: the files districts deliver (SFTP or hub drop folders). Its "
                                     "checks say whether each district's delivery is late for its cadence.")
     specs = [dg.AssetCheckSpec(check_name(i), asset=key, description=(

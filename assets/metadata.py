@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dagster as dg
+import sqlalchemy as sa
 
 from hub.apply import ApplyStats
 from hub.declarations import FileType
@@ -53,3 +54,34 @@ def column_schema(ft: FileType) -> dg.TableSchema:
                        constraints=dg.TableColumnConstraints(nullable=c.nullable, other=[c.pattern_rule] if c.pattern_rule else []))
         for c in ft.columns
     ])
+
+
+ROW_ERROR_LIMIT = 500
+_ROW_ERRORS = dg.TableSchema(columns=[dg.TableColumn("row", "int"), dg.TableColumn("column", "string"),
+                                      dg.TableColumn("rule", "string")])
+
+
+def row_errors_table(conn: sa.Connection, delivery_id: str, limit: int = ROW_ERROR_LIMIT) -> dg.MetadataValue:
+    """The delivery's first `limit` row errors (row, column, rule) as a table the UI renders.
+    MINIMAL VERSION (issue 16, for the UI): issue 14 builds the row-error table and CSV in this module; keep theirs."""
+    rows = conn.execute(sa.text("SELECT row_number, column_name, rule FROM ops.row_errors WHERE delivery_id = :d "
+                                "ORDER BY row_number, column_name LIMIT :n"), {"d": delivery_id, "n": limit})
+    return dg.MetadataValue.table([dg.TableRecord({"row": int(r), "column": c, "rule": rule}) for r, c, rule in rows],
+                                  schema=_ROW_ERRORS)
+
+
+_FIELDS = dg.TableSchema(columns=[dg.TableColumn("table", "string"), dg.TableColumn("action", "string"),
+                                  dg.TableColumn("field", "string"), dg.TableColumn("records", "int")])
+
+
+def fields_changed(conn: sa.Connection, delivery_id: str, run_id: str) -> dg.MetadataValue | None:
+    """What one run changed for one delivery: per table, action and field, the number of records (from the field
+    audit; names of fields only, never values). None when the run changed nothing for it."""
+    rows = conn.execute(sa.text(
+        "SELECT entity, action, COALESCE(field, ''), count(*) FROM ops.field_audit WHERE delivery_id = :d AND "
+        "run_id = :r GROUP BY entity, action, field ORDER BY entity, action, field"),
+        {"d": delivery_id, "r": run_id}).all()
+    if not rows:
+        return None
+    return dg.MetadataValue.table([dg.TableRecord({"table": e, "action": a, "field": f or "(whole record)",
+                                                   "records": int(n)}) for e, a, f, n in rows], schema=_FIELDS)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import dagster as dg
 import sqlalchemy as sa
 
+from assets.metadata import fields_changed
 from hub.import_log import write_import_log
 from hub.ledger import Delivery
 from resources.warehouse import Warehouse
@@ -25,8 +26,15 @@ def trigger_of(context: dg.AssetExecutionContext) -> str:
 
 def import_log_metadata(context: dg.AssetExecutionContext, conn: sa.Connection, warehouse: Warehouse,
                         delivery: Delivery, counts: Mapping[str, object]) -> dict[str, object]:
-    """Write the delivery's import log next to its archived file; link it and preview its counts."""
+    """Write the delivery's import log next to its archived file; show its counts, its first lines and the fields
+    this run changed (a path alone cannot be opened from the browser)."""
     log = write_import_log(conn, warehouse, delivery, run_id=context.run_id, trigger=trigger_of(context),
                            counts=counts)
-    return {f"import log ({delivery.file_type})": dg.MetadataValue.path(str(log.path)),
-            f"import log preview ({delivery.file_type})": dg.MetadataValue.md(log.preview(counts))}
+    ft = delivery.file_type
+    md: dict[str, object] = {f"import log ({ft})": dg.MetadataValue.path(str(log.path)),
+                             f"import log preview ({ft})": dg.MetadataValue.md(log.preview(counts)),
+                             f"import log text ({ft})": dg.MetadataValue.md(f"```\n{log.head()}```")}
+    changed = fields_changed(conn, delivery.delivery_id, context.run_id)
+    if changed is not None:
+        md[f"fields changed ({ft})"] = changed
+    return md

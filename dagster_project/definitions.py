@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.dbt_assets import automation_sensor, build_dbt_assets, dbt_project, dbt_resource
+from assets.dbt_assets import automation_sensor, build_dbt_assets, dbt_project, dbt_resource, source_specs
 from assets.feed_assets import build_feed_assets
 from assets.freshness_checks import build_freshness_checks
 from assets.inventory import build_inventory_asset
@@ -58,6 +58,7 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
     project = dbt_project()
     reporting = [build_dbt_assets(project), build_inventory_asset(registry, hub_home() / "reports")]
     assets += reporting
+    assets += source_specs(project)
     sensors.append(automation_sensor(reporting))
     sensors.append(build_notification_sensor(registry, FEEDS))
     url = dg.EnvVar("HUB_WAREHOUSE_URL") if os.environ.get("HUB_WAREHOUSE_URL") else f"duckdb:///{hub_home() / 'warehouse.duckdb'}"

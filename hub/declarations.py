@@ -72,6 +72,7 @@ class FileType:
     # the file's header row as written -> why it is not this file type's layout (another layout of the same vendor
     # under this file name), or None: a reason rejects the file whole before any row is read
     layout: Callable[[Sequence[str]], str | None] | None = None
+    group: str = ""  # catalog group within the feed (asset group <feed>_<group>), for feeds with many file types
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)

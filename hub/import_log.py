@@ -8,6 +8,7 @@ holds values, so the UI may link it; the preview holds counts only.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ import sqlalchemy as sa
 from hub.apply import lit
 from hub.ledger import Delivery
 from resources.warehouse import Warehouse
+
+HEAD_LINES = 200  # shown in the UI; the full log stays beside the archived file
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,13 @@ class ImportLog:
                  f"| rows rejected | {self.rejected} |", f"| records created | {self.created} |",
                  f"| records updated | {self.updated} |", f"| records deleted | {self.deleted} |"]
         return "\n".join(lines) + f"\n\nFull log (row numbers, hashed keys, field names): `{self.path}`"
+
+    def head(self, lines: int = HEAD_LINES) -> str:
+        """The log's first `lines` lines (read as a stream), saying where the rest is when there is more."""
+        with self.path.open(encoding="utf-8") as log:
+            text = list(itertools.islice(log, lines + 1))
+        more = f"... more lines in the full log: {self.path}\n" if len(text) > lines else ""
+        return "".join(text[:lines]) + more
 
 
 def log_path(delivery: Delivery, run_id: str) -> Path:

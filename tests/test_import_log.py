@@ -13,6 +13,16 @@ def materialization(run, node: str):  # noqa: ANN001, ANN201
     return run.asset_materializations_for_node(node)[0].metadata
 
 
+def failure(run, node: str):  # noqa: ANN001, ANN201
+    """The metadata a blocked file's failed step carries (it has no materialization)."""
+    event = next(e for e in run.all_events if e.is_step_failure and e.step_key == node)
+    return event.step_failure_data.user_failure_data.metadata
+
+
+def records(value) -> list[tuple]:  # noqa: ANN001
+    return [tuple(r.data.values()) for r in value.value.records]
+
+
 def no_student_values(text: str, frame) -> None:  # noqa: ANN001
     for col in ("SSID", "LOCAL_ID", "LAST_NAME", "FIRST_NAME", "BIRTHDATE"):
         assert not any(str(v) in text for v in frame[col] if len(str(v)) > 3), col
@@ -38,6 +48,12 @@ def test_import_log_lists_counts_and_changes_by_hashed_key(hub, landing):
     key = query("SELECT student_key FROM core.students WHERE state_student_id = :s", s=frame.loc[0, "SSID"])[0][0]
     assert f"{key}, update, el_type grade" in text and "rows staged: 12" in text
     assert "rows rejected | 0" in md["import log preview (demographics)"].value
+    shown = md["import log text (demographics)"].value  # readable in the browser, unlike the path
+    assert f"{key}, update, el_type grade" in shown and "file: 1964212_demographics.csv" in shown
+    assert records(md["fields changed (demographics)"]) == [("core.students", "update", "el_type", 1),
+                                                            ("core.students", "update", "grade", 1)]
+    staged = materialization(run, "siras__demographics")
+    assert staged["rows read"].value == 12 and records(staged["row errors (first 500)"]) == []
     first_log = Path(materialization(first.runs[0], "siras__student_updates")["import log (demographics)"].value)
     assert first_log.read_text().count(", create,") == 11
     no_student_values(text + first_log.read_text() + md["import log preview (demographics)"].value, frame)
@@ -50,7 +66,10 @@ def test_rejected_rows_are_logged_without_values(hub, landing):
     drop(landing, "1964212_demographics.csv", frame)
     run = tick(defs, instance, SENSOR).runs[0]
     assert not run.success
-    md = materialization(run, "siras__demographics")
+    md = failure(run, "siras__demographics")
+    assert records(md["row errors (first 500)"])[:2] == [(4, "el_type", records(md["row errors (first 500)"])[0][2]),
+                                                          (7, "birthdate", records(md["row errors (first 500)"])[1][2])]
+    assert md["rows rejected"].value == 2 and "[rejected rows]" in md["import log text (demographics)"].value
     text = Path(md["import log (demographics)"].value).read_text()
     rejected = text.split("[rejected rows] row, column, rule\n")[1].split("\n\n")[0].splitlines()
     assert [line.split(", ")[:2] for line in rejected] == [["4", "el_type"], ["7", "birthdate"]]

@@ -76,15 +76,16 @@ def test_import_then_marts_build_with_checks_inventory_and_dropped_columns(hub, 
 
 
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # automation logic is warehouse-blind
-def test_marts_refresh_once_per_batch_of_feed_updates(hub):
+def test_marts_refresh_once_per_batch_of_feed_updates(hub, tmp_path):
     defs, instance, _ = hub
-    job = defs.resolve_job_def("siras_import")
-    day = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert first.total_requested == 0  # nothing upstream has updated
-    for district in ("abc_unified", "fresno_unified"):  # two partitions land before the next evaluation
-        key = dg.MultiPartitionKey({"date": day, "district": district})
-        assert job.execute_in_process(instance=instance, partition_key=key).success
+    # two partitions land before the next evaluation (a day without a file materializes nothing, so they are files)
+    for integration, folder, code in (("siras_abc_unified", "landing", "1964212"),
+                                      ("siras_fresno_unified", "nothing", "1062166")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        drop(tmp_path / folder, f"{code}_demographics.csv", synthetic_students(10, code), age_seconds=86400)
+        assert [r.success for r in tick(defs, instance, f"{integration}__deliveries").runs] == [True]
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     marts = defs.resolve_assets_def(PROFILE).keys
     requested = {k for k in marts if after.get_requested_partitions(k)}

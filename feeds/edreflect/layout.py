@@ -132,7 +132,8 @@ def _column(t: Table, name: str) -> Column:
 def _file_type(t: Table) -> FileType:
     checks = (SCHOOL_YEAR_CHECK,) if {"school_year", "school_year_id"} <= set(t.columns) else ()
     return FileType(t.name, (f"{t.stem}.csv",), tuple(_column(t, c) for c in t.columns), unique_key=t.key,
-                    checks=checks, description=f"{t.stem}.csv" + (f"; drop rule: {t.drop_by}.csv" if t.drop_by else ""))
+                    checks=checks, description=f"{t.stem}.csv" + (f"; drop rule: {t.drop_by}.csv" if t.drop_by else ""),
+                    group=_group(t.name))
 
 
 def _legacy(model: str) -> FileType:
@@ -140,7 +141,17 @@ def _legacy(model: str) -> FileType:
                  for c in ("legacy_id", "new_id"))
     return FileType(f"{model}_ids", (f"{model}_ids.csv",), cols, unique_key=("legacy_id",), load="reference",
                     description=f"export/all/{model}_ids.csv: legacy {model} id -> new id (reference data: applied "
-                                "whenever received, outside the daily order)")
+                                "whenever received, outside the daily order)", group="legacy_ids")
+
+
+# catalog groups: 59 file types in one group made an unreadable graph; grouped by what they describe
+GROUPS = (("aggregated_", "aggregates"), ("goal", "goals"), ("indicator", "rubrics"), ("rubric", "rubrics"),
+          ("observation", "observations"), ("ratings", "observations"), ("slo", "slos"), ("snapshot", "snapshots"),
+          ("trending", "snapshots"), ("user_", "users"))
+
+
+def _group(name: str) -> str:
+    return next(group for prefix, group in GROUPS if name.startswith(prefix))
 
 
 FILE_TYPES: tuple[FileType, ...] = (*(_file_type(t) for t in TABLES), *(_legacy(m) for m in LEGACY_MODELS))

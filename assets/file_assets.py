@@ -1,0 +1,187 @@
+"""A feed's file assets: one partitioned source asset per file type, staged and held back by blocking gates
+(schema, district, identity match rate)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import sqlalchemy as sa
+
+from assets.configuration_failure import configuration_failure
+from assets.feed_context import OWNERS, WAREHOUSE_POOL, open_warehouse, partition_of, protected_errors, reuse
+from assets.metadata import ROW_ERROR_LIMIT, column_schema, errors_markdown, row_errors_table, stage_metadata
+from assets.run_context import import_log_metadata, trigger_of
+from hub import ledger
+from hub.container_members import skipped_beside
+from hub.declarations import Feed, FileType, LinkRequest
+from hub.district_names import candidates, confirmed
+from hub.fetch import FetchConfig, fetch_now
+from hub.gates import district_gate
+from hub.registry import Integration, Registry
+from hub.staging import StageResult, stage_delivery
+from hub.tables import staging_table_name
+from resources.archive import ArchiveResource
+from resources.warehouse import Warehouse, WarehouseResource
+
+
+def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Registry, integration: Integration,
+                  ft: FileType, table: str, delivery: ledger.Delivery, staged: StageResult) -> list[dg.AssetCheckResult]:
+    """Evaluate the gates, log failures to ops.ingest_errors and set the delivery's status."""
+    with wh.begin() as conn:
+        names = _district_names(conn, ft, table, delivery) if staged.passed else []
+        gate = district_gate(registry, integration, ft, delivery.file_name, names,
+                             candidates(registry) if names else None, confirmed(conn) if names else None)
+        link = _link_check(conn, integration, ft, table, delivery) if staged.passed and gate.passed else None
+    passed = staged.passed and gate.passed and (link is None or link.passed)
+    with wh.begin() as conn:
+        if link is not None and not link.passed:
+            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
+                                    file_name=delivery.file_name, gate="match_rate", reason=str(link.metadata["result"].value),
+                                    delivery_id=delivery.delivery_id, run_id=context.run_id)
+        if not staged.passed:
+            first = staged.first_errors[0]
+            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
+                                    file_name=delivery.file_name, gate="schema", delivery_id=delivery.delivery_id,
+                                    run_id=context.run_id, reason=f"{staged.errors} row error(s); first: row "
+                                    f"{first.row_number}, column {first.column}: {first.rule}")
+        if not passed:
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE delivery_id = :d"), {"d": delivery.delivery_id})
+        if not gate.passed:
+            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
+                                    file_name=delivery.file_name, gate="district", reason=gate.reason,
+                                    delivery_id=delivery.delivery_id, run_id=context.run_id)
+        ledger.set_status(conn, [delivery.delivery_id], "staged" if passed else "rejected",
+                          None if passed else "blocked by a gate: see ops.ingest_errors", context.run_id)
+    return [
+        dg.AssetCheckResult(check_name="schema", passed=staged.passed, metadata={
+            "file": delivery.file_name, "rows checked": staged.rows, "row errors": staged.errors,
+            "first row errors": errors_markdown(staged.first_errors),
+            "full report": "every row error is listed in the import log beside the archived file; the first "
+                           f"{ROW_ERROR_LIMIT} are in the 'row errors' table of this delivery's metadata"}),
+        dg.AssetCheckResult(check_name="district", passed=gate.passed,
+                            metadata={"file": delivery.file_name, "result": gate.reason}),
+    ] + ([link or dg.AssetCheckResult(check_name="match_rate", passed=False, metadata={
+        "result": "not evaluated: an earlier gate blocked the file"})] if ft.link else [])
+
+def _district_names(conn: sa.Connection, ft: FileType, table: str, delivery: ledger.Delivery) -> list[str]:
+    if not ft.district_name_column:
+        return []
+    return [n for (n,) in conn.execute(sa.text(f"SELECT DISTINCT {ft.district_name_column} FROM {table} WHERE "
+                                               f"delivery_id = :d AND {ft.district_name_column} IS NOT NULL"),
+                                       {"d": delivery.delivery_id})]
+
+def _link_check(conn: sa.Connection, integration: Integration, ft: FileType, table: str,
+                delivery: ledger.Delivery) -> dg.AssetCheckResult | None:
+    """The identity-linking gate: the share of rows linked to a hub student must reach the integration's threshold."""
+    if ft.link is None:
+        return None
+    staged = f"(SELECT * FROM {table} WHERE delivery_id = '{delivery.delivery_id}')"
+    counts = ft.link(LinkRequest(conn, staged, integration.district, ft.name))
+    total = sum(counts.values())
+    rate = counts.get("linked", 0) / total if total else 1.0
+    passed = rate >= integration.min_match_rate
+    result = (f"{counts.get('linked', 0)} of {total} rows linked ({rate:.1%}); threshold "
+              f"{integration.min_match_rate:.0%}; review: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())
+                                                                     if k != "linked") or "none"))
+    return dg.AssetCheckResult(check_name="match_rate", passed=passed, metadata={
+        "file": delivery.file_name, "match rate": round(rate, 4), "result": result,
+        **{f"rows {k}": v for k, v in sorted(counts.items())}})
+
+def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.PartitionsDefinition,
+               base_dir: Path | None) -> dg.AssetsDefinition:
+    """The partitioned source asset of one file type. A partition is materialized only for a day whose file passed
+    every gate; a blocked file is a failed partition with its failed checks (yielded, then dg.Failure); a day
+    without a file yields nothing, so no partition turns green for it (checks are per partition)."""
+    key = dg.AssetKey([feed.name, ft.name])
+    table = staging_table_name(feed, ft)
+    spec = dg.AssetSpec(
+        key, group_name=f"{feed.name}_{ft.group}" if ft.group else feed.name, owners=OWNERS,
+        kinds={"file", *feed.kinds}, skippable=True,
+        description=f"{feed.title}: {ft.description} Parsed, validated and staged into {table}. File patterns: "
+                    f"{', '.join(ft.patterns)}.",
+        metadata={"dagster/column_schema": column_schema(ft), "staging table": table})
+    checks = [
+        dg.AssetCheckSpec("schema", asset=key, blocking=True, partitions_def=pdef,
+                          description="pandera: required columns, formats and code sets; row-level report"),
+        dg.AssetCheckSpec("district", asset=key, blocking=True, partitions_def=pdef,
+                          description="the district the file names must be in the registry and match the integration"),
+        *([dg.AssetCheckSpec("match_rate", asset=key, blocking=True, partitions_def=pdef,
+                             description="share of rows linked to a hub student must reach the integration's "
+                                         "min_match_rate")] if ft.link else []),
+    ]
+
+    # can_subset: outputs and check results are optional, so a day without a file yields nothing at all
+    @dg.multi_asset(name=f"{feed.name}__{ft.name}", specs=[spec], check_specs=checks, partitions_def=pdef,
+                    pool=WAREHOUSE_POOL, can_subset=True)
+    def _asset(context: dg.AssetExecutionContext, config: FetchConfig, warehouse: WarehouseResource,
+               archive: ArchiveResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        district_id, day = partition_of(context)
+        integration = registry.integration_for(feed.name, district_id)
+        wh = open_warehouse(warehouse, feed)
+        if config.fetch_from_transport:
+            context.log.info("fetch for %s: %s", integration.id, fetch_now(registry, feed, integration, wh, archive.get(),
+                                                                        base_dir, day))
+        with wh.begin() as conn:
+            delivery = ledger.for_run(conn, integration.id, ft.name, day, reuse(feed, config))
+            superseded = ledger.supersede_same_day(conn, delivery) if delivery else []
+            apply_follows = delivery is None and _apply_follows(context, conn, feed, ft, integration.id, day,
+                                                                reuse(feed, config))
+        if delivery is None:
+            if apply_follows:  # Dagster skips a step when an upstream asset of its run yields nothing
+                yield dg.MaterializeResult(metadata={"file": "none", "result": NO_FILE_BESIDE_OTHERS})
+            else:
+                context.log.info("no %s file for %s on %s: nothing to materialize", ft.name, district_id, day)
+            return
+        with protected_errors(f"staging {delivery.file_name}"):
+            staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
+                                    headers=integration.headers,
+                                    date_formats=integration.date_formats or feed.date_formats)
+        with configuration_failure(wh, integration, delivery, table, context.run_id):
+            gates = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
+        results = [r for r in gates if dg.AssetCheckKey(key, r.check_name) in context.selected_asset_check_keys]
+        context.log.info("staged %s: %d rows, %d row errors, %.2fs", delivery.file_name, staged.rows, staged.errors,
+                         staged.seconds)
+        with wh.begin() as conn:
+            log_md = import_log_metadata(context, conn, wh, delivery, {"rows read": staged.rows,
+                                                                   "result": "staged" if staged.passed else "rejected"})
+            log_md[f"row errors (first {ROW_ERROR_LIMIT})"] = row_errors_table(conn, delivery.delivery_id)
+            if skipped := skipped_beside(conn, delivery.delivery_id):
+                log_md["skipped in the same zip"] = "; ".join(skipped)
+        md = {**stage_metadata(ft, staged, table), "delivery": delivery.delivery_id, "delivered on": delivery.partition_date,
+              "sha256": (delivery.sha256 or "")[:16], "trigger": trigger_of(context), **log_md}
+        if superseded:
+            md["superseded (same day, older)"] = ", ".join(superseded)
+        failed = [r for r in gates if not r.passed]  # a gate blocks whether or not its check was selected
+        if failed:  # the checks first, then the failure: the partition is FAILED, not materialized
+            yield from results
+            raise dg.Failure(description=f"{delivery.file_name} was blocked: " + "; ".join(
+                f"{r.check_name}: {_reason(r, staged)}" for r in failed), metadata=md, allow_retries=False)
+        yield dg.MaterializeResult(metadata=md)
+        yield from results  # passing results count for the partition only after its materialization
+
+    return _asset
+
+
+NO_FILE_BESIDE_OTHERS = ("no file of this type was delivered for this day; recorded because other files of the day "
+                         "are applied in this run (Dagster skips the apply step when an upstream asset of the run "
+                         "yields nothing)")
+
+
+def _apply_follows(context: dg.AssetExecutionContext, conn: sa.Connection, feed: Feed, ft: FileType,
+                   integration_id: str, day: str, reuse_latest: bool) -> bool:
+    """Whether this run applies the feed's day: its apply asset is selected and another selected file type of the
+    feed has a file to import for the day."""
+    selected = context.run.asset_selection or None  # empty or None: the whole job
+    if selected is not None and dg.AssetKey([feed.name, feed.apply_asset]) not in selected:
+        return False
+    others = [f for f in feed.files if f.name != ft.name
+              and (selected is None or dg.AssetKey([feed.name, f.name]) in selected)]
+    return any(ledger.for_run(conn, integration_id, f.name, day, reuse_latest) is not None for f in others)
+
+
+def _reason(result: dg.AssetCheckResult, staged: StageResult) -> str:
+    """A failed check's reason for people (counts, row numbers, column names and codes; never row values)."""
+    if result.check_name == "schema" and staged.first_errors:
+        first = staged.first_errors[0]
+        return f"{staged.errors} row error(s); first: row {first.row_number}, column {first.column}: {first.rule}"
+    return str(result.metadata["result"].value) if "result" in result.metadata else "failed"

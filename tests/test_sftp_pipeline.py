@@ -148,3 +148,23 @@ def test_missing_credentials_name_the_env_var(tmp_path, sshd, sftp_dir, pg_url, 
     defs = build_definitions(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [siras_integration(transport)]))
     t = tick(defs, pg_instance, SENSOR)
     assert t.runs == [] and "HUB_SFTP_KEY_UNSET" in t.skip_reason and "siras_abc_unified" in t.skip_reason
+
+
+@pytest.mark.parametrize("held", ["unauthorized key", "damaged key"])
+def test_a_planted_key_never_reaches_a_skip_reason_or_log(tmp_path, sshd, sftp_dir, pg_url, monkeypatch, pg_instance,
+                                                          caplog, held):
+    monkeypatch.setenv("HUB_WAREHOUSE_URL", pg_url)
+    monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "archive"))
+    key_text = keygen(tmp_path / "planted").read_text()
+    if held == "damaged key":
+        key_text = key_text.replace("\n", "\nZZ", 3)
+    monkeypatch.setenv("HUB_TEST_PLANTED_KEY", key_text)
+    transport = {"kind": "sftp", "host": sshd.host, "port": sshd.port, "username": sshd.username,
+                 "remote_dir": str(sftp_dir), "host_key": sshd.host_key_line, "private_key_env": "HUB_TEST_PLANTED_KEY"}
+    defs = build_definitions(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [siras_integration(transport)]))
+    upload(sftp_dir, "1964212_demographics.csv", b"SSID\n")
+    t = tick(defs, pg_instance, SENSOR)
+    assert t.runs == [] and "siras_abc_unified" in t.skip_reason and "HUB_TEST_PLANTED_KEY" in t.skip_reason
+    shown = t.skip_reason + caplog.text + str(t.result)
+    body = [line for line in key_text.splitlines() if len(line) >= 8 and "PRIVATE KEY" not in line]
+    assert body and not any(line in shown for line in body)

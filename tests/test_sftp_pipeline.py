@@ -168,3 +168,18 @@ def test_a_planted_key_never_reaches_a_skip_reason_or_log(tmp_path, sshd, sftp_d
     shown = t.skip_reason + caplog.text + str(t.result)
     body = [line for line in key_text.splitlines() if len(line) >= 8 and "PRIVATE KEY" not in line]
     assert body and not any(line in shown for line in body)
+
+
+def test_hostile_remote_names_are_rejected_and_the_valid_file_of_the_tick_is_applied(sftp_hub, pg_instance, sftp_dir,
+                                                                                     caplog):
+    data = synthetic_students(7, "1964212").assign(Designation="SPED").to_csv(index=False).encode()
+    upload(sftp_dir, "1964212_demographics.csv", data)
+    upload(sftp_dir, "old\\1964212_demographics.csv", data)  # a Windows path written as one name
+    upload(sftp_dir, "1964212\n_demographics.csv", data)
+    t = settle(sftp_hub, pg_instance)
+    assert [r.success for r in t.runs] == [True]
+    assert count("SELECT count(*) FROM core.students") == 7
+    assert count("SELECT count(*) FROM ops.deliveries WHERE status = 'rejected' AND reason LIKE 'not received: %'") == 2
+    assert not any("\n" in r.getMessage() for r in caplog.records if r.name.startswith("hub"))
+    again = tick(sftp_hub, pg_instance, SENSOR, t.cursor)
+    assert again.runs == [] and again.skip_reason == "3 already received"

@@ -21,6 +21,7 @@ from hub import ledger
 from hub.container_members import record_skipped_members
 from hub.containers import ContainerError, other_members, unpack
 from hub.declarations import Feed, FileType
+from hub.limits import xlsx_problem, zip_problem
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
 from resources.archive import CHUNK, Archive, ArchivedFile, name_problem
@@ -253,11 +254,11 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
     if file_type == CONTAINER:
         _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result, hold)
         return
-    _record_file(feed, warehouse, base, got.sha256, str(got.path), hold, runs, result)
+    _record_file(feed, integration, warehouse, base, got.sha256, str(got.path), hold, runs, result)
 
 
-def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, archive_path: str, hold: str | None,
-                 runs: dict[str, PartitionRun], result: TickResult) -> None:
+def _record_file(feed: Feed, integration: Integration, warehouse: Warehouse, base: dict, sha256: str,
+                 archive_path: str, hold: str | None, runs: dict[str, PartitionRun], result: TickResult) -> None:
     """Ledger row for one received file; identical bytes start no run, a hold waits, anything else joins a run.
 
     For delta feeds identical bytes on another day are a new change set (e.g. the same ids modified again); reference
@@ -269,9 +270,19 @@ def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, arch
         status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
         if hold and not same:  # archived now, run when the window opens (or by an operator's materialization)
             status, reason = "waiting", hold
+        bomb = None if same else _workbook_problem(integration, archive_path)
+        if bomb:  # kept in the archive but not importable (no archive_path): staging never opens it
+            status, reason, archive_path = "rejected", f"{base['file_name']}: not imported: {bomb}", None
         if not ledger.record(conn, **base, sha256=sha256, archive_path=archive_path, status=status, reason=reason):
             result.counts["already received (by a concurrent tick)"] += 1
             return
+        if bomb:
+            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
+                                    file_name=base["file_name"], gate="limits", reason=str(reason),
+                                    delivery_id=base["delivery_id"])
+    if bomb:
+        result.counts["rejected: beyond the integration's limits"] += 1
+        return
     if same:
         result.counts["re-uploaded with identical bytes (no run)"] += 1
     if same or hold:
@@ -280,6 +291,12 @@ def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, arch
     run = runs.setdefault(base["partition_date"], PartitionRun(base["district_id"], base["partition_date"]))
     run.file_types.add(base["file_type"])
     run.delivery_ids.append(base["delivery_id"])
+
+
+def _workbook_problem(integration: Integration, archive_path: str) -> str | None:
+    """Why an XLSX workbook would expand beyond the integration's limits (None for other files)."""
+    path = Path(archive_path)
+    return xlsx_problem(path, integration.limits) if path.suffix.lower() == ".xlsx" else None
 
 
 CONTAINER = "container"  # ledger file type of an archive whose members are the delivery's files
@@ -298,6 +315,8 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
 
     expected = ", ".join(feed.all_patterns(integration.file_patterns))
     try:
+        if problem := zip_problem(got.path, integration.limits):  # from the zip's directory: nothing inflated yet
+            raise ContainerError(f"{base['file_name']}: not unpacked: {problem}")
         members = list(unpack(archive, got.path, integration.id, day, lambda n: type_of(n) is not None))
         status, reason = ("unpacked", f"{len(members)} member(s) received") if members else (
             "rejected", f"no file of this feed inside (expected {expected})")
@@ -323,7 +342,7 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
         with warehouse.begin() as conn:
             if ledger.get(conn, member["delivery_id"]):
                 continue
-        _record_file(feed, warehouse, member, m.sha256, str(m.path), hold, runs, result)
+        _record_file(feed, integration, warehouse, member, m.sha256, str(m.path), hold, runs, result)
 
 
 def _waiting(feed: Feed, integration: Integration, warehouse: Warehouse, hold: str | None, now: float,

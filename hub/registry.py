@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.declarations import Feed
+from hub.limits import ArchiveLimits
 from hub.notification_settings import EnvName, NotificationSettings, Recipients
 from hub.schedule_rules import Blackout, Window
 
@@ -98,6 +99,7 @@ class Integration(_Strict):
     # SFTP files up to this size that keep their name, size and mtime are downloaded and hashed again every tick, so a
     # re-upload that preserves the timestamp (WinSCP's default) is still taken; 0: never. Drop folders: every file.
     rehash_max_bytes: Annotated[int, Field(ge=0)] = 16 * 1024 * 1024
+    limits: ArchiveLimits = ArchiveLimits()  # what a zip or XLSX may expand to (archive bombs are refused)
     date_formats: tuple[str, ...] = ()  # overrides the feed's accepted date formats (e.g. the SIS writes MM/DD/YYYY)
     value_maps: dict[str, dict[str, str]] = {}  # column -> {SIS code: hub code}, e.g. grade: {K: KN}
     headers: dict[str, tuple[str, ...]] = {}  # column -> this district's own headers for it, beside the feed's aliases

@@ -107,14 +107,18 @@ def test_hostile_names_are_rejected_once_and_the_other_files_proceed(hub, caplog
 
 def test_a_full_archive_disk_is_a_skip_reason_and_the_file_is_taken_once_there_is_room(hub, tmp_path):
     _, integration, landing, wh, _ = hub
+    big = "1964212_demographics_504.csv"
     with tmpfs(tmp_path / "small", "64k") as small:
-        drop(landing, GOOD, CONTENT + b"9" * 200_000)
+        drop(landing, GOOD)  # listed first: received before the disk fills
+        drop(landing, big, CONTENT + b"9" * 200_000)
         full = tick(hub, archive=Archive(small))
-        assert full.runs == [] and full.error is not None
+        assert full.error is not None
         assert "siras_abc_unified" in full.error and "No space left on device (ENOSPC)" in full.error
-        assert ledger(wh) == [] and list((small / ".tmp").iterdir()) == []  # nothing recorded, no partial file
+        assert [r.file_types for r in full.runs] == [{"demographics"}]  # the file received before still runs
+        assert ledger(wh) == [(GOOD, "queued", None)] and list((small / ".tmp").iterdir()) == []  # no partial file
     later = tick(hub)
-    assert later.error is None and len(later.runs) == 1 and ledger(wh) == [(GOOD, "queued", None)]
+    assert later.error is None and [r.file_types for r in later.runs] == [{"demographics_504"}]
+    assert ledger(wh) == [(GOOD, "queued", None), (big, "queued", None)]
 
 
 @contextmanager

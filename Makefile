@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export HUB_REGISTRY ?= $(CURDIR)/demo/registry.yaml
 
-.PHONY: dev test install clean prod
+.PHONY: dev test install clean prod worker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ prod: install
 	mkdir -p $(PROD_HOME)
 	cp deploy/dagster.postgres.yaml $(PROD_HOME)/dagster.yaml
 	$(BIN)/python deploy/stack.py
+
+# A Celery worker for HUB_EXECUTOR=celery: on each worker machine, with the stack's PostgreSQL, broker and archive env.
+worker: install
+	$(BIN)/celery -A dagster_project.celery_app worker -Q $${HUB_CELERY_QUEUE:-hub} --prefetch-multiplier 1 -l INFO
 
 test: install
 	$(BIN)/python -m pytest

@@ -1,6 +1,7 @@
 """`make prod`'s promise: the hub runs as separate services (gRPC code server, daemon, operator webserver, read-only
 viewer webserver) on PostgreSQL, and files a district drops on its SFTP server become applied deliveries, seen
-through the webserver's GraphQL; a viewer cannot start anything."""
+through the webserver's GraphQL; the runs' steps execute on Celery workers that share only PostgreSQL, the broker
+and the archive with the stack; a viewer cannot start anything."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 import yaml
 
 from dagster_project.definitions import PROJECT_ROOT
+from dagster_project.executor import hub_executor
 from demo.siras_files import students as synthetic_students
 from tests.conftest import CA_DISTRICTS, PG_ADMIN_URL, need, siras_integration, write_registry
 from tests.sshd import KEY_ENV, Sshd
@@ -38,6 +41,9 @@ APPLIED = """{ assetOrError(assetKey: {path: ["siras", "student_updates"]}) { ..
 INSTANCE = """{ instance { runQueuingSupported runQueueConfig { maxConcurrentRuns tagConcurrencyLimitsYaml }
   daemonHealth { allDaemonStatuses { daemonType required healthy } } }
   workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError { __typename } } } } }"""
+STEPS = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events { __typename
+  ... on MessageEvent { message stepKey } ... on EngineEvent { metadataEntries { label ... on TextMetadataEntry { text } } }
+  } } } }"""
 PERMISSIONS = "{ permissions { permission value } }"
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
   ... on UnauthorizedError { message } ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
@@ -88,14 +94,15 @@ class Stack:
     dagster_db: str
     warehouse_db: str
     files: dict[str, str]  # district -> file name dropped on its SFTP folder
+    workers: dict[str, subprocess.Popen]  # Celery node name -> worker process
 
     def wait(self, what: str, ready: Callable[[], object]) -> object:
         """Poll `ready` until it returns something truthy; fail (with the stack's log) if the stack exits or the
         generous deadline passes."""
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the stack exited ({self.proc.returncode}) waiting for {what}:\n{self.tail()}")
+            if self.proc.poll() is not None or any(w.poll() is not None for w in self.workers.values()):
+                pytest.fail(f"the stack or a worker exited waiting for {what}:\n{self.tail()}")
             try:
                 if result := ready():
                     return result
@@ -105,7 +112,8 @@ class Stack:
         pytest.fail(f"no {what} within {START_SECONDS} s:\n{self.tail()}")
 
     def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-6000:]
+        logs = [self.log, *sorted(self.log.parent.glob("worker-*/worker.log"))]
+        return "\n".join(f"--- {p}\n" + p.read_text(errors="replace")[-4000:] for p in logs)
 
 
 @pytest.fixture(scope="module")
@@ -126,26 +134,55 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Stac
         data = synthetic_students(n, CODES[district]).assign(Designation="SPED").to_csv(index=False)
         (remote / files[district]).write_text(data)
     registry = write_registry(root / "registry.yaml", CA_DISTRICTS, integrations)
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=5).close()
+    except OSError as exc:
+        need(f"RabbitMQ at 127.0.0.1:5672 is not reachable: {exc}")
+    tag = uuid.uuid4().hex[:8]  # this session's own queue and worker names on a broker other sessions share
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "DAGSTER_", "CELERY_"))}
     with fresh_database("dagster") as dagster_db, fresh_database("warehouse") as warehouse_db:
+        shared = {"DAGSTER_PG_URL": dagster_db.replace("+psycopg:", "+psycopg2:"), "HUB_WAREHOUSE_URL": warehouse_db,
+                  "HUB_ARCHIVE_DIR": str(root / "archive"), "HUB_EXECUTOR": "celery", "HUB_CELERY_QUEUE": f"hub_{tag}",
+                  "HUB_CELERY_BROKER_URL": "pyamqp://guest:guest@127.0.0.1:5672//"}
         operator_port, viewer_port = _free_port(), _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "DAGSTER_"))}
-        env.update(DAGSTER_HOME=str(home), DAGSTER_PG_URL=dagster_db.replace("+psycopg:", "+psycopg2:"),
-                   HUB_WAREHOUSE_URL=warehouse_db, HUB_REGISTRY=str(registry), HUB_HOME=str(root / "hub"),
-                   HUB_GRPC_PORT=str(_free_port()), HUB_WEBSERVER_PORT=str(operator_port),
-                   HUB_VIEWER_PORT=str(viewer_port), **{KEY_ENV: str(sshd.user_key_path)})
+        env = {**base, **shared, "DAGSTER_HOME": str(home), "HUB_REGISTRY": str(registry), "HUB_HOME": str(root / "hub"),
+               "HUB_GRPC_PORT": str(_free_port()), "HUB_WEBSERVER_PORT": str(operator_port),
+               "HUB_VIEWER_PORT": str(viewer_port), KEY_ENV: str(sshd.user_key_path)}
         log = root / "stack.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "deploy" / "stack.py")], cwd=root, env=env,
-                                    stdout=out, stderr=out, start_new_session=True)
+        procs: list[subprocess.Popen] = []
         try:
-            yield Stack(proc, log, operator_port, viewer_port, dagster_db, warehouse_db, files)
+            with open(log, "wb") as out:
+                procs.append(subprocess.Popen([sys.executable, str(PROJECT_ROOT / "deploy" / "stack.py")], cwd=root,
+                                              env=env, stdout=out, stderr=out, start_new_session=True))
+            workers = {f"hub{tag}w{i}@{socket.gethostname()}": _start_worker(root / f"worker-{i}", base, shared,
+                                                                            registry, f"hub{tag}w{i}")
+                       for i in (1, 2)}
+            procs += workers.values()
+            yield Stack(procs[0], log, operator_port, viewer_port, dagster_db, warehouse_db, files, workers)
         finally:
-            proc.send_signal(signal.SIGTERM)  # the supervisor stops every service it started
-            try:
-                proc.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            for proc in procs:  # the supervisor stops every service it started; a worker stops on SIGTERM
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=90)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+def _start_worker(workdir: Path, base: dict[str, str], shared: dict[str, str], registry: Path,
+                  name: str) -> subprocess.Popen:
+    """A Celery worker standing in for another machine: its own directory, HOME, hub home and copy of the registry
+    (the code's configuration); it shares only PostgreSQL, the broker and the archive with the stack."""
+    workdir.mkdir()
+    shutil.copy(registry, workdir / "registry.yaml")
+    env = {**base, **shared, "HOME": str(workdir), "HUB_HOME": str(workdir / "hub"),
+           "HUB_REGISTRY": str(workdir / "registry.yaml")}
+    argv = [str(Path(sys.executable).parent / "celery"), "-A", "dagster_project.celery_app", "worker",
+            "-Q", shared["HUB_CELERY_QUEUE"], "-n", f"{name}@%h", "--concurrency", "1", "--prefetch-multiplier", "1",
+            "--without-gossip", "--without-mingle", "-l", "INFO"]
+    with open(workdir / "worker.log", "wb") as out:
+        return subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=out, start_new_session=True)
 
 
 def _tag(run: dict, key: str) -> str | None:
@@ -177,6 +214,26 @@ def test_files_dropped_on_sftp_are_applied_by_the_separate_services(stack: Stack
         assert conn.execute(sa.text("SELECT count(*) FROM core.students")).scalar_one() == sum(STUDENTS.values())
     with sa.create_engine(stack.dagster_db, poolclass=sa.pool.NullPool).connect() as conn:  # Dagster's storage
         assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar_one() == len(runs)
+
+
+def test_steps_execute_on_the_celery_workers(stack: Stack):
+    """Every step of every delivery run ran in a Celery worker (Dagster records the worker's node name)."""
+    runs = stack.wait("applied deliveries", lambda: _applied(stack))
+    for run in runs:
+        events = graphql(stack.operator_port, STEPS, {"id": run["runId"]})["logsForRun"]["events"]
+        started = {e["stepKey"] for e in events if e["__typename"] == "ExecutionStepStartEvent"}
+        on_workers = {e["stepKey"]: {m["text"] for m in e["metadataEntries"] if m["label"] == "Celery worker"}
+                      for e in events if e["__typename"] == "EngineEvent" and "in celery worker" in e["message"]}
+        assert started and set(on_workers) == started, (started, on_workers)
+        assert set().union(*on_workers.values()) <= set(stack.workers)
+
+
+def test_the_embedded_default_runs_steps_in_process(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("HUB_EXECUTOR", raising=False)
+    assert hub_executor() is dg.in_process_executor
+    monkeypatch.setenv("HUB_EXECUTOR", "multiprocess")
+    with pytest.raises(ValueError, match="HUB_EXECUTOR='multiprocess' is not one of in_process, celery"):
+        hub_executor()
 
 
 def test_runs_are_queued_with_a_global_limit_and_one_run_per_integration(stack: Stack):

@@ -11,6 +11,7 @@ from assets.dbt_assets import automation_sensor, build_dbt_assets, dbt_project, 
 from assets.feed_assets import build_feed_assets
 from assets.freshness_checks import build_freshness_checks
 from assets.inventory import build_inventory_asset
+from dagster_project.executor import hub_executor
 from feeds import FEEDS
 from hub.district_names import directory as district_directory
 from hub.registry import Registry, load_registry
@@ -64,7 +65,7 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
     url = dg.EnvVar("HUB_WAREHOUSE_URL") if os.environ.get("HUB_WAREHOUSE_URL") else f"duckdb:///{hub_home() / 'warehouse.duckdb'}"
     return dg.Definitions(
         assets=assets, asset_checks=checks, jobs=jobs, sensors=sensors, schedules=schedules,
-        executor=dg.in_process_executor,
+        executor=hub_executor(),
         resources={"warehouse": WarehouseResource(url=url),
                    "dbt": dbt_resource(project),
                    "archive": ArchiveResource(root=os.environ.get("HUB_ARCHIVE_DIR", str(hub_home() / "archive")))},

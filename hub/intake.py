@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fnmatch
+import hashlib
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,7 @@ from hub.containers import ContainerError, other_members, unpack
 from hub.declarations import Feed, FileType
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
-from resources.archive import Archive, ArchivedFile, name_problem
+from resources.archive import CHUNK, Archive, ArchivedFile, name_problem
 from resources.sftp import SftpTransport
 from resources.transport import FolderTransport, RemoteFile, Transport, TransportError, printable
 from resources.warehouse import Warehouse
@@ -85,7 +86,8 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
                                             *feed.containers,
                                             *feed.deprecated))
             listing = _warn_deprecated(feed, listing, result)
-            stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result, by_mtime=day is not None)
+            stable = _stable_files(feed, integration, transport, warehouse, listing, cursor, now, result,
+                                   by_mtime=day is not None)
             hold = hold_reason(registry, integration, now)
             for remote, file_type in stable:
                 if _bad_name(feed, integration, warehouse, remote, file_type, tz, now, result):
@@ -147,13 +149,14 @@ def _warn_deprecated(feed: Feed, listing: list[RemoteFile], result: TickResult) 
     return keep
 
 
-def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, listing: list[RemoteFile],
-                  cursor: dict[str, list[float]], now: float, result: TickResult,
+def _stable_files(feed: Feed, integration: Integration, transport: Transport, warehouse: Warehouse,
+                  listing: list[RemoteFile], cursor: dict[str, list[float]], now: float, result: TickResult,
                   by_mtime: bool = False) -> list[tuple[RemoteFile, str]]:
     typed = [(f, CONTAINER) for f in listing if feed.containers and _is_container(feed, f.name)]
     typed += [(f, ft.name) for f in listing
               if (ft := feed.file_type_for(f.name, integration.patterns, integration.file_patterns))]
-    ids = {f.path: ledger.delivery_id(integration.id, f.path, f.size, f.mtime) for f, _ in typed}
+    typed = [(_rewritten(integration, transport, warehouse, f), t) for f, t in typed]
+    ids = {f.path: _id(integration, f) for f, _ in typed}
     with warehouse.begin() as conn:
         known = {i for i in ids.values() if ledger.get(conn, i)}
     stable = []
@@ -172,12 +175,37 @@ def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, li
     return stable
 
 
+def _id(integration: Integration, remote: RemoteFile) -> str:
+    return ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime, remote.rewritten)
+
+
+def _rewritten(integration: Integration, transport: Transport, warehouse: Warehouse, remote: RemoteFile) -> RemoteFile:
+    """A file received before under the same name, size and mtime is hashed again (every file of a drop folder; on
+    SFTP those up to `rehash_max_bytes`): other bytes (a re-upload that kept the timestamp, as WinSCP does) mark it
+    as rewritten, a new delivery."""
+    if not (transport.local or remote.size <= integration.rehash_max_bytes) or name_problem(remote.path):
+        return remote
+    with warehouse.begin() as conn:
+        before = ledger.get(conn, _id(integration, remote))
+    if before is None or before.sha256 is None:
+        return remote
+    digest = hashlib.sha256()
+    try:
+        with transport.open(remote) as src:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+    except TransportError:  # gone or broken off: as it was, this tick
+        return remote
+    sha256 = digest.hexdigest()
+    return remote if sha256 == before.sha256 else replace(remote, rewritten=sha256)
+
+
 def _ledger_base(feed: Feed, integration: Integration, remote: RemoteFile, file_type: str, tz: str,
                  now: float) -> dict:
     """The ledger row of a received file; its partition day is the modification day (reference files: the day
     received, as their modification day says nothing about when they apply)."""
     received = now if file_type in feed.reference_types() else remote.mtime
-    return dict(delivery_id=ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime),
+    return dict(delivery_id=_id(integration, remote),
                 integration_id=integration.id, district_id=integration.district, feed=feed.name,
                 file_type=file_type, remote_path=printable(remote.path), file_name=printable(remote.name),
                 size=remote.size,
@@ -194,7 +222,7 @@ def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote:
     with warehouse.begin() as conn:
         newest = ledger.newest_applied(conn, integration.id, file_type)
         reason = stale_reason(remote.mtime, now, integration.max_file_age_days, newest.mtime if newest else None,
-                              _processed_at(conn, feed, integration, file_type))
+                              None if remote.rewritten else _processed_at(conn, feed, integration, file_type))
         if reason:
             ledger.record(conn, **_ledger_base(feed, integration, remote, file_type, tz, now), status="skipped",
                           reason=reason)
@@ -290,8 +318,8 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
     result.counts["containers unpacked" if members else "containers without files of this feed"] += 1
     for m in members:
         path = printable(f"{remote.path}!{m.inner_path}")
-        member = {**base, "delivery_id": ledger.delivery_id(integration.id, path, m.size, remote.mtime),
-                  "file_type": type_of(m.name).name, "remote_path": path, "file_name": m.name, "size": m.size}
+        member = {**base, "file_type": type_of(m.name).name, "remote_path": path, "file_name": m.name, "size": m.size,
+                  "delivery_id": ledger.delivery_id(integration.id, path, m.size, remote.mtime, remote.rewritten)}
         with warehouse.begin() as conn:
             if ledger.get(conn, member["delivery_id"]):
                 continue

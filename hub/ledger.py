@@ -24,9 +24,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def delivery_id(integration_id: str, remote_path: str, size: int, mtime: float) -> str:
-    """Stable id of one observed version of a remote file (its path as the ledger shows it: hostile names too)."""
+def delivery_id(integration_id: str, remote_path: str, size: int, mtime: float, rewritten: str = "") -> str:
+    """Stable id of one observed version of a remote file (its path as the ledger shows it: hostile names too);
+    `rewritten`: the content hash of new bytes under an unchanged name, size and mtime."""
     raw = f"{integration_id}\x00{printable(remote_path)}\x00{size}\x00{mtime:.3f}"
+    raw += f"\x00{rewritten}" if rewritten else ""
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 

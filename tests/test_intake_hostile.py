@@ -4,6 +4,7 @@ that names the integration and the cause."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import subprocess
@@ -153,3 +154,29 @@ def test_two_ticks_racing_on_one_file_record_it_once_and_start_one_run(hub):
     assert ledger(wh) == [(GOOD, "queued", None)]
     with wh.begin() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM ops.delivery_events")).scalar() == 1
+
+
+def rewrite(folder: Path, name: str, data: bytes) -> None:
+    """Overwrite a file and put its modification time back, as WinSCP's default upload does."""
+    path = folder / name
+    before = path.stat()
+    path.write_bytes(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_new_bytes_under_the_same_name_size_and_mtime_are_a_new_delivery(hub):
+    _, _, landing, wh, _ = hub
+    drop(landing, GOOD)
+    first = tick(hub)
+    assert len(first.runs) == 1
+    rewrite(landing, GOOD, CONTENT)  # the same bytes again: nothing to do
+    assert tick(hub).skip_reason == "1 already received"
+    corrected = CONTENT.replace(b"X", b"Y")
+    rewrite(landing, GOOD, corrected)
+    second = tick(hub)
+    assert [r.day for r in second.runs] == [first.runs[0].day]
+    assert second.runs[0].delivery_ids != first.runs[0].delivery_ids
+    with wh.begin() as conn:
+        shas = [r[0] for r in conn.execute(sa.text("SELECT sha256 FROM ops.deliveries ORDER BY discovered_at"))]
+    assert shas == [hashlib.sha256(CONTENT).hexdigest(), hashlib.sha256(corrected).hexdigest()]
+    assert tick(hub).skip_reason == "1 already received"  # the correction is recorded once

@@ -30,7 +30,9 @@ class Column:
     aliases: tuple[str, ...] = ()  # headers accepted for it (the canonical name always is)
     required: bool = False  # the column must be present in the file
     nullable: bool = True  # a blank value is allowed
-    kind: Literal["text", "date", "code"] = "text"
+    # identifier: text, compared as written (leading zeros kept); Excel's float rendering of a whole number
+    # (345678.0) is read as the number (345678), hub/validation.py
+    kind: Literal["text", "date", "code", "identifier"] = "text"
     pattern: str | None = None  # regex a non-blank value must match in full
     pattern_rule: str = ""  # human wording of the pattern rule
     codes: tuple[str, ...] | None = None  # allowed values (after upper-casing for kind="code")

@@ -8,7 +8,8 @@ from feeds.classlink.report import not_students, unlinked
 from feeds.identity import classlink_users, email_hash, refresh_crosswalk
 
 COLUMNS = (
-    Column("sourced_id", ("sourcedId",), required=True, nullable=False, element="classlink user id"),
+    Column("sourced_id", ("sourcedId",), required=True, nullable=False, kind="identifier",
+           element="classlink user id"),
     Column("status", ("status",), pattern=STATUS_PATTERN, pattern_rule="OneRoster status: active, tobedeleted or "
            "inactive", element="enrollment"),
     Column("role", ("role",), required=True, nullable=False, kind="code", pattern=ROLE_PATTERN,

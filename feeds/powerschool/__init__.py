@@ -9,7 +9,7 @@ from feeds.identity import email_hash, ps_students, refresh_crosswalk
 # "STUDENTS.EMAIL".
 COLUMNS = (
     Column("student_number", ("STUDENT_NUMBER", "STUDENTS STUDENT_NUMBER", "Students.Student_Number"), required=True,
-           nullable=False, element="local student id"),
+           nullable=False, kind="identifier", element="local student id"),
     Column("email", ("STUDENTS EMAIL", "Students.Email", "Student_Email", "U_StudentsUserFields.StudentEmail",
                      "u_studentsuserfields__studentemail"), required=True, element="email"),
     Column("school_id", ("SCHOOLID", "SchoolID"), element="enrollment"),

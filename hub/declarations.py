@@ -39,6 +39,9 @@ class Column:
     description: str = ""
     element: str = ""  # the student data element it carries (inventory: what data goes where)
     blanks: tuple[str, ...] = ()  # values the layout writes for "not applicable" (e.g. 00000000): read as blank
+    # an identifier the hub stores: "schema.table.column" of the district's stored values (rows keyed by
+    # district_id). A file whose values look damaged by Excel against them is blocked whole (hub/gates.py)
+    stored_in: str | None = None
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -75,6 +78,10 @@ class FileType:
     # under this file name), or None: a reason rejects the file whole before any row is read
     layout: Callable[[Sequence[str]], str | None] | None = None
     group: str = ""  # catalog group within the feed (asset group <feed>_<group>), for feeds with many file types
+
+    def stored_identifiers(self) -> tuple[Column, ...]:
+        """Identifier columns the hub stores: checked for Excel damage before the file changes anything."""
+        return tuple(c for c in self.columns if c.kind == "identifier" and c.stored_in)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)

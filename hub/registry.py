@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.declarations import Feed
-from hub.notification_settings import NotificationSettings, Recipients
+from hub.notification_settings import EnvName, NotificationSettings, Recipients
 from hub.schedule_rules import Blackout, Window
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
@@ -64,8 +64,8 @@ class SftpTransportConfig(_Strict):
     username: str
     remote_dir: str = "."
     host_key: Annotated[str, Field(pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$")]
-    private_key_env: str | None = None
-    password_env: str | None = None
+    private_key_env: EnvName | None = None  # env var names only: a pasted secret is refused at load
+    password_env: EnvName | None = None
 
 
 class FolderTransportConfig(_Strict):
@@ -179,7 +179,7 @@ def parse_registry(data: dict[str, Any], feeds: Mapping[str, Feed] | None = None
     try:
         notifications = NotificationSettings.model_validate(data.get("notifications") or {})
     except ValidationError as err:
-        raise RegistryError(_fmt("setting", "notifications", err)) from err
+        raise RegistryError(_fmt("setting", "notifications", err)) from None  # the error's text repeats the input
     problems = _cross_check(districts, integrations, feeds)
     if feeds is not None:
         integrations = [with_feed_defaults(i, feeds[i.feed]) if i.feed in feeds else i for i in integrations]

@@ -26,6 +26,21 @@ class RemoteFile:
         return posixpath.basename(self.path)
 
 
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` on one line as it can be shown and stored: backslashes, control characters and bytes that were not
+    UTF-8 (decoded with surrogateescape) written as escapes; plain names come back unchanged."""
+    return "".join(c if c.isprintable() and c != "\\" else _ESCAPES.get(c) or _code(ord(c)) for c in text)
+
+
+def _code(n: int) -> str:
+    if 0xDC80 <= n <= 0xDCFF:  # an undecodable byte, as os.fsdecode keeps it
+        n -= 0xDC00
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
 class TransportError(Exception):
     """A failure a person can act on. Message names the integration id and what to do; never file contents."""
 

@@ -22,6 +22,7 @@ from sensors.deliveries import build_delivery_sensor
 from sensors.notifications import build_notification_sensor
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700
 
 
 def hub_home() -> Path:
@@ -38,6 +39,9 @@ def registry_path() -> Path:
 
 def build_definitions(path: Path | None = None) -> dg.Definitions:
     """Assets, checks, jobs and sensors for every enabled integration in the registry."""
+    # Student data at rest: whatever the hub writes (archive, zip members, import logs, row-error reports, the DuckDB
+    # file) is readable by its own user only, in every process that loads the hub (code server, runs, workers).
+    os.umask(PRIVATE_UMASK)
     path = path or registry_path()
     registry = load_hub_registry(path)
     district_directory()  # a bad HUB_DISTRICT_DIRECTORY stops the load here, with the setting named

@@ -153,7 +153,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Stac
         try:
             with open(log, "wb") as out:
                 procs.append(subprocess.Popen([sys.executable, str(PROJECT_ROOT / "deploy" / "stack.py")], cwd=root,
-                                              env=env, stdout=out, stderr=out, start_new_session=True))
+                                              env=env, stdout=out, stderr=out, start_new_session=True,
+                                              preexec_fn=_login_umask))
             workers = {f"hub{tag}w{i}@{socket.gethostname()}": _start_worker(root / f"worker-{i}", base, shared,
                                                                             registry, f"hub{tag}w{i}")
                        for i in (1, 2)}
@@ -182,7 +183,13 @@ def _start_worker(workdir: Path, base: dict[str, str], shared: dict[str, str], r
             "-Q", shared["HUB_CELERY_QUEUE"], "-n", f"{name}@%h", "--concurrency", "1", "--prefetch-multiplier", "1",
             "--without-gossip", "--without-mingle", "-l", "INFO"]
     with open(workdir / "worker.log", "wb") as out:
-        return subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=out, start_new_session=True)
+        return subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=out, start_new_session=True,
+                                preexec_fn=_login_umask)
+
+
+def _login_umask() -> None:
+    """Services start with a server's usual umask (022), whatever this test process has."""
+    os.umask(0o022)
 
 
 def _tag(run: dict, key: str) -> str | None:
@@ -214,6 +221,17 @@ def test_files_dropped_on_sftp_are_applied_by_the_separate_services(stack: Stack
         assert conn.execute(sa.text("SELECT count(*) FROM core.students")).scalar_one() == sum(STUDENTS.values())
     with sa.create_engine(stack.dagster_db, poolclass=sa.pool.NullPool).connect() as conn:  # Dagster's storage
         assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar_one() == len(runs)
+
+
+def test_the_archive_is_private_to_the_hub(stack: Stack):
+    """Received files, zip members, import logs and row-error reports: readable by the hub's user only."""
+    stack.wait("applied deliveries", lambda: _applied(stack))
+    archive = stack.log.parent / "archive"
+    modes = {p.relative_to(archive).as_posix(): (p.is_dir(), p.stat().st_mode & 0o777)
+             for p in [archive, *archive.rglob("*")]}
+    assert any(name.endswith(".import-log.txt") for name in modes)
+    wrong = {name: oct(mode) for name, (is_dir, mode) in modes.items() if mode != (0o700 if is_dir else 0o600)}
+    assert wrong == {}
 
 
 def test_steps_execute_on_the_celery_workers(stack: Stack):

@@ -103,6 +103,11 @@ def set_status(conn: sa.Connection, dids: list[str], status: str, reason: str | 
     return moved
 
 
+def record_rows(conn: sa.Connection, did: str, rows: int) -> None:
+    """The rows read from the delivery's file when it was staged (every feed's delivery health reads them)."""
+    conn.execute(sa.update(deliveries).where(deliveries.c.delivery_id == did).values(row_count=rows))
+
+
 def _may_move(old: str, new: str) -> bool:
     if old == new or rank(new) > rank(old):
         return True

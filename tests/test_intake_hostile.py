@@ -77,6 +77,7 @@ def test_hostile_names_are_rejected_once_and_the_other_files_proceed(hub, caplog
     drop(landing, GOOD)
     drop(landing, "back\\slash_demographics.csv")
     drop(landing, "line\nbreak_demographics.csv")
+    drop(landing, os.fsdecode(b"latin\xe9_demographics.csv"))  # not UTF-8
     long_name = "é" * 120 + "_demographics.csv"  # 257 bytes in UTF-8
     transport = Listing(integration.id, landing, ["nul\x00_demographics.csv", long_name])
     caplog.set_level(logging.INFO)
@@ -92,16 +93,17 @@ def test_hostile_names_are_rejected_once_and_the_other_files_proceed(hub, caplog
                                           "a file name",
         "line\\nbreak_demographics.csv": "not received: its name contains a line break or another control character",
         "nul\\x00_demographics.csv": "not received: its name contains a NUL character",
+        "latin\\xe9_demographics.csv": "not received: its name is not valid UTF-8",
         long_name: "not received: its name is 257 bytes long; the hub keeps names of at most 237 bytes"}
-    assert first.skip_reason == "1 new deliveries; 4 rejected: a file name the hub cannot keep"
+    assert first.skip_reason == "1 new deliveries; 5 rejected: a file name the hub cannot keep"
     with wh.begin() as conn:
         logged = conn.execute(sa.text("SELECT count(*) FROM ops.ingest_errors WHERE gate = 'file name'")).scalar()
-    assert logged == 4
+    assert logged == 5
     assert all("\n" not in r.getMessage() and "\x00" not in r.getMessage() for r in caplog.records)
     assert any("line\\nbreak_demographics.csv" in r.getMessage() for r in caplog.records)
 
     again = tick(hub, transport)  # recorded once: the next tick knows them all
-    assert again.runs == [] and again.error is None and again.skip_reason == "5 already received"
+    assert again.runs == [] and again.error is None and again.skip_reason == "6 already received"
     assert ledger(wh) == rows
 
 

@@ -186,3 +186,22 @@ def test_new_bytes_under_the_same_name_size_and_mtime_are_a_new_delivery(hub):
         shas = [r[0] for r in conn.execute(sa.text("SELECT sha256 FROM ops.deliveries ORDER BY discovered_at"))]
     assert shas == [hashlib.sha256(CONTENT).hexdigest(), hashlib.sha256(corrected).hexdigest()]
     assert tick(hub).skip_reason == "1 already received"  # the correction is recorded once
+
+
+def test_a_warehouse_that_is_down_is_a_skip_reason_naming_the_integration(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from dagster_project.definitions import build_definitions
+    from tests.conftest import write_registry
+    from tests.harness import tick as sensor_tick
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    drop(landing, GOOD)
+    monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "archive"))
+    monkeypatch.setenv("HUB_WAREHOUSE_URL", "postgresql+psycopg://postgres@127.0.0.1:9/hub")  # nothing listens
+    defs = build_definitions(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS,
+                                            [siras_integration({"kind": "folder", "path": str(landing)})]))
+    t = sensor_tick(defs, dg.DagsterInstance.ephemeral(), "siras_abc_unified__deliveries")
+    assert t.runs == [] and t.cursor is None
+    assert "siras_abc_unified" in t.skip_reason and "OperationalError" in t.skip_reason

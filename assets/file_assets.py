@@ -148,7 +148,7 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
             return
         with protected_errors(f"staging {delivery.file_name}"):
             staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
-                                    headers=integration.headers,
+                                    headers=integration.headers, max_cells=integration.limits.max_xlsx_cells,
                                     date_formats=integration.date_formats or feed.date_formats)
         with configuration_failure(wh, integration, delivery, table, context.run_id):
             gates = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)

@@ -33,7 +33,7 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
                              candidates(registry) if names else None, confirmed(conn) if names else None)
         link = _link_check(conn, integration, ft, table, delivery) if staged.passed and gate.passed else None
     passed = staged.passed and gate.passed and (link is None or link.passed)
-    with wh.begin() as conn:
+    with wh.begin(lock=integration.id) as conn:
         if link is not None and not link.passed:
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=delivery.file_name, gate="match_rate", reason=str(link.metadata["result"].value),

@@ -14,6 +14,7 @@ from dagster_project.definitions import build_definitions
 from demo.siras_files import students
 from hub import tables
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
+from tests.harness import tick
 
 SENSOR = "siras_abc_unified__deliveries"
 JOB = "siras_import"
@@ -23,7 +24,7 @@ REPORT: list[tuple[str, str, bool]] = []  # fault, outcome, tables equal a clean
 
 def report(fault: str, outcome: str, equal: bool) -> None:
     """One row of the summary table (the warehouse in brackets)."""
-    kind = "duckdb" if os.environ["HUB_WAREHOUSE_URL"].startswith("duckdb") else "postgres"
+    kind = "postgres" if is_postgres() else "duckdb"
     REPORT.append((f"{fault} [{kind}]", outcome, equal))
 
 
@@ -45,6 +46,23 @@ def drop(landing: Path, rows: int, name: str = FILE, seed: int = 0, mtime: float
     stamp = time.time() if mtime is None else mtime
     os.utime(path, (stamp, stamp))
     return path
+
+
+def clean_run(tmp_path: Path, landing: Path, rows: int, regrade: bool = False) -> dict[str, pd.DataFrame]:
+    """Contents after one clean run of one file; the warehouse and the landing folder are emptied again."""
+    defs = build_hub(tmp_path, landing)
+    drop(landing, rows, regrade=regrade)
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert [r.success for r in tick(defs, instance, SENSOR).runs] == [True]
+    clean = contents()
+    reset_warehouse()
+    for f in landing.iterdir():
+        f.unlink()
+    return clean
+
+
+def is_postgres() -> bool:
+    return not os.environ["HUB_WAREHOUSE_URL"].startswith("duckdb")
 
 
 def engine() -> sa.Engine:

@@ -11,8 +11,7 @@ import pytest
 
 from hub import ledger
 from resources.warehouse import Warehouse
-from tests.faults.siras_hub import (JOB, SENSOR, build_hub, contents, drop, query, report, reset_warehouse, same,
-                                    statuses)
+from tests.faults.siras_hub import JOB, SENSOR, build_hub, clean_run, contents, drop, query, report, same, statuses
 from tests.harness import rematerialize, tick
 
 
@@ -23,20 +22,8 @@ def landing(tmp_path: Path) -> Path:
     return path
 
 
-def _clean(tmp_path: Path, landing: Path, rows: int, regrade: bool = False) -> dict:
-    """Contents after one clean run of one file; the warehouse is emptied again."""
-    defs = build_hub(tmp_path, landing)
-    drop(landing, rows, regrade=regrade)
-    assert [r.success for r in tick(defs, dg.DagsterInstance.ephemeral(), SENSOR).runs] == [True]
-    clean = contents()
-    reset_warehouse()
-    for f in landing.iterdir():
-        f.unlink()
-    return clean
-
-
 def test_identical_re_upload_changes_nothing(tmp_path, landing, hub_env):
-    clean = _clean(tmp_path, landing, 40)
+    clean = clean_run(tmp_path, landing, 40)
     defs, instance = build_hub(tmp_path, landing), dg.DagsterInstance.ephemeral()
     drop(landing, 40, mtime=time.time() - 60)
     first = tick(defs, instance, SENSOR)
@@ -50,7 +37,7 @@ def test_identical_re_upload_changes_nothing(tmp_path, landing, hub_env):
 
 
 def test_changed_re_upload_is_taken(tmp_path, landing, hub_env):
-    clean = _clean(tmp_path, landing, 40, regrade=True)
+    clean = clean_run(tmp_path, landing, 40, regrade=True)
     defs, instance = build_hub(tmp_path, landing), dg.DagsterInstance.ephemeral()
     drop(landing, 40, mtime=time.time() - 60)
     first = tick(defs, instance, SENSOR)

@@ -42,7 +42,7 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
         if feed.load == "delta":
             with protected_errors(f"applying {feed.title} for {district_id} {day}"):
                 return apply_delta(context, wh, registry, feed, integration, day, started)
-        with protected_errors(f"applying {feed.title} for {district_id} {day}"), wh.begin() as conn:
+        with protected_errors(f"applying {feed.title} for {district_id} {day}"), wh.begin(lock=integration.id) as conn:
             todo, notes = {}, []
             for ft in feed.files:
                 d = ledger.for_run(conn, integration.id, ft.name, day, _reuse(feed, config))

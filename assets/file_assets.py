@@ -36,7 +36,7 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
         link = _link_check(conn, integration, ft, table, delivery) \
             if staged.passed and gate.passed and (ids is None or ids.passed) else None
     passed = staged.passed and gate.passed and (ids is None or ids.passed) and (link is None or link.passed)
-    with wh.begin() as conn:
+    with wh.begin(lock=integration.id) as conn:
         if link is not None and not link.passed:
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=delivery.file_name, gate="match_rate", reason=str(link.metadata["result"].value),

@@ -47,6 +47,7 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
                                     file_name=delivery.file_name, gate="schema", delivery_id=delivery.delivery_id,
                                     run_id=context.run_id, reason=f"{staged.errors} row error(s); first: row "
                                     f"{first.row_number}, column {first.column}: {first.rule}")
+        ledger.record_rows(conn, delivery.delivery_id, staged.rows)
         if not passed:
             conn.execute(sa.text(f"DELETE FROM {table} WHERE delivery_id = :d"), {"d": delivery.delivery_id})
         if ids is not None and not ids.passed:

@@ -45,6 +45,11 @@ STEPS = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { e
   ... on MessageEvent { message stepKey } ... on EngineEvent { metadataEntries { label ... on TextMetadataEntry { text } } }
   } } } }"""
 PERMISSIONS = "{ permissions { permission value } }"
+SENSORS = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository__",
+  repositoryLocationName: "k12_data_hub"}) { ... on Sensors { results { name sensorState { id status } } } } }"""
+STOP_SENSOR = """mutation($id: String!) { stopSensor(id: $id) { __typename ... on UnauthorizedError { message } } }"""
+BACKFILL = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) { __typename
+  ... on UnauthorizedError { message } } }"""
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
   ... on UnauthorizedError { message } ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 
@@ -254,6 +259,11 @@ def test_the_embedded_default_runs_steps_in_process(monkeypatch: pytest.MonkeyPa
         hub_executor()
 
 
+def _intake_sensor(port: int) -> dict:
+    sensors = graphql(port, SENSORS)["sensorsOrError"]["results"]
+    return next(s for s in sensors if s["name"] == "siras_abc_unified__deliveries")
+
+
 def test_runs_are_queued_with_a_global_limit_and_one_run_per_integration(stack: Stack):
     data = stack.wait("a loaded code location", lambda: _loaded(stack))
     instance = data["instance"]
@@ -276,7 +286,7 @@ def _loaded(stack: Stack) -> dict | None:
     return data if healthy else None
 
 
-def test_viewers_cannot_launch_runs(stack: Stack):
+def test_viewers_cannot_launch_runs_or_switch_off_intake(stack: Stack):
     stack.wait("applied deliveries", lambda: _applied(stack))
     viewer_runs = graphql(stack.viewer_port, RUNS)["runsOrError"]["results"]
     assert {r["runId"] for r in viewer_runs} == {r["runId"] for r in _applied(stack)}  # viewers see the runs
@@ -289,5 +299,12 @@ def test_viewers_cannot_launch_runs(stack: Stack):
               "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "2026-01-05|abc_unified"}]}}
     refused = graphql(stack.viewer_port, LAUNCH, {"p": params})["launchRun"]
     assert refused["__typename"] == "UnauthorizedError", refused
+    backfill = {"assetSelection": [{"path": ["siras", "student_updates"]}], "partitionNames": ["2026-01-05|abc_unified"]}
+    refused = graphql(stack.viewer_port, BACKFILL, {"p": backfill})["launchPartitionBackfill"]  # "Materialize" in the UI
+    assert refused["__typename"] == "UnauthorizedError", refused
+    sensor = _intake_sensor(stack.viewer_port)
+    refused = graphql(stack.viewer_port, STOP_SENSOR, {"id": sensor["sensorState"]["id"]})["stopSensor"]
+    assert refused["__typename"] == "UnauthorizedError", refused
+    assert _intake_sensor(stack.operator_port)["sensorState"]["status"] == "RUNNING"
     assert {r["runId"] for r in graphql(stack.operator_port, RUNS)["runsOrError"]["results"]} == {
         r["runId"] for r in viewer_runs}  # nothing was started

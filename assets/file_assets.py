@@ -36,7 +36,7 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
         link = _link_check(conn, integration, ft, table, delivery) \
             if staged.passed and gate.passed and (ids is None or ids.passed) else None
     passed = staged.passed and gate.passed and (ids is None or ids.passed) and (link is None or link.passed)
-    with wh.begin() as conn:
+    with wh.begin(lock=integration.id) as conn:
         if link is not None and not link.passed:
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=delivery.file_name, gate="match_rate", reason=str(link.metadata["result"].value),
@@ -136,9 +136,10 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
             context.log.info("fetch for %s: %s", integration.id, fetch_now(registry, feed, integration, wh, archive.get(),
                                                                         base_dir, day))
         with wh.begin() as conn:
-            delivery = ledger.for_run(conn, integration.id, ft.name, day, reuse(feed, config))
+            delivery = _reapplied(conn, config, integration, ft, day) if config.delivery_id else \
+                ledger.for_run(conn, integration.id, ft.name, day, reuse(feed, config))
             superseded = ledger.supersede_same_day(conn, delivery) if delivery else []
-            apply_follows = delivery is None and _apply_follows(context, conn, feed, ft, integration.id, day,
+            apply_follows = delivery is None and not config.delivery_id and _apply_follows(context, conn, feed, ft, integration.id, day,
                                                                 reuse(feed, config))
         if delivery is None:
             if apply_follows:  # Dagster skips a step when an upstream asset of its run yields nothing
@@ -174,6 +175,16 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
         yield from results  # passing results count for the partition only after its materialization
 
     return _asset
+
+
+def _reapplied(conn: sa.Connection, config: FetchConfig, integration: Integration, ft: FileType,
+               day: str) -> ledger.Delivery | None:
+    """The delivery a re-apply run re-imports (None for the feed's other file types)."""
+    try:
+        d = ledger.reapply_target(conn, config.delivery_id or "", config.requested_by, integration.id, day)
+    except ledger.ReapplyError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    return d if d.file_type == ft.name else None
 
 
 NO_FILE_BESIDE_OTHERS = ("no file of this type was delivered for this day; recorded because other files of the day "

@@ -67,16 +67,26 @@ def _listening(host: str, port: int) -> bool:
 
 
 def _stop(procs: dict[str, subprocess.Popen]) -> None:
+    """SIGTERM each service's process group, wait, then SIGKILL whatever is left of each group (a service's own
+    children, such as a run in progress, may outlive it)."""
     for proc in procs.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # each service leads its own group: run workers stop with it
+        _signal_group(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_SECONDS
     for proc in procs.values():
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            pass
+    for proc in procs.values():
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)  # each service leads its own group
+    except ProcessLookupError:
+        pass
 
 
 def main() -> int:
@@ -99,8 +109,8 @@ def main() -> int:
     procs: dict[str, subprocess.Popen] = {}
     try:
         for name, argv in commands(env).items():
-            print(f"starting {name}: {' '.join(argv)}", flush=True)
             procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+            print(f"started {name} (pid {procs[name].pid}): {' '.join(argv)}", flush=True)
             if name == "code-server":  # the others load the code location from it
                 deadline = time.monotonic() + CODE_SERVER_START_SECONDS
                 while not _listening(env["HUB_GRPC_HOST"], int(env["HUB_GRPC_PORT"])):

@@ -21,6 +21,7 @@ from hub import ledger
 from hub.container_members import record_skipped_members
 from hub.containers import ContainerError, other_members, unpack
 from hub.declarations import Feed, FileType
+from hub.dependencies import dependency_hold, epoch, reapply
 from hub.limits import xlsx_problem, zip_problem
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
@@ -50,6 +51,7 @@ class PartitionRun:
     day: str
     file_types: set[str] = field(default_factory=set)
     delivery_ids: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)  # needed deliveries applied since the day ran (a re-apply)
 
 
 @dataclass
@@ -97,7 +99,8 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
                     _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, now,
                              runs, result, None if day else hold, day)
             if day is None:  # a fetch inside a run is timed by its schedule or operator, not held
-                _waiting(feed, integration, warehouse, hold, now, runs, result)
+                _waiting(registry, feed, integration, warehouse, hold, now, runs, result)
+                _reapply(registry, feed, integration, warehouse, runs, result)
     except TransportError as exc:
         result.error = str(exc)
     except OSError as exc:  # e.g. the archive's disk is full
@@ -251,6 +254,9 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
         result.counts["older than the integration's start date"] += 1
         return
     got = archive.receive(transport, remote, integration.id, day)
+    if hold is None and feed.needs:
+        with warehouse.begin() as conn:
+            hold = dependency_hold(conn, registry, feed, integration, day, now, now)
     if file_type == CONTAINER:
         _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result, hold)
         return
@@ -345,16 +351,23 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
         _record_file(feed, integration, warehouse, member, m.sha256, str(m.path), hold, runs, result)
 
 
-def _waiting(feed: Feed, integration: Integration, warehouse: Warehouse, hold: str | None, now: float,
-             runs: dict[str, PartitionRun], result: TickResult) -> None:
-    """Deliveries waiting for the window or a blackout: report while they wait; once free, run them (or skip stale
-    ones)."""
+def _waiting(registry: Registry, feed: Feed, integration: Integration, warehouse: Warehouse, hold: str | None,
+             now: float, runs: dict[str, PartitionRun], result: TickResult) -> None:
+    """Deliveries waiting for the window, a blackout or a feed they need: report while they wait; once free, run them
+    (or skip stale ones)."""
     with warehouse.begin() as conn:
         waiting = ledger.with_status(conn, integration.id, "waiting")
         if waiting and hold:
             result.counts[f"waiting: {hold}"] += len(waiting)
             return
         for d in waiting:
+            since, reason = ledger.received(conn, d.delivery_id)
+            if feed.needs and (need := dependency_hold(conn, registry, feed, integration, d.partition_date,
+                                                       epoch(since), now)):
+                if need != reason:  # the reason says what for, as of now
+                    ledger.set_status(conn, [d.delivery_id], "waiting", need)
+                result.counts[f"waiting: {need}"] += 1
+                continue
             mtime = d.mtime.replace(tzinfo=dt.timezone.utc).timestamp()
             newest = ledger.newest_applied(conn, integration.id, d.file_type)
             stale = None if d.file_type in feed.reference_types() else stale_reason(
@@ -368,3 +381,19 @@ def _waiting(feed: Feed, integration: Integration, warehouse: Warehouse, hold: s
             run = runs.setdefault(d.partition_date, PartitionRun(integration.district, d.partition_date))
             run.file_types.add(d.file_type)
             run.delivery_ids.append(d.delivery_id)
+
+
+def _reapply(registry: Registry, feed: Feed, integration: Integration, warehouse: Warehouse,
+             runs: dict[str, PartitionRun], result: TickResult) -> None:
+    """Days that ran before a delivery they need of the same day was applied run again (hub/dependencies.py)."""
+    if not feed.needs:
+        return
+    with warehouse.begin() as conn:
+        again = reapply(conn, registry, feed, integration)
+    for delivery_id, day, file_type, after in again:
+        run = runs.setdefault(day, PartitionRun(integration.district, day))
+        if delivery_id not in run.delivery_ids:
+            run.file_types.add(file_type)
+            run.delivery_ids.append(delivery_id)
+            run.after.append(after)
+            result.counts["applied again: a delivery they need arrived"] += 1

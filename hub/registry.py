@@ -108,6 +108,9 @@ class Integration(_Strict):
     window: Window | None = None  # daily processing window (local time); None: any time
     blackouts: tuple[Blackout, ...] = ()  # this integration's pauses
     max_file_age_days: Annotated[int, Field(ge=1)] = 7  # older files are skipped, not processed
+    # how long a delivery waits for the same night's delivery of a feed its feed needs (Feed.needs) before it runs
+    # with the latest applied one
+    dependency_wait_minutes: Annotated[int, Field(ge=0)] = 120
     # Absent: the feed's default (hub/declarations.Feed); null: none.
     pause: Blackout | None = None  # the integration's own pause (e.g. SIRAS's yearly summer pause)
     cadence: Literal["nightly", "weekdays", "weekly"] | None = None  # how often a delivery is expected

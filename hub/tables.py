@@ -57,6 +57,18 @@ delivery_events = sa.Table(  # a delivery's history: every status set, by which 
     schema="ops",
 )
 
+reapplications = sa.Table(  # archived deliveries an operator re-applied on purpose (hub deliveries reapply)
+    "reapplications", metadata,
+    sa.Column("delivery_id", sa.String, nullable=False),
+    sa.Column("integration_id", sa.String, nullable=False),
+    sa.Column("district_id", sa.String, nullable=False),
+    sa.Column("file_type", sa.String, nullable=False),
+    sa.Column("requested_by", sa.String, nullable=False),
+    sa.Column("run_id", sa.String),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
+    schema="ops",
+)
+
 ingest_errors = sa.Table(
     "ingest_errors", metadata,
     sa.Column("delivery_id", sa.String),

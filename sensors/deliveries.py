@@ -44,7 +44,7 @@ def build_delivery_sensor(registry: Registry, feed: Feed, integration: Integrati
         requests = [
             dg.RunRequest(
                 partition_key=dg.MultiPartitionKey({"date": run.day, "district": run.district_id}),
-                run_key=hashlib.sha256(",".join(sorted(run.delivery_ids)).encode()).hexdigest()[:20],
+                run_key=hashlib.sha256(",".join(sorted(run.delivery_ids) + sorted(run.after)).encode()).hexdigest()[:20],
                 asset_selection=[file_keys[f] for f in sorted(run.file_types)] + [apply_key],
                 tags={"hub/integration": integration.id, "hub/trigger": "sensor",
                       "hub/deliveries": ",".join(sorted(run.delivery_ids))},

@@ -94,3 +94,67 @@ def test_students_an_export_leaves_out_are_no_longer_linked_and_come_back_with_i
     again = ps_students(r).assign(SCHOOLID="102")  # the next night's export (other bytes)
     assert [run.success for run in deliver(defs, instance, folders, "powerschool", again)] == [True]
     assert query("SELECT count(*) FROM core.student_crosswalk WHERE system = 'powerschool'") == [(20,)]
+
+
+EMAIL = "U_StudentsUserFields.StudentEmail"
+
+
+def powerschool_link(number: str) -> list[tuple]:
+    return query("SELECT hub_student_key, match_method FROM core.student_crosswalk WHERE system = 'powerschool' AND "
+                 "system_id = :n", n=number)
+
+
+def test_a_recycled_address_never_moves_a_students_scores_to_the_new_holder(chain):
+    defs, instance, folders = chain
+    r, newcomer = roster(10), roster(1, seed=5)  # newcomer: ClassLink cl-5-00000, PowerSchool 610000
+    users, students = classlink_users(r), ps_students(r)
+    load_identity(defs, instance, folders, users, students)
+    sm = star_rows(r, RENAISSANCE_NAME, header("SM.csv"), "SM")
+    aid = sm["AssessmentID"]
+    assert [run.success for run in star(defs, instance, folders, {"SM.csv": sm}).runs] == [True]
+    # Student A (0) transfers out; IT renames A's ClassLink account and gives the address to B, not yet in PowerSchool
+    students.loc[0, "ENROLL_STATUS"] = "2"
+    assert [run.success for run in deliver(defs, instance, folders, "powerschool", students)] == [True]
+    b = classlink_users(newcomer).assign(email=users.loc[0, "email"])
+    users.loc[0, ["email", "status"]] = ["a.departed@belleville.example.org", "tobedeleted"]
+    runs = deliver(defs, instance, folders, "classlink", pd.concat([users, b], ignore_index=True))
+    assert [run.success for run in runs] == [True]
+    assert owner(aid[0]) == renaissance("605000") == [(student("cl-0-00000"),)]  # never B's
+    assert score_changes() == []  # neither moved nor deleted
+    assert review() == [(md5(aid[0]), "email_reassigned")]
+    assert powerschool_link("605000") == [(student("cl-0-00000"), "email_reassigned")]
+    assert "did the student leave" in query("SELECT to_check FROM ops.identity_review")[0][0]
+    # B arrives in PowerSchool with the address: B's number links to B, A's scores stay with A
+    b_ps = ps_students(newcomer).assign(**{EMAIL: students.loc[0, EMAIL]})
+    assert [run.success for run in deliver(defs, instance, folders, "powerschool",
+                                           pd.concat([students, b_ps], ignore_index=True))] == [True]
+    assert powerschool_link("610000") == [(student("cl-5-00000"), "email")]
+    b_sm = star_rows(newcomer, RENAISSANCE_NAME, header("SM.csv"), "SM", seed=5)
+    t = star(defs, instance, folders, {"SM.csv": pd.concat([sm, b_sm], ignore_index=True)})
+    assert [run.success for run in t.runs] == [True]
+    assert owner(b_sm["AssessmentID"][0]) == [(student("cl-5-00000"),)]
+    assert owner(aid[0]) == [(student("cl-0-00000"),)] and score_changes() == []
+    assert review() == [(md5(aid[0]), "email_reassigned")]
+
+
+def test_a_departed_students_history_stays_when_the_address_is_recycled(chain):
+    defs, instance, folders = chain
+    r, newcomer = roster(10), roster(1, seed=5)
+    users, students = classlink_users(r), ps_students(r)
+    load_identity(defs, instance, folders, users, students)
+    sm = star_rows(r, RENAISSANCE_NAME, header("SM.csv"), "SM")
+    aid = sm["AssessmentID"]
+    assert [run.success for run in star(defs, instance, folders, {"SM.csv": sm}).runs] == [True]
+    # A (0) left: the ClassLink account is deleted, PowerSchool no longer exports A; the address goes to B
+    b = classlink_users(newcomer).assign(email=users.loc[0, "email"])
+    assert [run.success for run in deliver(defs, instance, folders, "powerschool", students.drop(index=0))] == [True]
+    assert [run.success for run in deliver(defs, instance, folders, "classlink",
+                                           pd.concat([users.drop(index=0), b], ignore_index=True))] == [True]
+    assert owner(aid[0]) == [(student("cl-0-00000"),)] and score_changes() == []
+    assert review() == []  # A's score is linked to A: nothing to fix
+    t = star(defs, instance, folders, {"SM.csv": sm.assign(SchoolYear="2023-2024 ")})  # the next zip repeats it
+    assert [run.success for run in t.runs] == [True]
+    assert owner(aid[0]) == [(student("cl-0-00000"),)] and score_changes() == []
+    md = t.runs[0].asset_materializations_for_node("renaissance_star__assessments")[0].metadata
+    assert md["core.star_assessments (sm) rows skipped (kept with a student who left or whose address was "
+              "reassigned)"].value == 1

@@ -5,8 +5,10 @@ and the archive with the stack; a viewer cannot start anything."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -45,6 +47,11 @@ STEPS = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { e
   ... on MessageEvent { message stepKey } ... on EngineEvent { metadataEntries { label ... on TextMetadataEntry { text } } }
   } } } }"""
 PERMISSIONS = "{ permissions { permission value } }"
+SENSORS = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository__",
+  repositoryLocationName: "k12_data_hub"}) { ... on Sensors { results { name sensorState { id status } } } } }"""
+STOP_SENSOR = """mutation($id: String!) { stopSensor(id: $id) { __typename ... on UnauthorizedError { message } } }"""
+BACKFILL = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) { __typename
+  ... on UnauthorizedError { message } } }"""
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
   ... on UnauthorizedError { message } ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 
@@ -169,6 +176,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Stac
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+            left = _kill_services_left(log)
+            assert (procs[0].returncode, left) == (0, []), f"the stack did not stop cleanly:\n{log.read_text()[-3000:]}"
 
 
 def _start_worker(workdir: Path, base: dict[str, str], shared: dict[str, str], registry: Path,
@@ -185,6 +194,25 @@ def _start_worker(workdir: Path, base: dict[str, str], shared: dict[str, str], r
     with open(workdir / "worker.log", "wb") as out:
         return subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=out, start_new_session=True,
                                 preexec_fn=_login_umask)
+
+
+def _kill_services_left(log: Path) -> list[str]:
+    """Processes of the services the stack's log says it started that are still alive (killed, then named)."""
+    groups = {int(pid): name for name, pid in
+              re.findall(r"^started (\S+) \(pid (\d+)\)", log.read_text(errors="replace"), re.M)}
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _ppid, pgid = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if int(pgid) in groups and state != "Z":  # an exited child nobody reaped is no running service
+            left.append(f"{groups[pgid]}: {cmdline[:200]}")
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+    return left
 
 
 def _login_umask() -> None:
@@ -246,12 +274,30 @@ def test_steps_execute_on_the_celery_workers(stack: Stack):
         assert set().union(*on_workers.values()) <= set(stack.workers)
 
 
+def test_the_stack_refuses_to_start_without_its_settings(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(tmp_path), DAGSTER_PG_URL="sqlite:///not-postgres.db",
+               HUB_WAREHOUSE_URL="duckdb:///secret-path.duckdb")
+    done = subprocess.run([sys.executable, str(PROJECT_ROOT / "deploy" / "stack.py")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "DAGSTER_HOME must name a directory holding dagster.yaml" in done.stderr
+    assert "DAGSTER_PG_URL must be a PostgreSQL URL" in done.stderr
+    assert "HUB_WAREHOUSE_URL must be a PostgreSQL URL" in done.stderr
+    assert "secret-path" not in done.stderr and "not-postgres" not in done.stderr  # URLs carry passwords
+
+
 def test_the_embedded_default_runs_steps_in_process(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("HUB_EXECUTOR", raising=False)
     assert hub_executor() is dg.in_process_executor
     monkeypatch.setenv("HUB_EXECUTOR", "multiprocess")
     with pytest.raises(ValueError, match="HUB_EXECUTOR='multiprocess' is not one of in_process, celery"):
         hub_executor()
+
+
+def _intake_sensor(port: int) -> dict:
+    sensors = graphql(port, SENSORS)["sensorsOrError"]["results"]
+    return next(s for s in sensors if s["name"] == "siras_abc_unified__deliveries")
 
 
 def test_runs_are_queued_with_a_global_limit_and_one_run_per_integration(stack: Stack):
@@ -276,7 +322,7 @@ def _loaded(stack: Stack) -> dict | None:
     return data if healthy else None
 
 
-def test_viewers_cannot_launch_runs(stack: Stack):
+def test_viewers_cannot_launch_runs_or_switch_off_intake(stack: Stack):
     stack.wait("applied deliveries", lambda: _applied(stack))
     viewer_runs = graphql(stack.viewer_port, RUNS)["runsOrError"]["results"]
     assert {r["runId"] for r in viewer_runs} == {r["runId"] for r in _applied(stack)}  # viewers see the runs
@@ -289,5 +335,12 @@ def test_viewers_cannot_launch_runs(stack: Stack):
               "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "2026-01-05|abc_unified"}]}}
     refused = graphql(stack.viewer_port, LAUNCH, {"p": params})["launchRun"]
     assert refused["__typename"] == "UnauthorizedError", refused
+    backfill = {"assetSelection": [{"path": ["siras", "student_updates"]}], "partitionNames": ["2026-01-05|abc_unified"]}
+    refused = graphql(stack.viewer_port, BACKFILL, {"p": backfill})["launchPartitionBackfill"]  # "Materialize" in the UI
+    assert refused["__typename"] == "UnauthorizedError", refused
+    sensor = _intake_sensor(stack.viewer_port)
+    refused = graphql(stack.viewer_port, STOP_SENSOR, {"id": sensor["sensorState"]["id"]})["stopSensor"]
+    assert refused["__typename"] == "UnauthorizedError", refused
+    assert _intake_sensor(stack.operator_port)["sensorState"]["status"] == "RUNNING"
     assert {r["runId"] for r in graphql(stack.operator_port, RUNS)["runsOrError"]["results"]} == {
         r["runId"] for r in viewer_runs}  # nothing was started

@@ -96,9 +96,10 @@ class Integration(_Strict):
     enabled: bool = True
     quiet_period_seconds: Annotated[int, Field(ge=0)] = 300
     poll_seconds: Annotated[int, Field(ge=5)] = 30
-    # SFTP files up to this size that keep their name, size and mtime are downloaded and hashed again every tick, so a
-    # re-upload that preserves the timestamp (WinSCP's default) is still taken; 0: never. Drop folders: every file.
-    rehash_max_bytes: Annotated[int, Field(ge=0)] = 16 * 1024 * 1024
+    # SFTP files up to this size that keep their name, size and mtime are downloaded and hashed again every tick (those
+    # younger than max_file_age_days), so a re-upload that preserves the timestamp (WinSCP's default) is still taken;
+    # 0: never. Drop folders: every such file.
+    rehash_max_bytes: Annotated[int, Field(ge=0)] = 8 * 1024 * 1024
     limits: ArchiveLimits = ArchiveLimits()  # what a zip or XLSX may expand to (archive bombs are refused)
     date_formats: tuple[str, ...] = ()  # overrides the feed's accepted date formats (e.g. the SIS writes MM/DD/YYYY)
     value_maps: dict[str, dict[str, str]] = {}  # column -> {SIS code: hub code}, e.g. grade: {K: KN}

@@ -72,7 +72,8 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
         load = BulkLoad(warehouse, conn, target)
         try:
             aliases = {c: (*hs, *(headers or {}).get(c, ())) for c, hs in ft.aliases().items()}
-            reader = open_table(Path(delivery.archive_path or ""), aliases, chunk_rows=chunk_rows, max_cells=max_cells)
+            reader = open_table(Path(delivery.archive_path or ""), aliases, chunk_rows=chunk_rows,
+                                max_cells=max_cells)
             result.encoding, result.columns = reader.encoding, list(reader.columns)
             result.unmatched_headers = list(reader.unmatched_headers)
             record_dropped_columns(conn, delivery, result.unmatched_headers)

@@ -118,6 +118,8 @@ class Integration(_Strict):
     purpose: str = ""  # why the data moves (the DIG's "why")
     agreement: str = ""  # the data-sharing agreement that covers it (reference or link)
     alerts: Recipients = Recipients()  # beside `contact.email`: more recipients of its notifications
+    run_retries: Annotated[int, Field(ge=0, le=10)] = 3  # runs that died (not gate failures) are retried this often
+    retry_backoff_seconds: Annotated[int, Field(ge=0)] = 120  # wait before the first retry; doubles for each next one
 
     @field_validator("timezone")
     @classmethod

@@ -33,7 +33,7 @@ def header(file_name: str) -> list[str]:
 def integration(feed: str, folder: Path, **extra: object) -> dict:
     return {"id": f"{feed}_belleville", "district": "belleville", "feed": feed, "source": feed, "destination": "hub",
             "transport": {"kind": "folder", "path": str(folder)}, "contact": {"role": "Data coordinator"},
-            "start_date": "2024-01-01", "quiet_period_seconds": 0, **extra}
+            "start_date": "2024-01-01", "quiet_period_seconds": 0, "holds": {"first_file": False}, **extra}
 
 
 def belleville(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch):

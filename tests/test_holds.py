@@ -6,6 +6,7 @@ of its mapping."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import time
@@ -13,10 +14,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
+from feeds import FEEDS
 from hub.cli import main
+from hub.notices import Notice, delivery_notices
+from hub.registry import load_registry
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 from tests.test_edreflect_pipeline import put, query
@@ -38,6 +43,14 @@ def decide_in_ui(defs: dg.Definitions, instance: dg.DagsterInstance, job: str, o
 
 def hold_check(run: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
     return next(e for e in run.get_asset_check_evaluations() if e.check_name == "hold")
+
+
+def held_notices(registry: Path) -> list[Notice]:
+    engine = sa.create_engine(os.environ["HUB_WAREHOUSE_URL"], poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        notices = delivery_notices(conn, load_registry(registry, FEEDS), FEEDS, dt.datetime(2000, 1, 1))
+    engine.dispose()
+    return [n for n in notices if n.kind == "held"]
 
 
 def goals(ids: range) -> str:
@@ -88,6 +101,9 @@ def test_a_delivery_deleting_a_fifth_of_a_table_is_held_approved_once_and_anothe
     assert query("SELECT status, reason FROM ops.deliveries WHERE file_name = 'Goals.csv' AND status <> 'applied'") \
         == [("staged", f"held: the delivery of {day2} is held for approval")]
     assert not hold_check(behind_run).passed and hold_check(behind_run).severity == dg.AssetCheckSeverity.WARN
+    # the held notice (hub/notices.py) carries the preview and how to decide
+    notice, = [n for n in held_notices(registry) if n.delivery_id == held_id]
+    assert "Table edreflect.goals: rows before 100" in notice.text() and f"hub holds approve {held_id}" in notice.text()
 
     assert hub(registry, "list") == 0
     listed = capsys.readouterr().out

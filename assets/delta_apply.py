@@ -19,12 +19,13 @@ from resources.warehouse import Warehouse
 
 def apply_delta(context: dg.AssetExecutionContext, wh: Warehouse, registry: Registry, feed: Feed,
                 integration: Integration, day: str, started: float,
-                decide: Callable[[sa.Connection], object] | None) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+                decide: Callable[[sa.Connection], object] | None,
+                ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Apply pending reference files, this partition's day and every later day that becomes applicable, or report
     why the day is held (a held day of its own is a failed partition; a day behind a held or missing one is
     materialized with the reason and a warning)."""
     result = with_holds(wh, context.run_id, lambda conn: apply_days_in_order(conn, wh, registry, feed, integration,
-                                                                              context.run_id), decide)
+                                                                              context.run_id), decide, integration.id)
     md = apply_metadata(result.stats, time.monotonic() - started)
     md["days applied"] = ", ".join(result.applied_days) or "none"
     md["replayed from the first day"] = result.replayed

@@ -48,8 +48,9 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
                 yield from apply_delta(context, wh, registry, feed, integration, day, started, decide)
             return
         with protected_errors(f"applying {feed.title} for {district_id} {day}"):
-            result = with_holds(wh, context.run_id, lambda conn: apply_day(
-                conn, wh, registry, feed, integration, day, _reuse(feed, config), context.run_id), decide)
+            result = with_holds(wh, context.run_id, lambda conn: apply_day(  # runs of one integration: one at a time
+                conn, wh, registry, feed, integration, day, _reuse(feed, config), context.run_id), decide,
+                integration.id)
         with protected_errors(f"reporting {feed.title} for {district_id} {day}"), wh.begin() as conn:
             logs = {}
             for ft_name, d in result.applied.items():

@@ -35,17 +35,18 @@ class DayResult:
 
 
 def with_holds(wh: Warehouse, run_id: str, attempt: Callable[[sa.Connection], T],
-               prepare: Callable[[sa.Connection], object] | None = None, tries: int = 1000) -> T:
-    """`attempt(conn)` in one transaction (after `prepare(conn)`, e.g. a decision); each hold it raises is recorded
-    and the attempt made again, until one commits."""
+               prepare: Callable[[sa.Connection], object] | None = None, lock: str | None = None,
+               tries: int = 1000) -> T:
+    """`attempt(conn)` in one transaction (after `prepare(conn)`, e.g. a decision; holding the integration's `lock`);
+    each hold it raises is recorded and the attempt made again, until one commits."""
     for _ in range(tries):
         try:
-            with wh.begin() as conn:
+            with wh.begin(lock=lock) as conn:
                 if prepare is not None:
                     prepare(conn)
                 return attempt(conn)
         except holds.HoldNeeded as hold:
-            with wh.begin() as conn:
+            with wh.begin(lock=lock) as conn:
                 holds.record(conn, hold, run_id)
     raise RuntimeError(f"more than {tries} holds in one run")
 

@@ -209,7 +209,8 @@ def _totals(stats: ApplyStats) -> dict[str, dict[str, int]]:
     return totals
 
 
-def _rows_before(conn: sa.Connection, feed: Feed, district_id: str, totals: dict[str, dict[str, int]]) -> dict[str, int]:
+def _rows_before(conn: sa.Connection, feed: Feed, district_id: str,
+                 totals: dict[str, dict[str, int]]) -> dict[str, int]:
     """The district's rows in each target table the apply changed, as they were before it (counted after it, less
     the rows it created, plus those it deleted: tables a feed creates on first use exist by then)."""
     out = {}

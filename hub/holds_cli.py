@@ -17,7 +17,8 @@ from resources.warehouse import Warehouse
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--registry", type=Path, metavar="FILE", help="registry YAML (default: $HUB_REGISTRY or the demo)")
+    parser.add_argument("--registry", type=Path, metavar="FILE",
+                        help="registry YAML (default: $HUB_REGISTRY or the demo)")
     parser.add_argument("--warehouse", metavar="URL", help="warehouse URL (default: $HUB_WAREHOUSE_URL)")
 
 
@@ -89,12 +90,13 @@ def _decide(args: argparse.Namespace, verb: str) -> int:
 
     if feed.load == "delta":
         result = with_holds(wh, run_id, lambda conn: apply_delta(conn, wh, registry, feed, integration, run_id),
-                            prepare)
+                            prepare, integration.id)
         applied = f"days applied: {', '.join(result.applied_days) or 'none'}" + (
             f"; days held: {'; '.join(f'{d}: {r}' for d, r in result.held.items())}" if result.held else "")
     else:
         day = with_holds(wh, run_id, lambda conn: apply_day(conn, wh, registry, feed, integration,
-                                                             row.partition_date, False, run_id), prepare)
+                                                             row.partition_date, False, run_id), prepare,
+                         integration.id)
         applied = f"files applied: {', '.join(d.file_name for d in day.applied.values()) or 'none'}" + "".join(
             f"; {t}: {s.inserted} created, {s.updated} updated, {s.deleted} deleted" for t, s in day.stats.items())
     done = made[0]

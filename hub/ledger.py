@@ -8,9 +8,11 @@ import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert  # DuckDB's dialect compiles it too
 
 from hub.statuses import FINAL, STATUSES, rank
 from hub.tables import deliveries, delivery_events, ingest_errors
+from resources.transport import printable
 
 log = logging.getLogger("hub.ledger")
 
@@ -22,9 +24,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def delivery_id(integration_id: str, remote_path: str, size: int, mtime: float) -> str:
-    """Stable id of one observed version of a remote file."""
-    raw = f"{integration_id}\x00{remote_path}\x00{size}\x00{mtime:.3f}"
+def delivery_id(integration_id: str, remote_path: str, size: int, mtime: float, rewritten: str = "") -> str:
+    """Stable id of one observed version of a remote file (its path as the ledger shows it: hostile names too);
+    `rewritten`: the content hash of new bytes under an unchanged name, size and mtime."""
+    raw = f"{integration_id}\x00{printable(remote_path)}\x00{size}\x00{mtime:.3f}"
+    raw += f"\x00{rewritten}" if rewritten else ""
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
@@ -65,12 +69,18 @@ def find_same_bytes(conn: sa.Connection, integration_id: str, file_type: str, sh
     return Delivery.from_row(row) if row else None
 
 
-def record(conn: sa.Connection, **values: object) -> None:
-    """A newly seen delivery, with its first status (and that status in its history)."""
+def record(conn: sa.Connection, **values: object) -> bool:
+    """A newly seen delivery, with its first status (and that status in its history). False when the ledger has it
+    already (a tick racing on the same file recorded it first): then nothing is written."""
     _check(str(values["status"]))
     now = utcnow()
-    conn.execute(sa.insert(deliveries).values(discovered_at=now, updated_at=now, **values))
-    _events(conn, [str(values["delivery_id"])], str(values["status"]), values.get("reason"), values.get("run_id"), now)
+    added = conn.execute(pg_insert(deliveries).values(discovered_at=now, updated_at=now, **values)
+                         .on_conflict_do_nothing(index_elements=[deliveries.c.delivery_id])
+                         .returning(deliveries.c.delivery_id)).first()
+    if added:
+        _events(conn, [str(values["delivery_id"])], str(values["status"]), values.get("reason"), values.get("run_id"),
+                now)
+    return added is not None
 
 
 def set_status(conn: sa.Connection, dids: list[str], status: str, reason: str | None = None,
@@ -91,6 +101,11 @@ def set_status(conn: sa.Connection, dids: list[str], status: str, reason: str | 
                      .values(status=status, reason=reason, run_id=run_id, updated_at=now))
     _events(conn, list(current), status, reason, run_id, now, moved=set(moved))
     return moved
+
+
+def record_rows(conn: sa.Connection, did: str, rows: int) -> None:
+    """The rows read from the delivery's file when it was staged (every feed's delivery health reads them)."""
+    conn.execute(sa.update(deliveries).where(deliveries.c.delivery_id == did).values(row_count=rows))
 
 
 def _may_move(old: str, new: str) -> bool:
@@ -120,11 +135,13 @@ def history(conn: sa.Connection, did: str) -> list[sa.Row]:
 
 def latest_for_partition(conn: sa.Connection, integration_id: str, file_type: str, day: str,
                          statuses: tuple[str, ...] = IMPORTABLE) -> Delivery | None:
-    """The newest delivery of a file type for one partition day (full files: newest wins)."""
+    """The newest delivery of a file type for one partition day (full files: newest wins); a file refused before it
+    was received (no archived bytes, e.g. a name the hub cannot keep) is never one."""
     row = conn.execute(
         sa.select(deliveries)
         .where(deliveries.c.integration_id == integration_id, deliveries.c.file_type == file_type,
-               deliveries.c.partition_date == day, deliveries.c.status.in_(statuses))
+               deliveries.c.partition_date == day, deliveries.c.status.in_(statuses),
+               deliveries.c.archive_path.is_not(None))
         .order_by(deliveries.c.mtime.desc(), deliveries.c.discovered_at.desc()).limit(1)
     ).first()
     return Delivery.from_row(row) if row else None

@@ -28,6 +28,7 @@ classlink_users = sa.Table(
     sa.Column("sourced_id", sa.String, primary_key=True),
     sa.Column("email_hash", sa.String, info={"identifying": True}),  # md5 of the normalised email
     sa.Column("status", sa.String),
+    sa.Column("listed", sa.Boolean),  # in the newest users.csv (NULL: stored before the hub tracked it)
     *_lineage(), schema="core")
 
 ps_students = sa.Table(
@@ -39,6 +40,7 @@ ps_students = sa.Table(
     sa.Column("school_id", sa.String),
     sa.Column("grade_level", sa.String),
     sa.Column("enroll_status", sa.String),
+    sa.Column("listed", sa.Boolean),  # in the newest students export (NULL: stored before the hub tracked it)
     *_lineage(), schema="core")
 
 crosswalk = sa.Table(
@@ -74,6 +76,31 @@ def follows_chain(follower: ChainFollower) -> ChainFollower:
     return follower
 
 
+LISTED = "COALESCE({0}.listed, TRUE)"  # SQL: the record is in its system's newest export
+MANY_DROPPED = 0.1  # share of a district's listed students an export may leave out before the import says so
+
+
+def replace_snapshot(ctx: ApplyContext, table: str, key: str, listed_sql: str) -> dict[str, int]:
+    """A snapshot export replaces the previous one for the district: records it lists are listed, the others stay
+    stored (their history) but are no longer linked. Limited imports list but never unlist. Returns the skipped
+    counts for the apply metadata: how many left the export, and a warning when that is many."""
+    d = lit(ctx.district.id)
+    run = ctx.conn.exec_driver_sql
+    before = ctx.conn.execute(sa.text(  # listed by the previous export (this import's new rows are not)
+        f"SELECT count(*) FROM {table} WHERE district_id = {d} AND (listed OR (listed IS NULL AND created_at < :now))"),
+        {"now": ctx.now}).scalar_one()
+    run(f"UPDATE {table} SET listed = TRUE WHERE district_id = {d} AND {key} IN ({listed_sql})")
+    if ctx.limited:
+        return {}
+    dropped = run(f"UPDATE {table} SET listed = FALSE WHERE district_id = {d} AND COALESCE(listed, TRUE) AND "
+                  f"{key} NOT IN ({listed_sql})").rowcount
+    counts = {"not in this export (kept, no longer linked)": dropped}
+    if dropped and dropped >= MANY_DROPPED * before:
+        counts[f"MANY left the export: {dropped} of the {before} the previous export listed; check this export is "
+               f"complete"] = dropped
+    return counts
+
+
 def email_hash(column: str) -> str:
     """SQL: md5 of an email, lower-cased with all whitespace removed (NULL stays NULL)."""
     return f"md5(lower(regexp_replace({column}, '\\s+', '', 'g')))"
@@ -91,10 +118,12 @@ def link_by_student_number(staged: str, district_id: str, number_column: str) ->
                     WHEN p.email_hash IS NULL OR c.n IS NULL THEN 'no_email_match' END AS reason
         FROM {staged} s
         LEFT JOIN core.ps_students p ON p.district_id = {d} AND p.student_number = s.{number_column}
-        LEFT JOIN (SELECT email_hash, count(*) AS n FROM core.ps_students WHERE district_id = {d}
+                  AND {LISTED.format('p')}
+        LEFT JOIN (SELECT email_hash, count(*) AS n FROM core.ps_students p WHERE district_id = {d} AND {LISTED.format('p')}
                    GROUP BY email_hash) pe ON pe.email_hash = p.email_hash
-        LEFT JOIN (SELECT email_hash, count(*) AS n, min(hub_student_key) AS hub_student_key FROM core.classlink_users
-                   WHERE district_id = {d} AND email_hash IS NOT NULL GROUP BY email_hash) c ON c.email_hash = p.email_hash"""
+        LEFT JOIN (SELECT email_hash, count(*) AS n, min(hub_student_key) AS hub_student_key FROM core.classlink_users c
+                   WHERE district_id = {d} AND email_hash IS NOT NULL AND {LISTED.format('c')} GROUP BY email_hash) c
+                  ON c.email_hash = p.email_hash"""
 
 
 def link_counts(conn: sa.Connection, sql: str) -> dict[str, int]:
@@ -113,8 +142,9 @@ def refresh_crosswalk(ctx: ApplyContext) -> ApplyStats:
         f"FROM core.classlink_users WHERE district_id = {d}")
     run(f"INSERT INTO core.student_crosswalk SELECT {d}, 'powerschool', p.student_number, min(c.hub_student_key), "
         f"'email', 1.0 FROM core.ps_students p JOIN core.classlink_users c ON c.district_id = p.district_id AND "
-        f"c.email_hash = p.email_hash WHERE p.district_id = {d} AND p.email_hash IN (SELECT email_hash FROM "
-        f"core.ps_students WHERE district_id = {d} GROUP BY email_hash HAVING count(*) = 1) "
+        f"c.email_hash = p.email_hash AND {LISTED.format('c')} WHERE p.district_id = {d} AND {LISTED.format('p')} AND "
+        f"p.email_hash IN (SELECT email_hash FROM core.ps_students p WHERE district_id = {d} AND {LISTED.format('p')} "
+        f"GROUP BY email_hash HAVING count(*) = 1) "
         f"GROUP BY p.student_number HAVING count(*) = 1")
     stats: ApplyStats = {}
     for follower in _FOLLOWERS:

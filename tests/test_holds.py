@@ -21,7 +21,7 @@ from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
 from hub.cli import main
 from hub.notices import Notice, delivery_notices
-from hub.registry import load_registry
+from hub.registry import RegistryError, load_registry
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 from tests.test_edreflect_pipeline import put, query
@@ -207,3 +207,19 @@ def test_a_snapshot_updating_most_rows_or_much_smaller_than_usual_is_held(tmp_pa
     (reason,), = query("SELECT reason FROM ops.deliveries WHERE status = 'held'")
     assert reason == ("held for approval: demographics: 20 rows, under 50% of the usual 60 (the median of its last 3 "
                       "deliveries)")
+
+
+def test_hold_rules_come_from_the_feed_unless_the_integration_sets_them(tmp_path: Path):
+    def entry(feed: str, **extra: object) -> dict:
+        return {"id": f"{feed}_abc", "district": "abc_unified", "feed": feed, "source": "x", "destination": "hub",
+                "transport": {"kind": "folder", "path": str(tmp_path)}, "contact": {"role": "x"},
+                "start_date": "2024-01-01", **extra}
+
+    registry = load_registry(write_registry(tmp_path / "r.yaml", CA_DISTRICTS, [
+        entry("edreflect", holds={"deleted": 0.2}), entry("siras")]), FEEDS)
+    edreflect, siras = registry.integrations
+    assert (edreflect.holds.deleted, edreflect.holds.updated, edreflect.holds.smaller_than_median) == (0.2, 0.75, None)
+    assert (siras.holds.first_file, siras.holds.deleted, siras.holds.smaller_than_median) == (True, 0.1, 0.5)
+    with pytest.raises(RegistryError, match="integration 'siras_abc' field 'holds.deleted'"):
+        load_registry(write_registry(tmp_path / "r.yaml", CA_DISTRICTS, [entry("siras", holds={"deleted": 1.5})]),
+                      FEEDS)

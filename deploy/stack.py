@@ -112,7 +112,9 @@ def main() -> int:
             if name == "code-server":  # the others load the code location from it
                 deadline = time.monotonic() + CODE_SERVER_START_SECONDS
                 while not _listening(env["HUB_GRPC_HOST"], int(env["HUB_GRPC_PORT"])):
-                    if stopping or procs[name].poll() is not None or time.monotonic() > deadline:
+                    if stopping:
+                        return 0
+                    if procs[name].poll() is not None or time.monotonic() > deadline:
                         print("code server did not start", file=sys.stderr)
                         return 1
                     time.sleep(1)

@@ -64,7 +64,7 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
     result = StageResult(file_name=delivery.file_name)
     schema = build_schema(ft)
     keys = KeyHashes(ft.unique_key)
-    with warehouse.begin() as conn:
+    with warehouse.begin(lock=delivery.integration_id) as conn:  # two runs of one integration: one after the other
         conn.execute(sa.delete(table).where(table.c.delivery_id == delivery.delivery_id))
         conn.execute(sa.delete(row_errors).where(row_errors.c.delivery_id == delivery.delivery_id))
         load = BulkLoad(warehouse, conn, target)

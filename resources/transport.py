@@ -19,6 +19,7 @@ class RemoteFile:
     path: str
     size: int
     mtime: float
+    rewritten: str = ""  # content hash, when the bytes changed under an unchanged name, size and mtime
 
     @property
     def name(self) -> str:
@@ -49,6 +50,7 @@ class Transport(ABC):
     """Lists and opens the files of one integration; use inside a `with` block."""
 
     integration_id: str
+    local = False  # reading a file again costs no transfer (the hub re-hashes every known file of a local transport)
 
     def __enter__(self) -> "Transport":
         return self
@@ -85,6 +87,8 @@ class Transport(ABC):
 
 class FolderTransport(Transport):
     """Deliveries dropped into a folder the hub hosts (symlinks are skipped)."""
+
+    local = True
 
     def __init__(self, integration_id: str, root: Path) -> None:
         self.integration_id = integration_id

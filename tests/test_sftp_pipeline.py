@@ -176,10 +176,47 @@ def test_hostile_remote_names_are_rejected_and_the_valid_file_of_the_tick_is_app
     upload(sftp_dir, "1964212_demographics.csv", data)
     upload(sftp_dir, "old\\1964212_demographics.csv", data)  # a Windows path written as one name
     upload(sftp_dir, "1964212\n_demographics.csv", data)
+    with open(os.fsencode(sftp_dir) + b"/1964212\xff_demographics.csv", "wb") as fh:  # not UTF-8 (a Latin-1 client)
+        fh.write(data)
     t = settle(sftp_hub, pg_instance)
     assert [r.success for r in t.runs] == [True]
     assert count("SELECT count(*) FROM core.students") == 7
-    assert count("SELECT count(*) FROM ops.deliveries WHERE status = 'rejected' AND reason LIKE 'not received: %'") == 2
+    assert count("SELECT count(*) FROM ops.deliveries WHERE status = 'rejected' AND reason LIKE 'not received: %'") == 3
+    assert count("SELECT count(*) FROM ops.deliveries WHERE file_name = '1964212\\xff_demographics.csv' "
+                 "AND reason = 'not received: its name is not valid UTF-8'") == 1
     assert not any("\n" in r.getMessage() for r in caplog.records if r.name.startswith("hub"))
     again = tick(sftp_hub, pg_instance, SENSOR, t.cursor)
-    assert again.runs == [] and again.skip_reason == "3 already received"
+    assert again.runs == [] and again.skip_reason == "4 already received"
+
+
+def sftp_defs(tmp_path: Path, sshd: Sshd, sftp_dir: Path, sftp_env: str, **extra: object) -> dg.Definitions:
+    transport = {"kind": "sftp", "host": sshd.host, "port": sshd.port, "username": sshd.username,
+                 "remote_dir": str(sftp_dir), "host_key": sshd.host_key_line, "private_key_env": sftp_env}
+    return build_definitions(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS,
+                                            [siras_integration(transport, quiet_period_seconds=1, **extra)]))
+
+
+@pytest.mark.parametrize("rehash_max_bytes", [None, 0])
+def test_a_correction_that_keeps_size_and_mtime_is_taken_up_to_rehash_max_bytes(
+        tmp_path, sshd, sftp_dir, sftp_env, pg_url, monkeypatch, pg_instance, rehash_max_bytes):
+    monkeypatch.setenv("HUB_WAREHOUSE_URL", pg_url)
+    monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "archive"))
+    defs = sftp_defs(tmp_path, sshd, sftp_dir, sftp_env,
+                     **({} if rehash_max_bytes is None else {"rehash_max_bytes": rehash_max_bytes}))
+    frame = synthetic_students(10, "1964212").assign(Designation="SPED")
+    path = upload(sftp_dir, "1964212_demographics.csv", frame.to_csv(index=False).encode())
+    t = settle(defs, pg_instance)
+    assert [r.success for r in t.runs] == [True]
+    stamp = path.stat()
+    frame.loc[0, "GRADE"] = "12" if frame.loc[0, "GRADE"] != "12" else "11"  # same size
+    path.write_bytes(frame.to_csv(index=False).encode())
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # WinSCP's default: the timestamp is kept
+    assert path.stat().st_size == stamp.st_size
+    again = settle(defs, pg_instance, t.cursor)
+    if rehash_max_bytes == 0:  # not hashed again: the documented trade-off of turning it off
+        assert again.runs == [] and again.skip_reason == "1 already received"
+        return
+    assert [r.success for r in again.runs] == [True]
+    assert count("SELECT count(*) FROM ops.field_audit WHERE action = 'update'") == 1
+    assert count("SELECT count(*) FROM ops.deliveries WHERE status = 'applied'") == 2
+    assert tick(defs, pg_instance, SENSOR, again.cursor).skip_reason == "1 already received"

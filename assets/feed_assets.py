@@ -18,6 +18,7 @@ from hub.apply import ApplyContext
 from hub.declarations import Feed
 from hub.fetch import ReuseConfig
 from hub.registry import Registry
+from hub.staging import applied_outcome, rows_set_aside
 from resources.warehouse import WarehouseResource
 
 def partitions_for(registry: Registry, feed: Feed) -> dg.MultiPartitionsDefinition:
@@ -57,15 +58,21 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
             if todo:
                 stats = feed.apply(ApplyContext(conn, wh, feed, registry, integration, registry.district(district_id),
                                                 todo, feed.options_model.model_validate(integration.options), context.run_id))
-                ledger.set_status(conn, [d.delivery_id for d in todo.values()], "applied", run_id=context.run_id)
-            logs = {}
+            logs, outcomes = {}, {}
             for ft_name, d in todo.items():
+                outcomes[ft_name] = applied_outcome(rows_set_aside(conn, feed, ft_name, d.delivery_id))
+                ledger.set_status(conn, [d.delivery_id], "applied", None if outcomes[ft_name] == "applied" else
+                                  outcomes[ft_name], run_id=context.run_id)
                 staged_rows = conn.execute(sa.text(f"SELECT count(*) FROM staging.{feed.name}__{ft_name} "
                                                    "WHERE delivery_id = :d"), {"d": d.delivery_id}).scalar_one()
-                logs.update(import_log_metadata(context, conn, wh, d, {"rows staged": staged_rows, "result": "applied"}))
+                logs.update(import_log_metadata(context, conn, wh, d, {"rows staged": staged_rows,
+                                                                       "result": outcomes[ft_name]}))
         md = apply_metadata(stats, time.monotonic() - started)
         md.update(logs, trigger=trigger_of(context))
         md["files applied"] = ", ".join(d.file_name for d in todo.values()) or "none"
+        if outcomes:  # 'applied', or 'applied with N rows rejected' when skip_rows set rows aside
+            md["result"] = "; ".join(outcomes.values()) if len(outcomes) == 1 else "; ".join(
+                f"{ft_name}: {o}" for ft_name, o in outcomes.items())
         if notes:
             md["not applied"] = "; ".join(notes)
         return dg.MaterializeResult(metadata=md)

@@ -24,7 +24,7 @@ def apply_delta(context: dg.AssetExecutionContext, wh: Warehouse, registry: Regi
     why the day is held."""
     options = feed.options_model.model_validate(integration.options)
     district = registry.district(integration.district)
-    with wh.begin() as conn:
+    with wh.begin(lock=integration.id) as conn:  # runs of one integration apply one after the other
         def one_day(files: dict[str, Delivery]):  # noqa: ANN202
             return feed.apply(ApplyContext(conn, wh, feed, registry, integration, district, files, options,
                                            context.run_id))

@@ -40,17 +40,22 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
         district_id, day = _partition(context)
         integration = registry.integration_for(feed.name, district_id)
         wh = _open(warehouse, feed)
+        if feed.load == "delta" and config.delivery_id:
+            raise dg.Failure(description="a delta feed's days apply in day order: materialize the delivery's day "
+                                         "again instead of re-applying one delivery", allow_retries=False)
         if feed.load == "delta":
             with protected_errors(f"applying {feed.title} for {district_id} {day}"):
                 return apply_delta(context, wh, registry, feed, integration, day, started)
-        with protected_errors(f"applying {feed.title} for {district_id} {day}"), wh.begin() as conn:
+        with protected_errors(f"applying {feed.title} for {district_id} {day}"), wh.begin(lock=integration.id) as conn:
             todo, notes = {}, []
+            chosen = _reapply(conn, config, integration.id, day)
             for ft in feed.files:
-                d = ledger.for_run(conn, integration.id, ft.name, day, _reuse(feed, config))
+                d = chosen.get(ft.name) if config.delivery_id else \
+                    ledger.for_run(conn, integration.id, ft.name, day, _reuse(feed, config))
                 newest = ledger.newest_applied(conn, integration.id, ft.name)
                 if d is None or d.status not in ("staged", "applied"):
                     continue
-                if feed.load == "snapshot" and newest and newest.mtime > d.mtime:
+                if feed.load == "snapshot" and newest and newest.mtime > d.mtime and not config.delivery_id:
                     notes.append(f"{ft.name}: superseded by the newer delivery of {newest.partition_date}")
                     continue
                 todo[ft.name] = d
@@ -63,10 +68,14 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
                 outcomes[ft_name] = applied_outcome(rows_set_aside(conn, feed, ft_name, d.delivery_id))
                 ledger.set_status(conn, [d.delivery_id], "applied", None if outcomes[ft_name] == "applied" else
                                   outcomes[ft_name], run_id=context.run_id)
+                if config.delivery_id:
+                    ledger.record_reapplication(conn, d, str(config.requested_by), context.run_id)
                 staged_rows = conn.execute(sa.text(f"SELECT count(*) FROM staging.{feed.name}__{ft_name} "
                                                    "WHERE delivery_id = :d"), {"d": d.delivery_id}).scalar_one()
-                logs.update(import_log_metadata(context, conn, wh, d, {"rows staged": staged_rows,
-                                                                       "result": outcomes[ft_name]}))
+                counts = {"rows staged": staged_rows, "result": outcomes[ft_name], "state now follows": _follows(feed, d)}
+                if config.delivery_id:
+                    counts["re-applied on purpose by"] = config.requested_by
+                logs.update(import_log_metadata(context, conn, wh, d, counts))
         md = apply_metadata(stats, time.monotonic() - started)
         md.update(logs, trigger=trigger_of(context))
         md["files applied"] = ", ".join(d.file_name for d in todo.values()) or "none"
@@ -78,6 +87,23 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
         return dg.MaterializeResult(metadata=md)
 
     return _apply
+
+def _reapply(conn: sa.Connection, config: ReuseConfig, integration_id: str, day: str) -> dict[str, ledger.Delivery]:
+    """File type -> the delivery a re-apply run applies on purpose (empty for other runs)."""
+    if not config.delivery_id:
+        return {}
+    try:
+        d = ledger.reapply_target(conn, config.delivery_id, config.requested_by, integration_id, day)
+    except ledger.ReapplyError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    return {d.file_type: d}
+
+
+def _follows(feed: Feed, d: ledger.Delivery) -> str:
+    """Which delivery the target state now follows, for the import log."""
+    what = "delivery" if feed.load == "snapshot" else "delivery (with the earlier ones it adds to)"
+    return f"{what} {d.delivery_id}: {d.file_name} of {d.partition_date}"
+
 
 def build_feed_assets(registry: Registry, feed: Feed, base_dir: Path | None = None) -> list[dg.AssetsDefinition]:
     """All assets of one feed; empty when no integration of the feed is enabled. `base_dir` resolves relative

@@ -17,7 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.declarations import Feed
-from hub.notification_settings import NotificationSettings, Recipients
+from hub.limits import ArchiveLimits
+from hub.notification_settings import EnvName, NotificationSettings, Recipients
 from hub.schedule_rules import Blackout, Window
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
@@ -64,8 +65,8 @@ class SftpTransportConfig(_Strict):
     username: str
     remote_dir: str = "."
     host_key: Annotated[str, Field(pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$")]
-    private_key_env: str | None = None
-    password_env: str | None = None
+    private_key_env: EnvName | None = None  # env var names only: a pasted secret is refused at load
+    password_env: EnvName | None = None
 
 
 class FolderTransportConfig(_Strict):
@@ -95,6 +96,10 @@ class Integration(_Strict):
     enabled: bool = True
     quiet_period_seconds: Annotated[int, Field(ge=0)] = 300
     poll_seconds: Annotated[int, Field(ge=5)] = 30
+    # SFTP files up to this size that keep their name, size and mtime are downloaded and hashed again every tick, so a
+    # re-upload that preserves the timestamp (WinSCP's default) is still taken; 0: never. Drop folders: every file.
+    rehash_max_bytes: Annotated[int, Field(ge=0)] = 16 * 1024 * 1024
+    limits: ArchiveLimits = ArchiveLimits()  # what a zip or XLSX may expand to (archive bombs are refused)
     date_formats: tuple[str, ...] = ()  # overrides the feed's accepted date formats (e.g. the SIS writes MM/DD/YYYY)
     value_maps: dict[str, dict[str, str]] = {}  # column -> {SIS code: hub code}, e.g. grade: {K: KN}
     headers: dict[str, tuple[str, ...]] = {}  # column -> this district's own headers for it, beside the feed's aliases
@@ -107,6 +112,9 @@ class Integration(_Strict):
     window: Window | None = None  # daily processing window (local time); None: any time
     blackouts: tuple[Blackout, ...] = ()  # this integration's pauses
     max_file_age_days: Annotated[int, Field(ge=1)] = 7  # older files are skipped, not processed
+    # how long a delivery waits for the same night's delivery of a feed its feed needs (Feed.needs) before it runs
+    # with the latest applied one
+    dependency_wait_minutes: Annotated[int, Field(ge=0)] = 120
     # Absent: the feed's default (hub/declarations.Feed); null: none.
     pause: Blackout | None = None  # the integration's own pause (e.g. SIRAS's yearly summer pause)
     cadence: Literal["nightly", "weekdays", "weekly"] | None = None  # how often a delivery is expected
@@ -183,7 +191,7 @@ def parse_registry(data: dict[str, Any], feeds: Mapping[str, Feed] | None = None
     try:
         notifications = NotificationSettings.model_validate(data.get("notifications") or {})
     except ValidationError as err:
-        raise RegistryError(_fmt("setting", "notifications", err)) from err
+        raise RegistryError(_fmt("setting", "notifications", err)) from None  # the error's text repeats the input
     problems = _cross_check(districts, integrations, feeds)
     if feeds is not None:
         integrations = [with_feed_defaults(i, feeds[i.feed]) if i.feed in feeds else i for i in integrations]

@@ -109,7 +109,7 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
     skip = on_row_error == SKIP_ROWS
     schema = build_schema(ft)
     keys = KeyHashes(ft.unique_key)
-    with warehouse.begin() as conn:
+    with warehouse.begin(lock=delivery.integration_id) as conn:  # two runs of one integration: one after the other
         for t in (table, quarantine, row_errors):
             conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
         load = BulkLoad(warehouse, conn, target)

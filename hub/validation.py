@@ -17,6 +17,7 @@ from hub.parsing import LINE, ROW, RowError
 
 _TEXT = "string[pyarrow]"
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # C0 controls and DEL; tab and line breaks are text
+EXCEL_FLOAT = r"^(\d+)\.0+$"  # 345678.0: a whole number Excel saved as a float; the digits stay as written
 
 
 def _column_schema(col: Column) -> pa.Column:
@@ -73,6 +74,8 @@ def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema,
             s = s.mask(s.isin(col.blanks), "")
         if col.kind == "code":
             s = s.str.upper()
+        if col.kind == "identifier":
+            s = s.str.replace(EXCEL_FLOAT, r"\1", regex=True)
         if col.name in value_maps:
             vm = {str(k).upper() if col.kind == "code" else str(k): v for k, v in value_maps[col.name].items()}
             s = s.replace(vm)

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 
 from hub.declarations import Feed
 from hub.intake import make_transport, scan
@@ -32,13 +33,18 @@ def build_delivery_sensor(registry: Registry, feed: Feed, integration: Integrati
     def _sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
                 archive: ArchiveResource) -> dg.SensorResult:
         wh = warehouse.get()
-        ensure_tables(wh, [feed])
+        try:
+            ensure_tables(wh, [feed])
+        except sa.exc.SQLAlchemyError as exc:  # the warehouse is down: say so, the next tick tries again
+            return dg.SensorResult(skip_reason=f"integration {integration.id}: the warehouse cannot be reached "
+                                               f"({type(getattr(exc, 'orig', None) or exc).__name__}); retried on the "
+                                               "next tick", cursor=context.cursor)
         tick = scan(registry=registry, feed=feed, integration=integration, transport=make_transport(integration, base_dir),
                     archive=archive.get(), warehouse=wh, cursor=json.loads(context.cursor or "{}"), now=time.time())
         requests = [
             dg.RunRequest(
                 partition_key=dg.MultiPartitionKey({"date": run.day, "district": run.district_id}),
-                run_key=hashlib.sha256(",".join(sorted(run.delivery_ids)).encode()).hexdigest()[:20],
+                run_key=hashlib.sha256(",".join(sorted(run.delivery_ids) + sorted(run.after)).encode()).hexdigest()[:20],
                 asset_selection=[file_keys[f] for f in sorted(run.file_types)] + [apply_key],
                 tags={"hub/integration": integration.id, "hub/trigger": "sensor",
                       "hub/deliveries": ",".join(sorted(run.delivery_ids))},

@@ -3,7 +3,7 @@ PowerSchool STUDENT_NUMBER and the ClassLink email; rows that cannot be linked g
 
 from __future__ import annotations
 
-from hub.declarations import Feed, FileType, LinkRequest
+from hub.declarations import Feed, FileType, LinkRequest, Need
 from feeds.identity import link_by_student_number, link_counts
 from feeds.renaissance_star.columns import COLUMNS
 from feeds.renaissance_star.layouts import star_layout
@@ -35,4 +35,6 @@ FEED = Feed(
                       "are the open items of ops.identity_review. Linked again after each ClassLink or PowerSchool "
                       "import.",
     kinds=frozenset({"csv"}),
+    needs=(Need("classlink", "Star rows link through ClassLink's students"),
+           Need("powerschool", "and PowerSchool's student numbers")),
 )

@@ -149,7 +149,8 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
             return
         with protected_errors(f"staging {delivery.file_name}"):
             staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
-                                    headers=integration.headers, on_row_error=integration.on_row_error,
+                                    headers=integration.headers, max_cells=integration.limits.max_xlsx_cells,
+                                    on_row_error=integration.on_row_error,
                                     max_row_error_share=integration.max_row_error_share,
                                     date_formats=integration.date_formats or feed.date_formats)
         with configuration_failure(wh, integration, delivery, table, context.run_id):

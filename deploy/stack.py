@@ -67,17 +67,15 @@ def _listening(host: str, port: int) -> bool:
 
 
 def _stop(procs: dict[str, subprocess.Popen]) -> None:
-    """SIGTERM each service's process group, wait, then SIGKILL whatever is left of each group (a service's own
+    """Stop the services in reverse start order (the code server last: the others call it while they stop): SIGTERM
+    to each service's process group, a grace period, then SIGKILL to whatever is left of the group (a service's own
     children, such as a run in progress, may outlive it)."""
-    for proc in procs.values():
+    for proc in reversed(procs.values()):
         _signal_group(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_SECONDS
-    for proc in procs.values():
         try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            proc.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             pass
-    for proc in procs.values():
         _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
 
@@ -114,7 +112,9 @@ def main() -> int:
             if name == "code-server":  # the others load the code location from it
                 deadline = time.monotonic() + CODE_SERVER_START_SECONDS
                 while not _listening(env["HUB_GRPC_HOST"], int(env["HUB_GRPC_PORT"])):
-                    if stopping or procs[name].poll() is not None or time.monotonic() > deadline:
+                    if stopping:
+                        return 0
+                    if procs[name].poll() is not None or time.monotonic() > deadline:
                         print("code server did not start", file=sys.stderr)
                         return 1
                     time.sleep(1)

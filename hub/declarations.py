@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.hold_rules import HoldRules
 from hub.schedule_rules import Blackout, Window
 
 if TYPE_CHECKING:
@@ -149,6 +150,7 @@ class Feed:
     default_cadence: Literal["nightly", "weekdays", "weekly"] | None = None  # how often a delivery is expected
     main_file: str = ""  # the file type a day is reported by (inventory rows); default: the first declared
     needs: tuple[Need, ...] = ()  # feeds whose same-night delivery its days wait for (bounded by the registry)
+    default_holds: HoldRules = HoldRules()  # when a delivery waits for a person's approval (hub/hold_rules.py)
 
     def file_type_for(self, file_name: str, patterns: tuple[str, ...] = (),
                       file_patterns: Mapping[str, tuple[str, ...]] | None = None) -> FileType | None:

@@ -92,6 +92,7 @@ class TableReader:
     _cells: int = 0  # CSV: fields on the header row, trailing blank ones included (every record must have as many)
     _arrow: bool = False  # CSV: try Arrow's reader first (quotes balanced, single-line header)
     _rows: Iterator[list[str]] | None = field(default=None, repr=False)  # spreadsheet rows left open by open_table
+    max_cells: int | None = None  # spreadsheets: cells read before the file is refused (archive bombs)
     _header_lines: int = 1  # CSV: physical lines of the header record
     _line_end: bool = True  # CSV: the file ends with a line break
     _balanced: bool = True  # CSV: an even number of quote characters
@@ -112,7 +113,7 @@ class TableReader:
             return
         rows, self._rows = self._rows, None  # reuse the open workbook once: loading one can take long
         if rows is None:
-            rows = READERS[self.encoding](self.path, self.sheet)
+            rows = READERS[self.encoding](self.path, self.sheet, self.max_cells)
             next(rows, None)  # header
         yield from self._frames(((n, None, cells) for n, cells in enumerate(rows, start=2)), done=1)
 
@@ -359,7 +360,7 @@ def _match(path: Path, headers: list[str], aliases: Mapping[str, Sequence[str]])
 
 
 def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int = 100_000,
-               sheet: str | None = None) -> TableReader:
+               sheet: str | None = None, max_cells: int | None = None) -> TableReader:
     """Open a .csv/.txt, .xlsx or .xls file, read its header row and match it against aliases."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -370,7 +371,7 @@ def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int
         encoding, delimiter, balanced, line_end, headers, header_lines = _scan(path)
     elif suffix in (".xlsx", ".xls"):
         encoding = suffix[1:]
-        rows = READERS[encoding](path, sheet)
+        rows = READERS[encoding](path, sheet, max_cells)
         headers = next(rows, [])
     else:
         raise FileFormatError(f"{path.name}: unsupported file type {suffix or '(none)'!r}")
@@ -384,5 +385,5 @@ def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int
         raise FileFormatError(f"{path.name}: no header row")
     positions, unmatched = _match(path, headers, aliases)
     return TableReader(path, encoding, {k: headers[p] for k, p in positions.items()}, unmatched,
-                       chunk_rows, sheet, delimiter, positions, len(headers), cells, arrow, rows, header_lines,
-                       line_end, balanced)
+                       chunk_rows, sheet, delimiter, positions, len(headers), cells, arrow, rows, max_cells,
+                       header_lines, line_end, balanced)

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.declarations import Feed
+from hub.hold_rules import HoldRules
 from hub.limits import ArchiveLimits
 from hub.notification_settings import EnvName, NotificationSettings, Recipients
 from hub.schedule_rules import Blackout, Window
@@ -122,6 +123,9 @@ class Integration(_Strict):
     purpose: str = ""  # why the data moves (the DIG's "why")
     agreement: str = ""  # the data-sharing agreement that covers it (reference or link)
     alerts: Recipients = Recipients()  # beside `contact.email`: more recipients of its notifications
+    run_retries: Annotated[int, Field(ge=0, le=10)] = 3  # runs that died (not gate failures) are retried this often
+    retry_backoff_seconds: Annotated[int, Field(ge=0)] = 120  # wait before the first retry; doubles for each next one
+    holds: HoldRules = HoldRules()  # when a delivery waits for approval; the fields set here replace the feed's
 
     @field_validator("timezone")
     @classmethod
@@ -254,11 +258,13 @@ def load_registry(path: Path, feeds: Mapping[str, Feed] | None = None) -> Regist
 
 
 def with_feed_defaults(i: Integration, feed: Feed) -> Integration:
-    """The integration with its feed's window, pause and cadence wherever the registry does not set them (an
-    explicit null keeps none)."""
+    """The integration with its feed's window, pause, cadence and hold rules wherever the registry does not set them
+    (an explicit null keeps none; `holds` fields are taken one by one)."""
     given = i.model_fields_set
     defaults = {"window": feed.default_window, "pause": feed.default_pause, "cadence": feed.default_cadence}
-    return i.model_copy(update={k: v for k, v in defaults.items() if k not in given})
+    own = {k: getattr(i.holds, k) for k in i.holds.model_fields_set}
+    return i.model_copy(update={**{k: v for k, v in defaults.items() if k not in given},
+                                "holds": feed.default_holds.model_copy(update=own)})
 
 
 def limited_on_delta(districts: list[District], integrations: list[Integration], blackouts: list[Blackout],

@@ -18,7 +18,7 @@ from hub.ledger import Delivery
 from hub.layouts import layout_errors
 from hub.minimisation import record_dropped_columns
 from hub.parsing import LINE, ROW, FileFormatError, open_table
-from hub.tables import quarantine_table, row_errors, staging_table
+from hub.tables import deliveries, quarantine_table, row_errors, staging_table
 from hub.validation import RowError, build_schema, missing_columns, prepare_chunk
 from resources.warehouse import BulkLoad, Warehouse
 
@@ -96,11 +96,13 @@ class StageResult:
 def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Delivery, *,
                    date_formats: Sequence[str], value_maps: Mapping[str, Mapping[str, str]],
                    headers: Mapping[str, Sequence[str]] | None = None, chunk_rows: int = 50_000,
-                   on_row_error: str = REJECT_FILE, max_row_error_share: float = 0.01) -> StageResult:
+                   max_cells: int | None = None, on_row_error: str = REJECT_FILE,
+                   max_row_error_share: float = 0.01) -> StageResult:
     """Stage `delivery`'s archived file into its staging table. `reject_file`: on any row error nothing stays staged.
     `skip_rows`: rows with errors go to the quarantine table, the others are staged, unless their share is above
     `max_row_error_share` (then nothing stays staged). A whole-file error (truncated, unreadable, layout, missing
-    columns) stages nothing either way. `headers` adds the integration's own headers to the declared ones."""
+    columns, a spreadsheet of more than `max_cells` cells) stages nothing either way. `headers` adds the
+    integration's own headers to the declared ones."""
     started = time.monotonic()
     table, quarantine = staging_table(feed, ft), quarantine_table(feed, ft)
     target = f"staging.{table.name}"
@@ -116,7 +118,7 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
         reader = None
         try:
             aliases = {c: (*hs, *(headers or {}).get(c, ())) for c, hs in ft.aliases().items()}
-            reader = open_table(Path(delivery.archive_path or ""), aliases, chunk_rows=chunk_rows)
+            reader = open_table(Path(delivery.archive_path or ""), aliases, chunk_rows=chunk_rows, max_cells=max_cells)
             result.encoding, result.columns = reader.encoding, list(reader.columns)
             result.unmatched_headers = list(reader.unmatched_headers)
             record_dropped_columns(conn, delivery, result.unmatched_headers)
@@ -174,8 +176,14 @@ def rows_set_aside(conn: sa.Connection, feed: Feed, file_type: str, delivery_id:
     return conn.execute(sa.select(sa.func.count()).select_from(q).where(q.c.delivery_id == delivery_id)).scalar_one()
 
 
-def applied_outcome(set_aside: int) -> str:
-    return f"applied with {set_aside} rows rejected" if set_aside else "applied"
+def applied_outcome(conn: sa.Connection, feed: Feed, file_type: str, delivery_id: str) -> str:
+    """'applied', or 'applied with N rows rejected' (also the applied delivery's reason) when skip_rows set rows
+    of it aside."""
+    if not (n := rows_set_aside(conn, feed, file_type, delivery_id)):
+        return "applied"
+    outcome = f"applied with {n} rows rejected"
+    conn.execute(sa.update(deliveries).where(deliveries.c.delivery_id == delivery_id).values(reason=outcome))
+    return outcome
 
 
 def _quarantine(conn: sa.Connection, warehouse: Warehouse, quarantine: sa.Table, delivery_id: str,

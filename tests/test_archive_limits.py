@@ -131,3 +131,39 @@ def test_limits_are_validated_at_load(tmp_path):
     entry = siras_integration({"kind": "folder", "path": str(tmp_path)}, limits={"max_ratio": 0})
     with pytest.raises(RegistryError, match="limits.max_ratio"):
         parse_registry({"districts": CA_DISTRICTS, "integrations": [entry]})
+
+
+def test_an_xlsx_without_declared_dimensions_is_stopped_at_the_cell_limit_while_staging(tmp_path, hub_env):
+    import dagster as dg
+
+    from dagster_project.definitions import build_definitions
+    from tests.conftest import write_registry
+    from tests.harness import tick
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    from demo.siras_files import students
+
+    frame = students(300, "1964212").assign(Designation="SPED")
+    book = openpyxl.Workbook()
+    book.active.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        book.active.append([str(v) for v in row])
+    buf = io.BytesIO()
+    book.save(buf)
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():  # no <dimension>: only counting the cells read can stop it
+            dst.writestr(info, re.sub(rb"<dimension [^>]*/>", b"", src.read(info)))
+    (landing / "1964212_demographics.xlsx").write_bytes(out.getvalue())
+    entry = siras_integration({"kind": "folder", "path": str(landing)}, limits={"max_xlsx_cells": 1000})
+    defs = build_definitions(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [entry]))
+    t = tick(defs, dg.DagsterInstance.ephemeral(), "siras_abc_unified__deliveries")
+    assert [r.success for r in t.runs] == [False]
+    wh = Warehouse(str(hub_env["url"]))
+    with wh.begin() as conn:
+        status = conn.execute(sa.text("SELECT status FROM ops.deliveries")).scalar_one()
+        reasons = [r[0] for r in conn.execute(sa.text("SELECT reason FROM ops.ingest_errors"))]
+        staged = conn.execute(sa.text("SELECT count(*) FROM core.students")).scalar_one()
+    assert status == "rejected" and staged == 0
+    assert any("more than 1,000 cells" in r and "max_xlsx_cells" in r for r in reasons)

@@ -5,6 +5,7 @@ that names the integration and the cause."""
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import subprocess
@@ -205,3 +206,40 @@ def test_a_warehouse_that_is_down_is_a_skip_reason_naming_the_integration(tmp_pa
     t = sensor_tick(defs, dg.DagsterInstance.ephemeral(), "siras_abc_unified__deliveries")
     assert t.runs == [] and t.cursor is None
     assert "siras_abc_unified" in t.skip_reason and "OperationalError" in t.skip_reason
+
+
+def test_a_rewritten_zip_with_the_same_size_and_mtime_delivers_its_new_members(tmp_path, warehouse_url):
+    import zipfile
+
+    from feeds.renaissance_star import FEED as STAR
+    from tests.test_archive_limits import NJ, ZIP, star_integration
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+
+    def stored(score: bytes) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:  # stored: the same size whatever the digits
+            zf.writestr(zipfile.ZipInfo("SM.csv", (2026, 1, 1, 0, 0, 0)), b'"StudentStateID","Score"\n"1",' + score)
+        return buf.getvalue()
+
+    wh = Warehouse(warehouse_url)
+    ensure_tables(wh, [STAR])
+    reg = parse_registry({"districts": NJ, "integrations": [star_integration(landing, None)]})
+    integration = reg.integrations[0]
+
+    def star_tick():  # noqa: ANN202
+        return scan(registry=reg, feed=STAR, integration=integration,
+                    transport=FolderTransport(integration.id, landing), archive=Archive(tmp_path / "archive"),
+                    warehouse=wh, cursor={}, now=time.time())
+
+    drop(landing, ZIP, stored(b"500"))
+    assert len(star_tick().runs) == 1
+    rewrite(landing, ZIP, stored(b"501"))
+    again = star_tick()
+    assert len(again.runs) == 1 and again.runs[0].file_types == {"sm"}
+    with wh.begin() as conn:
+        rows = conn.execute(sa.text("SELECT file_name, status FROM ops.deliveries ORDER BY discovered_at")).all()
+    assert [tuple(r) for r in rows] == [(ZIP, "unpacked"), ("SM.csv", "queued"), (ZIP, "unpacked"),
+                                        ("SM.csv", "queued")]
+    assert star_tick().skip_reason == "1 already received"

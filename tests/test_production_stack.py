@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import kombu
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -176,6 +177,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Stac
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+            _delete_queue(shared["HUB_CELERY_BROKER_URL"], shared["HUB_CELERY_QUEUE"])
             left = _kill_services_left(log)
             assert (procs[0].returncode, left) == (0, []), f"the stack did not stop cleanly:\n{log.read_text()[-3000:]}"
 
@@ -194,6 +196,14 @@ def _start_worker(workdir: Path, base: dict[str, str], shared: dict[str, str], r
     with open(workdir / "worker.log", "wb") as out:
         return subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=out, start_new_session=True,
                                 preexec_fn=_login_umask)
+
+
+def _delete_queue(broker_url: str, queue: str) -> None:
+    """Leave nothing of this session on the shared broker (Celery declares a durable queue and its exchange)."""
+    with kombu.Connection(broker_url) as conn:
+        channel = conn.default_channel
+        channel.queue_delete(queue)
+        channel.exchange_delete(queue)
 
 
 def _kill_services_left(log: Path) -> list[str]:

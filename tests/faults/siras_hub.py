@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +20,9 @@ from hub import tables
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 
+ROOT = Path(__file__).resolve().parents[2]
 SENSOR = "siras_abc_unified__deliveries"
+APPLY_STEP = "siras__student_updates"
 JOB = "siras_import"
 FILE = "1964212_demographics.csv"
 REPORT: list[tuple[str, str, bool]] = []  # fault, outcome, tables equal a clean run's
@@ -111,3 +117,38 @@ def reset_warehouse() -> None:
             for schema in ("ops", "staging", "core", "marts", "edreflect"):
                 conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     tables._ready.clear()
+
+
+def start_run(tmp_path: Path, req: dg.RunRequest) -> subprocess.Popen:
+    """A run process (tests/faults/run_worker.py) for a run request, logging to tmp_path/run_worker.log."""
+    payload = {"partition": dict(req.partition_key.keys_by_dimension), "tags": dict(req.tags),
+               "assets": [list(k.path) for k in req.asset_selection]}
+    log = open(tmp_path / "run_worker.log", "wb")  # noqa: SIM115 (the child keeps it)
+    return subprocess.Popen([sys.executable, "-m", "tests.faults.run_worker", str(tmp_path / "registry.yaml"),
+                             json.dumps(payload)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def apply_started(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
+    """The integration's run whose apply step has started, if any."""
+    for run in instance.get_runs(dg.RunsFilter(tags={"hub/integration": "siras_abc_unified"})):
+        if any(e.step_key == APPLY_STEP for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)):
+            return run
+    return None
+
+
+def lock_waiters() -> int:
+    """PostgreSQL sessions of the warehouse waiting for a lock."""
+    with engine().connect() as conn:
+        return conn.exec_driver_sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND wait_event_type = 'Lock'").scalar_one()
+
+
+def free_slots_of_ended_runs(instance: dg.DagsterInstance) -> None:
+    """What the daemon's run monitoring does every poll (run_monitoring.free_slots_after_run_end_seconds): pool slots
+    of runs that ended (a killed run never gives its slot back) are freed."""
+    from types import SimpleNamespace
+
+    from dagster._daemon.monitoring.concurrency import execute_concurrency_slots_iteration
+
+    time.sleep(1.5)  # the instance frees them 1 s after the run ended (tests/faults/conftest.py)
+    list(execute_concurrency_slots_iteration(SimpleNamespace(instance=instance), logging.getLogger("test")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import openpyxl
@@ -356,3 +357,26 @@ def test_footer_words_before_more_data_are_rows(tmp_path: Path) -> None:
     reader, df = read_all(write(tmp_path, "mid.csv", "SSID,DOB\n1,20100102\nTotal Records: 1\n,\n2,20100103\n"))
     assert df["ssid"].tolist() == ["1", "2"] and df[ROW].tolist() == [2, 5]
     assert reader.take_errors() == [RowError(3, "*", "wrong field count (expected 2, found 1)", 3)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(st.text(st.sampled_from('ab ,"\n\r'), max_size=5), min_size=2, max_size=2),
+                     min_size=1, max_size=10), data=st.data())
+def test_rows_and_lines_are_the_same_on_both_read_paths(tmp_path: Path, rows: list[list[str]],
+                                                        data: st.DataObject) -> None:
+    """Arrow (regular files) and the csv module (after an irregular record) agree on rows, lines and values; a
+    record of another field count is reported and leaves the others as written."""
+    bad = data.draw(st.none() | st.integers(0, len(rows) - 1))
+    records, line = [], 2
+    for i, r in enumerate(rows, start=2):
+        text = csv_text([["1", *r, "x"] if bad == i - 2 else ["1", *r]])
+        records.append((i, line, text))
+        line += len(re.findall(r"\r\n|\r|\n", text))  # the record's own line end and those in its values
+    path = write(tmp_path, "l.csv", "SSID,Notes,DOB\r\n" + "".join(t for _, _, t in records))
+    reader, df = read_all(path, lines=True, chunk_rows=data.draw(st.integers(1, 4)))
+    expected = [(i, ln) for i, ln, _ in records if bad != i - 2]
+    assert (list(zip(df[ROW], df[LINE])) if len(df) else []) == expected
+    assert (df["ssid"].tolist() if len(df) else []) == ["1"] * len(expected)
+    assert (df["birthdate"].tolist() if len(df) else []) == [rows[i - 2][1].strip() for i, _ in expected]
+    errors = reader.take_errors()
+    assert [(e.row_number, e.line) for e in errors] == ([] if bad is None else [records[bad][:2]])

@@ -107,6 +107,10 @@ class Integration(_Strict):
     headers: dict[str, tuple[str, ...]] = {}  # column -> this district's own headers for it, beside the feed's aliases
     options: dict[str, Any] = {}  # the feed's own options, validated by its options model
     min_match_rate: Annotated[float, Field(ge=0, le=1)] = 0.9  # identity-linking gate of file types that link rows
+    # rows with errors: reject the whole file (the specs' rule), or set them aside and apply the others while their
+    # share of the file's rows stays at or below max_row_error_share (docs/feeds/row-errors.md)
+    on_row_error: Literal["reject_file", "skip_rows"] = "reject_file"
+    max_row_error_share: Annotated[float, Field(ge=0, le=1)] = 0.01
     window: Window | None = None  # daily processing window (local time); None: any time
     blackouts: tuple[Blackout, ...] = ()  # this integration's pauses
     max_file_age_days: Annotated[int, Field(ge=1)] = 7  # older files are skipped, not processed

@@ -1,8 +1,9 @@
 """The dbt marts (dbt/) as Dagster assets downstream of the feed assets, with dbt tests as asset checks.
 
-dbt sources carry `meta.dagster.asset_key` of the feed asset that writes them. The models refresh by declarative
-automation: once any upstream feed partition has updated and no upstream run is still in progress, so a batch of
-files landing together causes one rebuild, not one per file.
+dbt sources carry `meta.dagster.asset_key` of the feed asset that writes them. The marts refresh by declarative
+automation: when they were never built, or once any upstream feed partition has updated and no upstream run is still
+in progress, so a batch of files landing together causes one rebuild, not one per file. Staging and intermediate
+models are ephemeral: a rebuild of either mart never reads a view that was not built.
 """
 
 import json
@@ -16,8 +17,10 @@ from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from feeds import FEEDS
+from hub.tables import ensure_tables
 from resources.warehouse import WarehouseResource
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
@@ -25,8 +28,9 @@ GROUP = "marts"
 WAREHOUSE_POOL = "hub_warehouse"
 
 _AC = dg.AutomationCondition
-REFRESH = (_AC.any_deps_updated().since_last_handled() & ~_AC.any_deps_in_progress() & ~_AC.in_progress()
-           ).with_label("after feed updates settle")
+# missing: never built (also on the first evaluation, which resets since_last_handled), unless that build failed
+REFRESH = ((_AC.any_deps_updated().since_last_handled() | (_AC.missing() & ~_AC.execution_failed()))
+           & ~_AC.any_deps_in_progress() & ~_AC.in_progress()).with_label("when missing, or after feed updates settle")
 
 
 def dbt_project() -> DbtProject:
@@ -59,7 +63,11 @@ def dbt_resource(project: DbtProject) -> DbtCliResource:
 
 
 class HubTranslator(DagsterDbtTranslator):
-    """Marts group, owners, and the batch-friendly refresh condition on every model."""
+    """Marts group, owners, and the batch-friendly refresh condition on every model; tests on the hub's ops tables
+    (dbt sources) are asset checks too."""
+
+    def __init__(self) -> None:
+        super().__init__(DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return GROUP
@@ -115,6 +123,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
                 pool=WAREHOUSE_POOL, name="hub_marts")
     def _marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         env = dbt_environment(warehouse.url)
+        ensure_tables(warehouse.get(), FEEDS.values())  # every table a source names exists, delivered or not
         with environment(env):
             invocation = dbt.cli(["build", "--target", env["HUB_DBT_TARGET"]], context=context)
         yield from invocation.stream()
@@ -123,9 +132,10 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
 
 
 def automation_sensor(targets: list[dg.AssetsDefinition]) -> dg.AutomationConditionSensorDefinition:
-    """Evaluates the marts' and the inventory's automation conditions (running by default). Every 5 minutes: an
-    evaluation over district x day partitions costs CPU the feed runs need (every 60 s doubled `dagster dev`'s time)."""
+    """Evaluates the marts' and the inventory's automation conditions (running by default). Every 90 s: the marts of
+    a night's deliveries are there within minutes; every 60 s doubled `dagster dev`'s time (an evaluation over
+    district x day partitions costs CPU the feed runs need)."""
     return dg.AutomationConditionSensorDefinition(
         "reporting_automation", target=dg.AssetSelection.assets(*targets), default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=300, description="Rebuilds the dbt marts once after feed partitions update; "
-        "refreshes the integration inventory daily.")
+        minimum_interval_seconds=90, description="Builds the dbt marts when missing and once after feed partitions update; "
+        "refreshes the integration inventory after them and daily.")

@@ -22,6 +22,11 @@ STATUSES: dict[str, str] = {
     "discarded": "held, then discarded by a person",
     "unpacked": "a container (zip) whose member files became deliveries of their own",
 }
+# What each status means for a day's health (marts.delivery_health); None: not a file to import (no bytes to apply).
+HEALTH: dict[str, str | None] = {
+    "waiting": "pending", "queued": "pending", "staged": "pending", "held": "pending", "applied": "passed",
+    "rejected": "blocked", "failed": "failed", "duplicate": None, "skipped": None, "discarded": None, "unpacked": None,
+}
 FINAL = frozenset({"applied", "rejected", "failed", "duplicate", "skipped", "discarded", "unpacked"})
 _RANK = {"waiting": 0, "queued": 1, "staged": 2, "held": 3}  # final states rank 4
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from hub.declarations import Feed, FileType
-from hub.statuses import FINAL, STATUSES
+from hub.statuses import FINAL, HEALTH, STATUSES
 from resources.warehouse import Warehouse
 
 SCHEMAS = ("ops", "staging", "core")
@@ -32,6 +32,7 @@ deliveries = sa.Table(
     sa.Column("discovered_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("run_id", sa.String),
+    sa.Column("row_count", sa.BigInteger),  # rows read from the file when it was staged
     schema="ops",
 )
 
@@ -40,6 +41,7 @@ delivery_statuses = sa.Table(  # hub.statuses.STATUSES, rewritten at start: what
     sa.Column("status", sa.String, primary_key=True),
     sa.Column("meaning", sa.String, nullable=False),
     sa.Column("final", sa.Boolean, nullable=False),
+    sa.Column("health", sa.String),  # passed | blocked | failed | pending, or NULL: not a file to import
     schema="ops",
 )
 
@@ -52,6 +54,18 @@ delivery_events = sa.Table(  # a delivery's history: every status set, by which 
     sa.Column("occurred_at", sa.DateTime, nullable=False),
     sa.Column("moved", sa.Boolean, nullable=False),  # False: the status stayed (e.g. a re-import of an applied file)
     sa.Index("ix_delivery_events_delivery", "delivery_id"),
+    schema="ops",
+)
+
+reapplications = sa.Table(  # archived deliveries an operator re-applied on purpose (hub deliveries reapply)
+    "reapplications", metadata,
+    sa.Column("delivery_id", sa.String, nullable=False),
+    sa.Column("integration_id", sa.String, nullable=False),
+    sa.Column("district_id", sa.String, nullable=False),
+    sa.Column("file_type", sa.String, nullable=False),
+    sa.Column("requested_by", sa.String, nullable=False),
+    sa.Column("run_id", sa.String),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
     schema="ops",
 )
 
@@ -126,19 +140,43 @@ field_audit = sa.Table(
     schema="ops",
 )
 
+holds = sa.Table(  # deliveries held for a person's approval (hub/holds.py): why, what they would change, the decision
+    "holds", metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("integration_id", sa.String, nullable=False),
+    sa.Column("district_id", sa.String, nullable=False),
+    sa.Column("partition_date", sa.String, nullable=False),
+    sa.Column("reason", sa.String, nullable=False),  # the rules it broke, with the counts
+    sa.Column("preview", sa.String, nullable=False),  # JSON: counts per table and field, the mapping; never a value
+    sa.Column("held_at", sa.DateTime, nullable=False),
+    sa.Column("run_id", sa.String),
+    sa.Column("decision", sa.String),  # approved | discarded; NULL while it waits
+    sa.Column("decided_by", sa.String),  # the operator's name as given
+    sa.Column("decided_at", sa.DateTime),
+    schema="ops",
+)
+
+delivery_sizes = sa.Table(  # rows staged per delivery: "much smaller than usual" compares with its predecessors
+    "delivery_sizes", metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    schema="ops",
+)
+
 students = sa.Table(
     "students", metadata,
     sa.Column("student_key", sa.String, nullable=False),  # md5(district_id:state id): stable, not an id itself
     sa.Column("district_id", sa.String, primary_key=True),
-    sa.Column("state_student_id", sa.String, primary_key=True),  # SSID (CA), FLEID (FL), ...
-    sa.Column("local_student_id", sa.String),
-    sa.Column("first_name", sa.String),
-    sa.Column("last_name", sa.String),
+    # SSID (CA), FLEID (FL), ...; "identifying": a change counts toward the hold rule `identity_changed`
+    sa.Column("state_student_id", sa.String, primary_key=True, info={"identifying": True}),
+    sa.Column("local_student_id", sa.String, info={"identifying": True}),
+    sa.Column("first_name", sa.String, info={"identifying": True}),
+    sa.Column("last_name", sa.String, info={"identifying": True}),
     sa.Column("middle_name", sa.String),
     sa.Column("name_suffix", sa.String),
     sa.Column("preferred_first_name", sa.String),
     sa.Column("preferred_last_name", sa.String),
-    sa.Column("birthdate", sa.Date),
+    sa.Column("birthdate", sa.Date, info={"identifying": True}),
     sa.Column("school_code", sa.String),
     sa.Column("site_code", sa.String),
     sa.Column("school_entity", sa.String),  # core.schools entity the school code resolved to
@@ -218,10 +256,11 @@ def add_missing(conn: sa.Connection, tables: Iterable[sa.Table]) -> None:
 
 def _write_statuses(conn: sa.Connection) -> None:
     """ops.delivery_statuses = hub.statuses.STATUSES (only when they differ: no write, no lock, on most starts)."""
-    declared = {(s, m, s in FINAL) for s, m in STATUSES.items()}
+    declared = {(s, m, s in FINAL, HEALTH[s]) for s, m in STATUSES.items()}
     if {tuple(r) for r in conn.execute(sa.select(delivery_statuses))} != declared:
         conn.execute(sa.delete(delivery_statuses))
-        conn.execute(sa.insert(delivery_statuses), [dict(zip(("status", "meaning", "final"), r)) for r in declared])
+        conn.execute(sa.insert(delivery_statuses), [dict(zip(("status", "meaning", "final", "health"), r))
+                                                    for r in declared])
 
 
 def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 
 from hub.declarations import Feed
 from hub.intake import make_transport, scan
@@ -33,25 +34,32 @@ def build_delivery_sensor(registry: Registry, feed: Feed, integration: Integrati
     def _sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
                 archive: ArchiveResource) -> dg.SensorResult:
         wh = warehouse.get()
-        ensure_tables(wh, [feed])
+        try:
+            ensure_tables(wh, [feed])
+        except sa.exc.SQLAlchemyError as exc:  # the warehouse is down: say so, the next tick tries again
+            return dg.SensorResult(skip_reason=f"integration {integration.id}: the warehouse cannot be reached "
+                                               f"({type(getattr(exc, 'orig', None) or exc).__name__}); retried on the "
+                                               "next tick", cursor=context.cursor)
         tick = scan(registry=registry, feed=feed, integration=integration, transport=make_transport(integration, base_dir),
                     archive=archive.get(), warehouse=wh, cursor=json.loads(context.cursor or "{}"), now=time.time())
         with wh.begin() as conn:  # deliveries left behind by a run that died
             swept = sweep(conn, integration, _runs_of(context.instance, integration.id), time.time(),
                           {d for run in tick.runs for d in run.delivery_ids})
 
-        def request(day: str, file_types: set[str], delivery_ids: list[str], retry: int = 0) -> dg.RunRequest:
-            key = ",".join(sorted(delivery_ids)) + (f":retry {retry}" if retry else "")
+        def request(day: str, district: str, file_types: set[str], delivery_ids: list[str], after: list[str] | tuple[()] = (),
+                    retry: int = 0) -> dg.RunRequest:
+            key = ",".join(sorted(delivery_ids) + sorted(after)) + (f":retry {retry}" if retry else "")
             return dg.RunRequest(
-                partition_key=dg.MultiPartitionKey({"date": day, "district": integration.district}),
+                partition_key=dg.MultiPartitionKey({"date": day, "district": district}),
                 run_key=hashlib.sha256(key.encode()).hexdigest()[:20],
                 asset_selection=[file_keys[f] for f in sorted(file_types)] + [apply_key],
                 tags={"hub/integration": integration.id, "hub/trigger": "retry" if retry else "sensor",
                       "hub/deliveries": ",".join(sorted(delivery_ids)), **({"hub/retry": str(retry)} if retry else {}),
                       "dagster/retry_on_asset_or_op_failure": "false"})  # a gate failure is never retried
 
-        requests = [request(run.day, run.file_types, run.delivery_ids) for run in tick.runs]
-        requests += [request(r.day, r.file_types, r.delivery_ids, r.attempt) for r in swept.retries]
+        requests = [request(run.day, run.district_id, run.file_types, run.delivery_ids, run.after) for run in tick.runs]
+        requests += [request(r.day, integration.district, r.file_types, r.delivery_ids, retry=r.attempt)
+                     for r in swept.retries]
         skip = "; ".join([tick.skip_reason, *(f"{n} {what}" for what, n in sorted(swept.counts.items()))])
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(tick.cursor),
                                skip_reason=None if requests else skip)

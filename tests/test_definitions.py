@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from dagster_project.definitions import PROJECT_ROOT, build_definitions, load_hub_registry
+from feeds import FEEDS
 from hub.registry import RegistryError
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 
@@ -80,12 +81,45 @@ def test_unpinned_host_key_is_rejected_at_load(tmp_path: Path):
 def test_dbt_marts_are_assets_downstream_of_the_feeds_with_tests_as_checks():
     graph = build_definitions(PROJECT_ROOT / "demo" / "registry.yaml").resolve_asset_graph()
     key = dg.AssetKey
-    assert graph.get(key(["marts_staging", "stg_siras__delivery_rows"])).parent_keys == {
-        key(["siras", "demographics"]), key(["siras", "demographics_504"])}
-    assert key(["siras", "student_updates"]) in graph.get(key(["marts_staging", "stg_hub__students"])).parent_keys
-    for mart in ("student_profile", "delivery_health"):
-        assert key(["siras", "demographics"]) in graph.get_ancestor_asset_keys(key(["marts", mart]))
-        assert graph.get(key(["marts", mart])).automation_condition is not None
+    profile, health = key(["marts", "student_profile"]), key(["marts", "delivery_health"])
+    # staging and intermediate models are ephemeral: the marts are the only dbt assets, each read by its own run
+    assert {k for k in graph.get_all_asset_keys() if k.path[0].startswith("marts")} == {profile, health}
+    assert {key(["siras", "student_updates"]), key(["siras", "demographics"]), key(["focus_roster", "enrollment"]),
+            key(["peer", "student_fields"]), key(["classlink", "hub_students"]),
+            key(["powerschool", "student_records"]), key(["renaissance_star", "assessments"])} <= graph.get(
+        profile).parent_keys  # every feed the profile reads
+    applies = {key([f.name, f.apply_asset]) for f in FEEDS.values()}
+    assert applies - {key(["focus_roster", "roster_updates"])} <= graph.get(health).parent_keys  # every feed
+    assert key(["focus_roster", "students"]) in graph.get(health).parent_keys
+    for mart in (profile, health):
+        assert graph.get(mart).automation_condition is not None
     checks = {c.to_user_string() for c in graph.asset_check_keys}
     assert "marts/student_profile:not_null_student_profile_student_key" in checks
     assert key(["hub", "integration_inventory"]) in graph.get_all_asset_keys()
+
+
+def _secret_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if len(line) >= 8]
+
+
+@pytest.mark.parametrize("field", ["private_key_env", "password_env", "notifications"])
+def test_a_secret_pasted_where_an_env_var_name_belongs_is_refused_without_echoing_it(tmp_path: Path, field, caplog):
+    from tests.sshd import keygen
+
+    key_text = keygen(tmp_path / "planted").read_text()
+    secret = key_text if field == "private_key_env" else "Tr0ub4dor&3-horse battery"
+    transport = {"kind": "sftp", "host": "h", "username": "u", "host_key": "ssh-ed25519 AAAA"}
+    entry = siras_integration({**transport, "private_key_env": "K"} if field == "notifications"
+                              else {**transport, field: secret})
+    path = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [entry])
+    if field == "notifications":
+        import yaml
+        data = yaml.safe_load(path.read_text())
+        data["notifications"] = {"smtp": {"host": "h", "sender": "hub@example.org", "password_env": secret}}
+        path.write_text(yaml.safe_dump(data))
+    with pytest.raises(RegistryError) as err:
+        load_hub_registry(path)
+    shown = "".join(__import__("traceback").format_exception(err.value)) + caplog.text
+    assert "name of an environment variable" in str(err.value) or "pattern" in str(err.value)
+    assert all(line not in shown for line in _secret_lines(secret)), "the secret is echoed"
+    assert "Tr0ub4dor" not in shown and "BEGIN OPENSSH" not in shown

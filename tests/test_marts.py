@@ -1,16 +1,25 @@
 """A real SIRAS import, then the dbt marts built through Dagster on DuckDB and PostgreSQL; the inventory and the
 dropped-column report read the same warehouse."""
 
+import csv
 import datetime as dt
+import io
 import os
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
+import yaml
 
+from assets.dbt_assets import DBT_DIR
+from assets.inventory import INVENTORY_KEY
 from dagster_project.definitions import build_definitions, load_hub_registry
+from feeds.peer.rules import LAYOUT
+from demo.seed import DEFAULT_REGISTRY as DEMO, seed
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
+from hub.cli import main as cli_main
 from hub.inventory import build_inventory
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
@@ -78,8 +87,11 @@ def test_import_then_marts_build_with_checks_inventory_and_dropped_columns(hub, 
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # automation logic is warehouse-blind
 def test_marts_refresh_once_per_batch_of_feed_updates(hub, tmp_path):
     defs, instance, _ = hub
-    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-    assert first.total_requested == 0  # nothing upstream has updated
+    marts = defs.resolve_assets_def(PROFILE).keys
+    first, built, result = _automate(defs, instance)
+    assert built == marts and result.success  # never built: built at once (on empty tables), not only after a file
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert first.total_requested == 0  # built, and nothing upstream has updated
     # two partitions land before the next evaluation (a day without a file materializes nothing, so they are files)
     for integration, folder, code in (("siras_abc_unified", "landing", "1964212"),
                                       ("siras_fresno_unified", "nothing", "1062166")):
@@ -87,10 +99,102 @@ def test_marts_refresh_once_per_batch_of_feed_updates(hub, tmp_path):
         drop(tmp_path / folder, f"{code}_demographics.csv", synthetic_students(10, code), age_seconds=86400)
         assert [r.success for r in tick(defs, instance, f"{integration}__deliveries").runs] == [True]
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-    marts = defs.resolve_assets_def(PROFILE).keys
     requested = {k for k in marts if after.get_requested_partitions(k)}
     # each model downstream of the feeds once (one run of the dbt multi-asset), not once per landed partition;
-    # nothing else (the inventory runs on its own cron)
-    assert {PROFILE, HEALTH} <= requested and after.total_requested == len(requested)
+    # and the inventory after them (after each batch of deliveries)
+    assert {PROFILE, HEALTH} <= requested and after.total_requested == len(requested) + 1
+    assert after.get_requested_partitions(INVENTORY_KEY) == {None}
     again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
     assert again.total_requested == 0
+
+
+def _demo(tmp_path: Path, drop_feeds: tuple[str, ...] = ("edreflect",)) -> Path:
+    """The demo registry under tmp_path (its drop folders with it), seeded, without a quiet wait or a window."""
+    demo = yaml.safe_load(DEMO.read_text())
+    demo["integrations"] = [dict(i, quiet_period_seconds=0, window=None, pause=None) for i in demo["integrations"]
+                            if i["feed"] not in drop_feeds]  # any time of day
+    registry = tmp_path / "demo" / "registry.yaml"
+    registry.parent.mkdir()
+    registry.write_text(yaml.safe_dump(demo))
+    seed(registry)
+    return registry
+
+
+def _automate(defs: dg.Definitions, instance: dg.DagsterInstance, cursor=None):
+    """What the reporting_automation sensor does: evaluate, then run what it requested (the marts and the inventory,
+    one run); returns the marts requested."""
+    evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    keys = {k for k in (*defs.resolve_assets_def(PROFILE).keys, INVENTORY_KEY) if evaluation.get_requested_partitions(k)}
+    result = None
+    if keys:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, asset_selection=list(keys), raise_on_error=False)
+    return evaluation, keys - {INVENTORY_KEY}, result
+
+
+def test_demo_marts_build_from_every_feed(tmp_path: Path, hub_env: dict):
+    """`make dev`'s night: every demo feed delivered (dependencies first), then the marts as the automation sensor
+    builds them: SIRAS demographics, PEER ESE fields, the Focus roster's enrollment, Star scores linked through
+    ClassLink and PowerSchool, and delivery health for every integration."""
+    registry = _demo(tmp_path)
+    defs, instance = build_definitions(registry), dg.DagsterInstance.ephemeral()
+    order = ["siras_abc_unified", "siras_santa_ana_unified", "siras_fresno_unified", "focus_roster_broward",
+             "peer_broward", "classlink_belleville", "powerschool_belleville", "renaissance_star_belleville"]
+    for integration in order:
+        t = tick(defs, instance, f"{integration}__deliveries")
+        assert all(r.success for r in t.runs), integration
+    evaluation, requested, result = _automate(defs, instance)
+    assert {PROFILE, HEALTH} <= requested and result is not None and result.success
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
+
+    by_district = dict((r[0], r[1:]) for r in query(
+        "SELECT district_id, count(*), count(ethnicity), count(primary_exceptionality), count(enrollment_school_code), "
+        "count(star_math_score), count(star_reading_score), count(linked_systems) FROM marts.student_profile "
+        "GROUP BY district_id"))
+    abc = by_district["abc_unified"]
+    assert abc[0] > 0 and abc[1] == abc[0] and abc[2:6] == (0, 0, 0, 0)  # SIRAS demographics only
+    broward = by_district["broward"]
+    assert broward[0] > 0 and 0 < broward[2] < broward[0] and 0 < broward[3] <= broward[0]  # PEER fields, enrollment
+    belleville = by_district["belleville"]
+    assert belleville[0] > 0 and belleville[4] == belleville[5] > 0 and belleville[6] == belleville[0]
+    assert query("SELECT count(*) FROM marts.student_profile p JOIN core.star_assessments a ON a.hub_student_key = "
+                 "p.student_key AND a.subject = 'math' AND a.scaled_score = p.star_math_score") != [(0,)]
+    health = {r[0]: r[1:] for r in query(
+        "SELECT integration_id, sum(files), sum(staged_rows), max(gate_result) FROM marts.delivery_health "
+        "WHERE delivered GROUP BY integration_id")}
+    assert set(health) == set(order)  # every integration, every feed
+    assert all(files > 0 for files, _, _ in health.values())
+    assert all(rows > 0 and result == "passed" for _, rows, result in health.values())
+    again, requested, _ = _automate(defs, instance, evaluation.cursor)
+    assert requested == set()  # nothing new upstream: no rebuild
+
+    # the inventory page was built with the marts (no 06:00 wait): rows of the main file, not the 504 file
+    page = {r["Integration"]: r for r in csv.DictReader(io.StringIO(
+        (Path(hub_env["home"]) / "reports" / "inventory.csv").read_text()))}
+    assert page["siras_santa_ana_unified"]["Rows In It"] == str(len(pd.read_csv(
+        next((tmp_path / ".hub" / "landing" / "santa_ana_unified").glob("*_demographics.csv")), encoding="cp1252")))
+    assert not any(page[i]["Disable Candidate"] for i in order)
+
+
+def test_hub_inventory_reads_the_warehouse_of_the_ui_by_default(tmp_path: Path, monkeypatch, capsys):
+    """`hub inventory` without --warehouse under `make dev`'s environment (no HUB_WAREHOUSE_URL) reads the DuckDB
+    file the UI's runs write, instead of marking every integration a candidate to disable."""
+    monkeypatch.setenv("HUB_HOME", str(tmp_path / ".hub"))
+    monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / ".hub" / "archive"))
+    monkeypatch.delenv("HUB_WAREHOUSE_URL", raising=False)
+    registry = _demo(tmp_path, drop_feeds=("edreflect", "peer", "focus_roster", "classlink", "powerschool",
+                                           "renaissance_star"))
+    defs, instance = build_definitions(registry), dg.DagsterInstance.ephemeral()
+    assert all(r.success for r in tick(defs, instance, "siras_abc_unified__deliveries").runs)
+    assert cli_main(["inventory", "--registry", str(registry), "--format", "csv"]) == 0
+    rows = {r["Integration"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert rows["siras_abc_unified"]["Disable Candidate"] == "" and rows["siras_abc_unified"]["Rows In It"]
+    assert rows["siras_santa_ana_unified"]["Disable Candidate"] == "yes"  # seeded, never run: no file for the hub
+
+
+def test_profile_peer_fields_are_fields_the_peer_layout_declares():
+    """The profile's ESE columns name Focus custom fields of feeds/peer/layout.yaml (a field renamed there is found)."""
+    fields = yaml.safe_load((Path(DBT_DIR) / "dbt_project.yml").read_text())["vars"]["peer_profile_fields"]
+    assert fields and set(fields) <= set(LAYOUT.fields)
+    assert all(LAYOUT.fields[f].kind == "value" for f in fields)  # one value per student, not a log

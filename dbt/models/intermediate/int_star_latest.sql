@@ -1,11 +1,8 @@
--- The latest Star score per student and subject (empty until var star_scores_model names a staging model).
-with scores as (
-    {{ optional_ref('star_scores_model', {'district_id': 'varchar', 'state_student_id': 'varchar',
-                                          'subject': 'varchar', 'scale_score': 'integer', 'tested_on': 'date'}) }}
-),
-ranked as (
-    select scores.*, row_number() over (
-        partition by district_id, state_student_id, subject order by tested_on desc) as n
-    from scores
+-- The latest Star score per student and subject (students linked through the identity chain).
+with ranked as (
+    select district_id, student_key, subject, scale_score, tested_on,
+           row_number() over (partition by district_id, student_key, subject
+                              order by completed_at desc nulls last) as n
+    from {{ ref('stg_renaissance_star__scores') }}
 )
-select district_id, state_student_id, subject, scale_score, tested_on from ranked where n = 1
+select district_id, student_key, subject, scale_score, tested_on from ranked where n = 1

@@ -1,10 +1,17 @@
--- Per integration per day since its first file: delivered or not, files, rows, rejected rows, gate result.
-with deliveries as (
-    select d.*, coalesce(r.staged_rows, 0) as staged_rows, coalesce(e.rejected_rows, 0) as rejected_rows
+-- Per integration per day since its first file: delivered or not, files, rows staged, rejected rows, gate result.
+-- Every feed: rows come from the ledger (ops.deliveries.row_count). Refreshes after any feed's import:
+-- depends_on: {{ source('hub_core', 'students') }} {{ source('focus_roster', 'focus_roster__students') }}
+-- depends_on: {{ source('peer', 'student_fields') }} {{ source('classlink', 'classlink_users') }}
+-- depends_on: {{ source('powerschool', 'ps_students') }} {{ source('renaissance_star', 'star_assessments') }}
+-- depends_on: {{ source('edreflect', 'legacy_ids') }}
+with deliveries as (  -- files to import, with what their status means for the day (hub/statuses.py HEALTH)
+    select d.*, s.health,
+           case when s.health in ('passed', 'pending') then coalesce(d.row_count, 0) else 0 end as staged_rows,
+           coalesce(e.rejected_rows, 0) as rejected_rows
     from {{ ref('stg_hub__deliveries') }} d
-    left join {{ ref('int_delivery_rows') }} r on r.delivery_id = d.delivery_id
+    join {{ source('hub_ops', 'delivery_statuses') }} s on s.status = d.status
     left join {{ ref('stg_hub__delivery_errors') }} e on e.delivery_id = d.delivery_id
-    where d.status in ('queued', 'staged', 'rejected', 'applied')
+    where s.health is not null  -- a duplicate, a skipped file or an unpacked zip is not a file to import
 ),
 bounds as (
     select integration_id, min(district_id) as district_id, min(feed) as feed,
@@ -23,8 +30,9 @@ per_day as (
            count(*) as files,
            sum(staged_rows) as staged_rows,
            sum(rejected_rows) as rejected_rows,
-           sum(case when status = 'rejected' then 1 else 0 end) as rejected_files,
-           sum(case when status = 'queued' then 1 else 0 end) as queued_files
+           sum(case when health = 'blocked' then 1 else 0 end) as rejected_files,
+           sum(case when health = 'failed' then 1 else 0 end) as failed_files,
+           sum(case when health = 'pending' then 1 else 0 end) as pending_files
     from deliveries
     group by integration_id, delivery_date
 )
@@ -40,7 +48,8 @@ select
     case
         when p.files is null then 'no file'
         when p.rejected_files > 0 then 'blocked'
-        when p.queued_files > 0 then 'pending'
+        when p.failed_files > 0 then 'failed'
+        when p.pending_files > 0 then 'pending'
         else 'passed'
     end as gate_result
 from days d

@@ -1,6 +1,5 @@
--- One row per student per district: identifiers, demographics, program (special education / 504 / ESE) fields,
--- the latest Star score per subject and the last update per source feed.
-{% set subjects = ['reading', 'math'] %}
+-- One row per student per district: identifiers, demographics (SIRAS), enrollment (Focus roster), ESE fields (PEER),
+-- the latest Star score per subject with the systems the student is linked in, and the last update per source feed.
 with updates as (
     select
         district_id,
@@ -15,8 +14,8 @@ with updates as (
 select
     s.district_id,
     s.student_key,
-    i.state_student_id,
-    i.local_student_id,
+    s.state_student_id,
+    s.local_student_id,
     s.grade,
     s.gender,
     s.ethnicity,
@@ -29,20 +28,32 @@ select
     s.school_code,
     s.designation as program_designation,
     s.status as enrollment_status,
-    {% for subject in subjects %}
+    e.enrollment_school_code,
+    e.enrollment_grade,
+    e.enrolled_since,
+    e.enrollment_code,
+    {% for column in var('peer_profile_fields').values() %}
+    p.{{ column }},
+    {% endfor %}
+    p.ese_fields_updated_at,
+    {% for subject in var('star_subjects') %}
     star_{{ subject }}.scale_score as star_{{ subject }}_score,
     star_{{ subject }}.tested_on as star_{{ subject }}_tested_on,
     {% endfor %}
+    l.linked_systems,
     {% for feed in var('student_update_feeds') %}
     u.last_update_{{ feed }},
     {% endfor %}
     u.last_delivery_at,
     s.updated_at as profile_updated_at
-from {{ ref('stg_hub__students') }} s
-join {{ ref('int_student_identifiers') }} i on i.district_id = s.district_id and i.student_key = s.student_key
-left join updates u on u.district_id = s.district_id and u.state_student_id = i.state_student_id
-{% for subject in subjects %}
+from {{ ref('int_students') }} s
+left join updates u on u.district_id = s.district_id and u.state_student_id = s.state_student_id
+left join {{ ref('stg_focus_roster__enrollment') }} e
+    on e.district_id = s.district_id and e.local_student_id = s.local_student_id
+left join {{ ref('stg_peer__ese_fields') }} p on p.district_id = s.district_id and p.student_key = s.student_key
+left join {{ ref('int_identity_links') }} l on l.district_id = s.district_id and l.student_key = s.student_key
+{% for subject in var('star_subjects') %}
 left join {{ ref('int_star_latest') }} star_{{ subject }}
-    on star_{{ subject }}.district_id = s.district_id and star_{{ subject }}.state_student_id = i.state_student_id
-    and lower(star_{{ subject }}.subject) = '{{ subject }}'
+    on star_{{ subject }}.district_id = s.district_id and star_{{ subject }}.student_key = s.student_key
+    and star_{{ subject }}.subject = '{{ subject }}'
 {% endfor %}

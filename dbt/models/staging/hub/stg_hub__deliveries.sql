@@ -6,6 +6,7 @@ select
     file_type,
     file_name,
     status,
+    row_count,
     cast(partition_date as date) as delivery_date,
     mtime as file_modified_at,
     discovered_at

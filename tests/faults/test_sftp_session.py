@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import write_csv
@@ -19,6 +20,12 @@ from tests.harness import Tick, tick
 from tests.sshd import Sshd
 
 ROWS = 60_000  # megabytes: the transfer takes long enough to be caught
+
+
+@pytest.fixture
+def warehouse_url(pg_url: str) -> str:
+    """The transport's fault: one warehouse (PostgreSQL, as deployed) keeps the suite short."""
+    return pg_url
 
 
 def _sessions(sshd: Sshd) -> list[int]:

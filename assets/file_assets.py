@@ -16,7 +16,7 @@ from hub.container_members import skipped_beside
 from hub.declarations import Feed, FileType, LinkRequest
 from hub.district_names import candidates, confirmed
 from hub.fetch import FetchConfig, fetch_now
-from hub.gates import district_gate
+from hub.gates import district_gate, identifier_gate
 from hub.registry import Integration, Registry
 from hub.staging import StageResult, stage_delivery
 from hub.tables import staging_table_name
@@ -31,9 +31,12 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
         names = _district_names(conn, ft, table, delivery) if staged.passed else []
         gate = district_gate(registry, integration, ft, delivery.file_name, names,
                              candidates(registry) if names else None, confirmed(conn) if names else None)
-        link = _link_check(conn, integration, ft, table, delivery) if staged.passed and gate.passed else None
-    passed = staged.passed and gate.passed and (link is None or link.passed)
-    with wh.begin() as conn:
+        ids = identifier_gate(conn, ft, table, delivery.delivery_id, integration.district) \
+            if staged.passed and gate.passed and ft.stored_identifiers() else None
+        link = _link_check(conn, integration, ft, table, delivery) \
+            if staged.passed and gate.passed and (ids is None or ids.passed) else None
+    passed = staged.passed and gate.passed and (ids is None or ids.passed) and (link is None or link.passed)
+    with wh.begin(lock=integration.id) as conn:
         if link is not None and not link.passed:
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=delivery.file_name, gate="match_rate", reason=str(link.metadata["result"].value),
@@ -47,6 +50,10 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
         ledger.record_rows(conn, delivery.delivery_id, staged.rows)
         if not passed:
             conn.execute(sa.text(f"DELETE FROM {table} WHERE delivery_id = :d"), {"d": delivery.delivery_id})
+        if ids is not None and not ids.passed:
+            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
+                                    file_name=delivery.file_name, gate="identifiers", reason=ids.reason,
+                                    delivery_id=delivery.delivery_id, run_id=context.run_id)
         if not gate.passed:
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=delivery.file_name, gate="district", reason=gate.reason,
@@ -61,7 +68,9 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
                            f"{ROW_ERROR_LIMIT} are in the 'row errors' table of this delivery's metadata"}),
         dg.AssetCheckResult(check_name="district", passed=gate.passed,
                             metadata={"file": delivery.file_name, "result": gate.reason}),
-    ] + ([link or dg.AssetCheckResult(check_name="match_rate", passed=False, metadata={
+    ] + ([dg.AssetCheckResult(check_name="identifiers", passed=ids is not None and ids.passed, metadata={
+        "file": delivery.file_name, "result": ids.reason if ids else "not evaluated: an earlier gate blocked the file"})]
+         if ft.stored_identifiers() else []) + ([link or dg.AssetCheckResult(check_name="match_rate", passed=False, metadata={
         "result": "not evaluated: an earlier gate blocked the file"})] if ft.link else [])
 
 def _district_names(conn: sa.Connection, ft: FileType, table: str, delivery: ledger.Delivery) -> list[str]:
@@ -106,6 +115,10 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
                           description="pandera: required columns, formats and code sets; row-level report"),
         dg.AssetCheckSpec("district", asset=key, blocking=True, partitions_def=pdef,
                           description="the district the file names must be in the registry and match the integration"),
+        *([dg.AssetCheckSpec("identifiers", asset=key, blocking=True, partitions_def=pdef,
+                             description="identifiers must look as exported: no leading zeros lost against the stored "
+                                         "ones, no scientific notation or decimals (a file saved through Excel)")]
+          if ft.stored_identifiers() else []),
         *([dg.AssetCheckSpec("match_rate", asset=key, blocking=True, partitions_def=pdef,
                              description="share of rows linked to a hub student must reach the integration's "
                                          "min_match_rate")] if ft.link else []),
@@ -123,9 +136,10 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
             context.log.info("fetch for %s: %s", integration.id, fetch_now(registry, feed, integration, wh, archive.get(),
                                                                         base_dir, day))
         with wh.begin() as conn:
-            delivery = ledger.for_run(conn, integration.id, ft.name, day, reuse(feed, config))
+            delivery = _reapplied(conn, config, integration, ft, day) if config.delivery_id else \
+                ledger.for_run(conn, integration.id, ft.name, day, reuse(feed, config))
             superseded = ledger.supersede_same_day(conn, delivery) if delivery else []
-            apply_follows = delivery is None and _apply_follows(context, conn, feed, ft, integration.id, day,
+            apply_follows = delivery is None and not config.delivery_id and _apply_follows(context, conn, feed, ft, integration.id, day,
                                                                 reuse(feed, config))
         if delivery is None:
             if apply_follows:  # Dagster skips a step when an upstream asset of its run yields nothing
@@ -135,7 +149,7 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
             return
         with protected_errors(f"staging {delivery.file_name}"):
             staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
-                                    headers=integration.headers,
+                                    headers=integration.headers, max_cells=integration.limits.max_xlsx_cells,
                                     date_formats=integration.date_formats or feed.date_formats)
         with configuration_failure(wh, integration, delivery, table, context.run_id):
             gates = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
@@ -161,6 +175,16 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
         yield from results  # passing results count for the partition only after its materialization
 
     return _asset
+
+
+def _reapplied(conn: sa.Connection, config: FetchConfig, integration: Integration, ft: FileType,
+               day: str) -> ledger.Delivery | None:
+    """The delivery a re-apply run re-imports (None for the feed's other file types)."""
+    try:
+        d = ledger.reapply_target(conn, config.delivery_id or "", config.requested_by, integration.id, day)
+    except ledger.ReapplyError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    return d if d.file_type == ft.name else None
 
 
 NO_FILE_BESIDE_OTHERS = ("no file of this type was delivered for this day; recorded because other files of the day "

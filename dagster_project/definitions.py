@@ -11,6 +11,7 @@ from assets.dbt_assets import automation_sensor, build_dbt_assets, dbt_project, 
 from assets.feed_assets import build_feed_assets
 from assets.freshness_checks import build_freshness_checks
 from assets.inventory import build_inventory_asset
+from dagster_project.executor import hub_executor
 from feeds import FEEDS
 from hub.district_names import directory as district_directory
 from hub.registry import Registry, load_registry
@@ -21,6 +22,7 @@ from sensors.deliveries import build_delivery_sensor
 from sensors.notifications import build_notification_sensor
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700
 
 
 def hub_home() -> Path:
@@ -43,6 +45,9 @@ def warehouse_url() -> str:
 
 def build_definitions(path: Path | None = None) -> dg.Definitions:
     """Assets, checks, jobs and sensors for every enabled integration in the registry."""
+    # Student data at rest: whatever the hub writes (archive, zip members, import logs, row-error reports, the DuckDB
+    # file) is readable by its own user only, in every process that loads the hub (code server, runs, workers).
+    os.umask(PRIVATE_UMASK)
     path = path or registry_path()
     registry = load_hub_registry(path)
     district_directory()  # a bad HUB_DISTRICT_DIRECTORY stops the load here, with the setting named
@@ -70,7 +75,7 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
     url = dg.EnvVar("HUB_WAREHOUSE_URL") if os.environ.get("HUB_WAREHOUSE_URL") else warehouse_url()
     return dg.Definitions(
         assets=assets, asset_checks=checks, jobs=jobs, sensors=sensors, schedules=schedules,
-        executor=dg.in_process_executor,
+        executor=hub_executor(),
         resources={"warehouse": WarehouseResource(url=url),
                    "dbt": dbt_resource(project),
                    "archive": ArchiveResource(root=os.environ.get("HUB_ARCHIVE_DIR", str(hub_home() / "archive")))},

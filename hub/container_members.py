@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from hub import ledger
 from hub.tables import deliveries
+from resources.transport import printable
 
 
 def record_skipped_members(conn: sa.Connection, container: dict, mtime: float, members: list[tuple[str, str, int]],
@@ -14,10 +15,10 @@ def record_skipped_members(conn: sa.Connection, container: dict, mtime: float, m
     """One `skipped` ledger row per member (base name, path inside, size) of the container's ledger row (`mtime`:
     the container's, as the transport listed it)."""
     for name, inner, size in members:
-        path = f"{container['remote_path']}!{inner}"
+        path = printable(f"{container['remote_path']}!{inner}")
         did = ledger.delivery_id(container["integration_id"], path, size, mtime)
         if ledger.get(conn, did) is None:
-            ledger.record(conn, **{**container, "delivery_id": did, "remote_path": path, "file_name": name,
+            ledger.record(conn, **{**container, "delivery_id": did, "remote_path": path, "file_name": printable(name),
                                    "size": size}, status="skipped", reason=reason)
 
 

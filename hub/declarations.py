@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.hold_rules import HoldRules
 from hub.schedule_rules import Blackout, Window
 
 if TYPE_CHECKING:
@@ -30,13 +31,18 @@ class Column:
     aliases: tuple[str, ...] = ()  # headers accepted for it (the canonical name always is)
     required: bool = False  # the column must be present in the file
     nullable: bool = True  # a blank value is allowed
-    kind: Literal["text", "date", "code"] = "text"
+    # identifier: text, compared as written (leading zeros kept); Excel's float rendering of a whole number
+    # (345678.0) is read as the number (345678), hub/validation.py
+    kind: Literal["text", "date", "code", "identifier"] = "text"
     pattern: str | None = None  # regex a non-blank value must match in full
     pattern_rule: str = ""  # human wording of the pattern rule
     codes: tuple[str, ...] | None = None  # allowed values (after upper-casing for kind="code")
     description: str = ""
     element: str = ""  # the student data element it carries (inventory: what data goes where)
     blanks: tuple[str, ...] = ()  # values the layout writes for "not applicable" (e.g. 00000000): read as blank
+    # an identifier the hub stores: "schema.table.column" of the district's stored values (rows keyed by
+    # district_id). A file whose values look damaged by Excel against them is blocked whole (hub/gates.py)
+    stored_in: str | None = None
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -73,6 +79,10 @@ class FileType:
     # under this file name), or None: a reason rejects the file whole before any row is read
     layout: Callable[[Sequence[str]], str | None] | None = None
     group: str = ""  # catalog group within the feed (asset group <feed>_<group>), for feeds with many file types
+
+    def stored_identifiers(self) -> tuple[Column, ...]:
+        """Identifier columns the hub stores: checked for Excel damage before the file changes anything."""
+        return tuple(c for c in self.columns if c.kind == "identifier" and c.stored_in)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -140,6 +150,7 @@ class Feed:
     default_cadence: Literal["nightly", "weekdays", "weekly"] | None = None  # how often a delivery is expected
     main_file: str = ""  # the file type a day is reported by (inventory rows); default: the first declared
     needs: tuple[Need, ...] = ()  # feeds whose same-night delivery its days wait for (bounded by the registry)
+    default_holds: HoldRules = HoldRules()  # when a delivery waits for a person's approval (hub/hold_rules.py)
 
     def file_type_for(self, file_name: str, patterns: tuple[str, ...] = (),
                       file_patterns: Mapping[str, tuple[str, ...]] | None = None) -> FileType | None:

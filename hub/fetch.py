@@ -23,6 +23,10 @@ class ReuseConfig(dg.Config):
     """Run config of a feed's apply asset."""
 
     reuse_latest: bool = False  # snapshot feeds: a day without a file imports the newest earlier one
+    # re-apply this archived delivery on purpose (audited in ops.reapplications), whatever newer files exist;
+    # requested_by (who asks) is then required. `hub deliveries reapply ID --by NAME` sets both.
+    delivery_id: str | None = None
+    requested_by: str | None = None
 
 
 class FetchConfig(ReuseConfig):

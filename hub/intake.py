@@ -6,10 +6,12 @@ Plain Python (clock injected) so it is tested without Dagster; sensors/ wraps it
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fnmatch
+import hashlib
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,11 +22,12 @@ from hub.container_members import record_skipped_members
 from hub.containers import ContainerError, other_members, unpack
 from hub.declarations import Feed, FileType
 from hub.dependencies import dependency_hold, epoch, reapply
+from hub.limits import xlsx_problem, zip_problem
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
-from resources.archive import Archive, ArchivedFile
+from resources.archive import CHUNK, Archive, ArchivedFile, name_problem
 from resources.sftp import SftpTransport
-from resources.transport import FolderTransport, RemoteFile, Transport, TransportError
+from resources.transport import FolderTransport, RemoteFile, Transport, TransportError, printable
 from resources.warehouse import Warehouse
 
 log = logging.getLogger("hub.intake")
@@ -79,27 +82,63 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
     recorded for that partition day instead of their modification day."""
     tz = registry.timezone_of(integration)
     result = TickResult(runs=[], cursor={}, counts=Counter())
+    runs: dict[str, PartitionRun] = {}
     try:
         with transport:
             listing = transport.list_files((*(integration.patterns or feed.all_patterns(integration.file_patterns)),
                                             *feed.containers,
                                             *feed.deprecated))
             listing = _warn_deprecated(feed, listing, result)
-            stable = _stable_files(feed, integration, warehouse, listing, cursor, now, result, by_mtime=day is not None)
-            runs: dict[str, PartitionRun] = {}
+            stable = _stable_files(feed, integration, transport, warehouse, listing, cursor, now, result,
+                                   by_mtime=day is not None)
             hold = hold_reason(registry, integration, now)
             for remote, file_type in stable:
+                if _bad_name(feed, integration, warehouse, remote, file_type, tz, now, result):
+                    continue
                 if not _too_old(feed, integration, warehouse, remote, file_type, tz, now, result):
                     _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, now,
                              runs, result, None if day else hold, day)
             if day is None:  # a fetch inside a run is timed by its schedule or operator, not held
                 _waiting(registry, feed, integration, warehouse, hold, now, runs, result)
                 _reapply(registry, feed, integration, warehouse, runs, result)
-            result.runs = sorted(runs.values(), key=lambda r: r.day)  # oldest delivery day first
     except TransportError as exc:
         result.error = str(exc)
-        result.cursor = cursor
+    except OSError as exc:  # e.g. the archive's disk is full
+        result.error = (f"integration {integration.id}: a file could not be received: {_os_cause(exc)}. Nothing was "
+                        "recorded for it; it is received again on a later tick once the cause is fixed.")
+    except sa.exc.SQLAlchemyError as exc:  # the warehouse is down or refused a ledger write
+        result.error = (f"integration {integration.id}: the warehouse refused the delivery ledger "
+                        f"({type(getattr(exc, 'orig', None) or exc).__name__}); the tick is retried.")
+    if result.error:
+        result.cursor = {**cursor, **result.cursor}
+        log.warning("tick of integration %s stopped: %s", integration.id, result.error)
+    result.runs = sorted(runs.values(), key=lambda r: r.day)  # oldest delivery day first; also those before an error
     return result
+
+
+def _os_cause(exc: OSError) -> str:
+    """An OSError's cause without its file path (which may carry a hostile name): 'No space left on device
+    (ENOSPC)'."""
+    code = errno.errorcode.get(exc.errno or 0)
+    return f"{exc.strerror or type(exc).__name__}" + (f" ({code})" if code else "")
+
+
+def _bad_name(feed: Feed, integration: Integration, warehouse: Warehouse, remote: RemoteFile, file_type: str,
+              tz: str, now: float, result: TickResult) -> bool:
+    """A file whose name the hub cannot keep (a NUL, a backslash, a line break, too long) is recorded once as
+    rejected with the reason; the tick goes on with the other files."""
+    problem = name_problem(remote.path)
+    if problem is None:
+        return False
+    reason = f"not received: {problem}"
+    base = _ledger_base(feed, integration, remote, file_type, tz, now)
+    with warehouse.begin() as conn:
+        if ledger.record(conn, **base, status="rejected", reason=reason):
+            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
+                                    file_name=base["file_name"], gate="file name", reason=reason,
+                                    delivery_id=base["delivery_id"])
+    result.counts["rejected: a file name the hub cannot keep"] += 1
+    return True
 
 
 def _warn_deprecated(feed: Feed, listing: list[RemoteFile], result: TickResult) -> list[RemoteFile]:
@@ -107,20 +146,21 @@ def _warn_deprecated(feed: Feed, listing: list[RemoteFile], result: TickResult) 
     keep = []
     for remote in listing:
         if any(fnmatch.fnmatch(remote.name.lower(), p.lower()) for p in feed.deprecated):
-            log.warning("skipped deprecated %s export: %s", feed.name, remote.name)
+            log.warning("skipped deprecated %s export: %s", feed.name, printable(remote.name))
             result.counts["deprecated exports (skipped)"] += 1
         else:
             keep.append(remote)
     return keep
 
 
-def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, listing: list[RemoteFile],
-                  cursor: dict[str, list[float]], now: float, result: TickResult,
+def _stable_files(feed: Feed, integration: Integration, transport: Transport, warehouse: Warehouse,
+                  listing: list[RemoteFile], cursor: dict[str, list[float]], now: float, result: TickResult,
                   by_mtime: bool = False) -> list[tuple[RemoteFile, str]]:
     typed = [(f, CONTAINER) for f in listing if feed.containers and _is_container(feed, f.name)]
     typed += [(f, ft.name) for f in listing
               if (ft := feed.file_type_for(f.name, integration.patterns, integration.file_patterns))]
-    ids = {f.path: ledger.delivery_id(integration.id, f.path, f.size, f.mtime) for f, _ in typed}
+    typed = [(_rewritten(integration, transport, warehouse, f), t) for f, t in typed]
+    ids = {f.path: _id(integration, f) for f, _ in typed}
     with warehouse.begin() as conn:
         known = {i for i in ids.values() if ledger.get(conn, i)}
     stable = []
@@ -139,14 +179,40 @@ def _stable_files(feed: Feed, integration: Integration, warehouse: Warehouse, li
     return stable
 
 
+def _id(integration: Integration, remote: RemoteFile) -> str:
+    return ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime, remote.rewritten)
+
+
+def _rewritten(integration: Integration, transport: Transport, warehouse: Warehouse, remote: RemoteFile) -> RemoteFile:
+    """A file received before under the same name, size and mtime is hashed again (every file of a drop folder; on
+    SFTP those up to `rehash_max_bytes`): other bytes (a re-upload that kept the timestamp, as WinSCP does) mark it
+    as rewritten, a new delivery."""
+    if not (transport.local or remote.size <= integration.rehash_max_bytes) or name_problem(remote.path):
+        return remote
+    with warehouse.begin() as conn:
+        before = ledger.get(conn, _id(integration, remote))
+    if before is None or before.sha256 is None:
+        return remote
+    digest = hashlib.sha256()
+    try:
+        with transport.open(remote) as src:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+    except TransportError:  # gone or broken off: as it was, this tick
+        return remote
+    sha256 = digest.hexdigest()
+    return remote if sha256 == before.sha256 else replace(remote, rewritten=sha256)
+
+
 def _ledger_base(feed: Feed, integration: Integration, remote: RemoteFile, file_type: str, tz: str,
                  now: float) -> dict:
     """The ledger row of a received file; its partition day is the modification day (reference files: the day
     received, as their modification day says nothing about when they apply)."""
     received = now if file_type in feed.reference_types() else remote.mtime
-    return dict(delivery_id=ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime),
+    return dict(delivery_id=_id(integration, remote),
                 integration_id=integration.id, district_id=integration.district, feed=feed.name,
-                file_type=file_type, remote_path=remote.path, file_name=remote.name, size=remote.size,
+                file_type=file_type, remote_path=printable(remote.path), file_name=printable(remote.name),
+                size=remote.size,
                 mtime=dt.datetime.fromtimestamp(remote.mtime, dt.timezone.utc).replace(tzinfo=None),
                 partition_date=delivery_day(received, tz))
 
@@ -160,7 +226,7 @@ def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote:
     with warehouse.begin() as conn:
         newest = ledger.newest_applied(conn, integration.id, file_type)
         reason = stale_reason(remote.mtime, now, integration.max_file_age_days, newest.mtime if newest else None,
-                              _processed_at(conn, feed, integration, file_type))
+                              None if remote.rewritten else _processed_at(conn, feed, integration, file_type))
         if reason:
             ledger.record(conn, **_ledger_base(feed, integration, remote, file_type, tz, now), status="skipped",
                           reason=reason)
@@ -194,11 +260,11 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
     if file_type == CONTAINER:
         _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result, hold)
         return
-    _record_file(feed, warehouse, base, got.sha256, str(got.path), hold, runs, result)
+    _record_file(feed, integration, warehouse, base, got.sha256, str(got.path), hold, runs, result)
 
 
-def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, archive_path: str, hold: str | None,
-                 runs: dict[str, PartitionRun], result: TickResult) -> None:
+def _record_file(feed: Feed, integration: Integration, warehouse: Warehouse, base: dict, sha256: str,
+                 archive_path: str, hold: str | None, runs: dict[str, PartitionRun], result: TickResult) -> None:
     """Ledger row for one received file; identical bytes start no run, a hold waits, anything else joins a run.
 
     For delta feeds identical bytes on another day are a new change set (e.g. the same ids modified again); reference
@@ -210,7 +276,19 @@ def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, arch
         status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
         if hold and not same:  # archived now, run when the window opens (or by an operator's materialization)
             status, reason = "waiting", hold
-        ledger.record(conn, **base, sha256=sha256, archive_path=archive_path, status=status, reason=reason)
+        bomb = None if same else _workbook_problem(integration, archive_path)
+        if bomb:  # kept in the archive but not importable (no archive_path): staging never opens it
+            status, reason, archive_path = "rejected", f"{base['file_name']}: not imported: {bomb}", None
+        if not ledger.record(conn, **base, sha256=sha256, archive_path=archive_path, status=status, reason=reason):
+            result.counts["already received (by a concurrent tick)"] += 1
+            return
+        if bomb:
+            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
+                                    file_name=base["file_name"], gate="limits", reason=str(reason),
+                                    delivery_id=base["delivery_id"])
+    if bomb:
+        result.counts["rejected: beyond the integration's limits"] += 1
+        return
     if same:
         result.counts["re-uploaded with identical bytes (no run)"] += 1
     if same or hold:
@@ -219,6 +297,12 @@ def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, arch
     run = runs.setdefault(base["partition_date"], PartitionRun(base["district_id"], base["partition_date"]))
     run.file_types.add(base["file_type"])
     run.delivery_ids.append(base["delivery_id"])
+
+
+def _workbook_problem(integration: Integration, archive_path: str) -> str | None:
+    """Why an XLSX workbook would expand beyond the integration's limits (None for other files)."""
+    path = Path(archive_path)
+    return xlsx_problem(path, integration.limits) if path.suffix.lower() == ".xlsx" else None
 
 
 CONTAINER = "container"  # ledger file type of an archive whose members are the delivery's files
@@ -232,11 +316,13 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
             got: ArchivedFile, base: dict, day: str, runs: dict[str, PartitionRun], result: TickResult,
             hold: str | None) -> None:
     """Keep the container, then record each member that is a file of the feed as a delivery of its own."""
-    def type_of(name: str) -> FileType | None:
-        return feed.file_type_for(name, file_patterns=integration.file_patterns)
+    def type_of(name: str) -> FileType | None:  # a member whose name the archive cannot keep is not extracted
+        return None if name_problem(name) else feed.file_type_for(name, file_patterns=integration.file_patterns)
 
     expected = ", ".join(feed.all_patterns(integration.file_patterns))
     try:
+        if problem := zip_problem(got.path, integration.limits):  # from the zip's directory: nothing inflated yet
+            raise ContainerError(f"{base['file_name']}: not unpacked: {problem}")
         members = list(unpack(archive, got.path, integration.id, day, lambda n: type_of(n) is not None))
         status, reason = ("unpacked", f"{len(members)} member(s) received") if members else (
             "rejected", f"no file of this feed inside (expected {expected})")
@@ -244,7 +330,7 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
         members, status, reason = [], "rejected", str(exc)
     others = other_members(got.path, lambda n: type_of(n) is not None)
     if others:
-        reason += f"; {len(others)} skipped: {', '.join(n for n, _, _ in others)} (not files of this feed)"
+        reason += f"; {len(others)} skipped: {', '.join(printable(n) for n, _, _ in others)} (not files of this feed)"
     with warehouse.begin() as conn:
         ledger.record(conn, **base, sha256=got.sha256, archive_path=str(got.path), status=status, reason=reason)
         if members:  # a rejected container's reason lists them
@@ -252,17 +338,17 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
                                    f"not a file of this feed inside {remote.name} (the feed takes {expected})")
         if status == "rejected":
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
-                                    file_name=remote.name, gate="container", reason=reason,
+                                    file_name=base["file_name"], gate="container", reason=reason,
                                     delivery_id=base["delivery_id"])
     result.counts["containers unpacked" if members else "containers without files of this feed"] += 1
     for m in members:
-        path = f"{remote.path}!{m.inner_path}"
-        member = {**base, "delivery_id": ledger.delivery_id(integration.id, path, m.size, remote.mtime),
-                  "file_type": type_of(m.name).name, "remote_path": path, "file_name": m.name, "size": m.size}
+        path = printable(f"{remote.path}!{m.inner_path}")
+        member = {**base, "file_type": type_of(m.name).name, "remote_path": path, "file_name": m.name, "size": m.size,
+                  "delivery_id": ledger.delivery_id(integration.id, path, m.size, remote.mtime, remote.rewritten)}
         with warehouse.begin() as conn:
             if ledger.get(conn, member["delivery_id"]):
                 continue
-        _record_file(feed, warehouse, member, m.sha256, str(m.path), hold, runs, result)
+        _record_file(feed, integration, warehouse, member, m.sha256, str(m.path), hold, runs, result)
 
 
 def _waiting(registry: Registry, feed: Feed, integration: Integration, warehouse: Warehouse, hold: str | None,

@@ -13,12 +13,20 @@ _X = (20, 380, 600)  # source, hub, destination columns
 _BOX_W = (300, 160, 340)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may run as a formula (CSV injection)
+
+
 def to_csv(rows: list[InventoryRow]) -> str:
+    """The inventory as CSV; a cell a spreadsheet would read as a formula is prefixed with ' (shown as text)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(r.cells() for r in rows)
+    writer.writerows({k: _as_text(v) for k, v in r.cells().items()} for r in rows)
     return buf.getvalue()
+
+
+def _as_text(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def _box(x: int, y: int, w: int, label: str, cls: str) -> str:

@@ -8,9 +8,11 @@ import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert  # DuckDB's dialect compiles it too
 
 from hub.statuses import FINAL, STATUSES, rank
-from hub.tables import deliveries, delivery_events, ingest_errors
+from hub.tables import deliveries, delivery_events, ingest_errors, reapplications
+from resources.transport import printable
 
 log = logging.getLogger("hub.ledger")
 
@@ -22,9 +24,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def delivery_id(integration_id: str, remote_path: str, size: int, mtime: float) -> str:
-    """Stable id of one observed version of a remote file."""
-    raw = f"{integration_id}\x00{remote_path}\x00{size}\x00{mtime:.3f}"
+def delivery_id(integration_id: str, remote_path: str, size: int, mtime: float, rewritten: str = "") -> str:
+    """Stable id of one observed version of a remote file (its path as the ledger shows it: hostile names too);
+    `rewritten`: the content hash of new bytes under an unchanged name, size and mtime."""
+    raw = f"{integration_id}\x00{printable(remote_path)}\x00{size}\x00{mtime:.3f}"
+    raw += f"\x00{rewritten}" if rewritten else ""
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
@@ -65,12 +69,18 @@ def find_same_bytes(conn: sa.Connection, integration_id: str, file_type: str, sh
     return Delivery.from_row(row) if row else None
 
 
-def record(conn: sa.Connection, **values: object) -> None:
-    """A newly seen delivery, with its first status (and that status in its history)."""
+def record(conn: sa.Connection, **values: object) -> bool:
+    """A newly seen delivery, with its first status (and that status in its history). False when the ledger has it
+    already (a tick racing on the same file recorded it first): then nothing is written."""
     _check(str(values["status"]))
     now = utcnow()
-    conn.execute(sa.insert(deliveries).values(discovered_at=now, updated_at=now, **values))
-    _events(conn, [str(values["delivery_id"])], str(values["status"]), values.get("reason"), values.get("run_id"), now)
+    added = conn.execute(pg_insert(deliveries).values(discovered_at=now, updated_at=now, **values)
+                         .on_conflict_do_nothing(index_elements=[deliveries.c.delivery_id])
+                         .returning(deliveries.c.delivery_id)).first()
+    if added:
+        _events(conn, [str(values["delivery_id"])], str(values["status"]), values.get("reason"), values.get("run_id"),
+                now)
+    return added is not None
 
 
 def set_status(conn: sa.Connection, dids: list[str], status: str, reason: str | None = None,
@@ -125,11 +135,13 @@ def history(conn: sa.Connection, did: str) -> list[sa.Row]:
 
 def latest_for_partition(conn: sa.Connection, integration_id: str, file_type: str, day: str,
                          statuses: tuple[str, ...] = IMPORTABLE) -> Delivery | None:
-    """The newest delivery of a file type for one partition day (full files: newest wins)."""
+    """The newest delivery of a file type for one partition day (full files: newest wins); a file refused before it
+    was received (no archived bytes, e.g. a name the hub cannot keep) is never one."""
     row = conn.execute(
         sa.select(deliveries)
         .where(deliveries.c.integration_id == integration_id, deliveries.c.file_type == file_type,
-               deliveries.c.partition_date == day, deliveries.c.status.in_(statuses))
+               deliveries.c.partition_date == day, deliveries.c.status.in_(statuses),
+               deliveries.c.archive_path.is_not(None))
         .order_by(deliveries.c.mtime.desc(), deliveries.c.discovered_at.desc()).limit(1)
     ).first()
     return Delivery.from_row(row) if row else None
@@ -207,3 +219,30 @@ def last_processed_at(conn: sa.Connection, integration_id: str, file_type: str) 
         .where(deliveries.c.integration_id == integration_id, deliveries.c.file_type == file_type,
                delivery_events.c.status == "applied", delivery_events.c.moved)
     ).scalar()
+
+
+class ReapplyError(ValueError):
+    """A re-apply request that cannot be carried out (the message says why; ids and names of files only)."""
+
+
+def reapply_target(conn: sa.Connection, delivery_id: str, requested_by: str | None, integration_id: str,
+                   day: str) -> Delivery:
+    """The archived delivery an operator asked to re-apply in a run of `integration_id` and `day`, checked."""
+    if not (requested_by or "").strip():
+        raise ReapplyError(f"re-applying delivery {delivery_id} needs requested_by: who asks (kept in the audit)")
+    d = get(conn, delivery_id)
+    if d is None or d.integration_id != integration_id:
+        raise ReapplyError(f"delivery {delivery_id} is not a delivery of integration {integration_id}")
+    if d.partition_date != day:
+        raise ReapplyError(f"delivery {delivery_id} belongs to {d.partition_date}: re-apply it in that partition")
+    if not d.archive_path:
+        raise ReapplyError(f"delivery {delivery_id} ({d.file_name}) has no archived file to re-apply")
+    return d
+
+
+def record_reapplication(conn: sa.Connection, d: Delivery, requested_by: str, run_id: str) -> None:
+    """Audit a re-apply on purpose: ops.reapplications and the delivery's history."""
+    conn.execute(sa.insert(reapplications).values(
+        delivery_id=d.delivery_id, integration_id=d.integration_id, district_id=d.district_id,
+        file_type=d.file_type, requested_by=requested_by, run_id=run_id, applied_at=utcnow()))
+    set_status(conn, [d.delivery_id], "applied", f"re-applied on purpose by {requested_by}", run_id)

@@ -5,11 +5,21 @@ integration). Secrets (SMTP user and password, webhook URLs) are named by enviro
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+def _env_name(value: str) -> str:
+    """An environment variable's name; anything else (a pasted secret) is refused without repeating it."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value):
+        raise ValueError("must be the name of an environment variable (letters, digits, _) that holds the secret, "
+                         "never the secret itself; the value given is not shown")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 

@@ -17,7 +17,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.declarations import Feed
-from hub.notification_settings import NotificationSettings, Recipients
+from hub.hold_rules import HoldRules
+from hub.limits import ArchiveLimits
+from hub.notification_settings import EnvName, NotificationSettings, Recipients
 from hub.schedule_rules import Blackout, Window
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
@@ -64,8 +66,8 @@ class SftpTransportConfig(_Strict):
     username: str
     remote_dir: str = "."
     host_key: Annotated[str, Field(pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$")]
-    private_key_env: str | None = None
-    password_env: str | None = None
+    private_key_env: EnvName | None = None  # env var names only: a pasted secret is refused at load
+    password_env: EnvName | None = None
 
 
 class FolderTransportConfig(_Strict):
@@ -95,6 +97,10 @@ class Integration(_Strict):
     enabled: bool = True
     quiet_period_seconds: Annotated[int, Field(ge=0)] = 300
     poll_seconds: Annotated[int, Field(ge=5)] = 30
+    # SFTP files up to this size that keep their name, size and mtime are downloaded and hashed again every tick, so a
+    # re-upload that preserves the timestamp (WinSCP's default) is still taken; 0: never. Drop folders: every file.
+    rehash_max_bytes: Annotated[int, Field(ge=0)] = 16 * 1024 * 1024
+    limits: ArchiveLimits = ArchiveLimits()  # what a zip or XLSX may expand to (archive bombs are refused)
     date_formats: tuple[str, ...] = ()  # overrides the feed's accepted date formats (e.g. the SIS writes MM/DD/YYYY)
     value_maps: dict[str, dict[str, str]] = {}  # column -> {SIS code: hub code}, e.g. grade: {K: KN}
     headers: dict[str, tuple[str, ...]] = {}  # column -> this district's own headers for it, beside the feed's aliases
@@ -113,6 +119,9 @@ class Integration(_Strict):
     purpose: str = ""  # why the data moves (the DIG's "why")
     agreement: str = ""  # the data-sharing agreement that covers it (reference or link)
     alerts: Recipients = Recipients()  # beside `contact.email`: more recipients of its notifications
+    run_retries: Annotated[int, Field(ge=0, le=10)] = 3  # runs that died (not gate failures) are retried this often
+    retry_backoff_seconds: Annotated[int, Field(ge=0)] = 120  # wait before the first retry; doubles for each next one
+    holds: HoldRules = HoldRules()  # when a delivery waits for approval; the fields set here replace the feed's
 
     @field_validator("timezone")
     @classmethod
@@ -182,7 +191,7 @@ def parse_registry(data: dict[str, Any], feeds: Mapping[str, Feed] | None = None
     try:
         notifications = NotificationSettings.model_validate(data.get("notifications") or {})
     except ValidationError as err:
-        raise RegistryError(_fmt("setting", "notifications", err)) from err
+        raise RegistryError(_fmt("setting", "notifications", err)) from None  # the error's text repeats the input
     problems = _cross_check(districts, integrations, feeds)
     if feeds is not None:
         integrations = [with_feed_defaults(i, feeds[i.feed]) if i.feed in feeds else i for i in integrations]
@@ -245,11 +254,13 @@ def load_registry(path: Path, feeds: Mapping[str, Feed] | None = None) -> Regist
 
 
 def with_feed_defaults(i: Integration, feed: Feed) -> Integration:
-    """The integration with its feed's window, pause and cadence wherever the registry does not set them (an
-    explicit null keeps none)."""
+    """The integration with its feed's window, pause, cadence and hold rules wherever the registry does not set them
+    (an explicit null keeps none; `holds` fields are taken one by one)."""
     given = i.model_fields_set
     defaults = {"window": feed.default_window, "pause": feed.default_pause, "cadence": feed.default_cadence}
-    return i.model_copy(update={k: v for k, v in defaults.items() if k not in given})
+    own = {k: getattr(i.holds, k) for k in i.holds.model_fields_set}
+    return i.model_copy(update={**{k: v for k, v in defaults.items() if k not in given},
+                                "holds": feed.default_holds.model_copy(update=own)})
 
 
 def limited_on_delta(districts: list[District], integrations: list[Integration], blackouts: list[Blackout],

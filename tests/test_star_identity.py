@@ -181,3 +181,18 @@ def test_the_historical_enterprise_layout_is_rejected_whole(chain):
     assert query("SELECT count(*) FROM core.star_assessments") == [(0,)]
     gate, reason = query("SELECT gate, reason FROM ops.ingest_errors")[0]
     assert gate == "schema" and "row 1, column assessment_id: required column missing" in reason
+
+
+def test_excels_float_rendering_of_a_student_number_links_and_leading_zeros_stay(chain):
+    defs, instance, folders = chain
+    r = roster(10)
+    r.loc[0, "number"] = "00605000"  # a district whose numbers carry leading zeros
+    load_identity(defs, instance, folders, classlink_users(r), ps_students(r))
+    sm = star_rows(r, RENAISSANCE_NAME, header("SM.csv"), "SM")
+    sm.loc[1:4, "StudentIdentifier"] = sm.loc[1:4, "StudentIdentifier"] + ".0"  # 605001.0: a float in Excel
+    assert [run.success for run in star(defs, instance, folders, {"SM.csv": sm}).runs] == [True]
+    assert review() == []
+    assert query("SELECT count(*) FROM core.star_assessments") == [(10,)]
+    assert sorted(n for (n,) in query("SELECT system_id FROM core.student_crosswalk WHERE system = 'renaissance'")
+                  ) == sorted(r["number"])  # stored as the text PowerSchool has: 00605000 and 605001, not 605001.0
+    assert owner(sm["AssessmentID"][0]) == [(student("cl-0-00000"),)]

@@ -5,10 +5,11 @@ from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_aud
 from hub.declarations import Column, Feed, FileType
 from feeds.classlink.oneroster import ROLE_PATTERN, STATUS_PATTERN, users_layout
 from feeds.classlink.report import not_students, unlinked
-from feeds.identity import classlink_users, email_hash, refresh_crosswalk
+from feeds.identity import classlink_users, email_hash, refresh_crosswalk, replace_snapshot
 
 COLUMNS = (
-    Column("sourced_id", ("sourcedId",), required=True, nullable=False, element="classlink user id"),
+    Column("sourced_id", ("sourcedId",), required=True, nullable=False, kind="identifier",
+           stored_in="core.classlink_users.sourced_id", element="classlink user id"),
     Column("status", ("status",), pattern=STATUS_PATTERN, pattern_rule="OneRoster status: active, tobedeleted or "
            "inactive", element="enrollment"),
     Column("role", ("role",), required=True, nullable=False, kind="code", pattern=ROLE_PATTERN,
@@ -20,7 +21,8 @@ COLUMNS = (
 
 
 def apply(ctx: ApplyContext) -> ApplyStats:
-    """Upsert the students of the day's users.csv, then rebuild the district's crosswalk."""
+    """Upsert the students of the day's users.csv (the export replaces the previous one: students it leaves out are
+    kept, no longer linked), then rebuild the district's crosswalk."""
     d = ctx.deliveries["users"]
     source = (f"SELECT md5({lit(ctx.district.id + ':classlink:')} || s.sourced_id) AS hub_student_key, "
               f"{lit(ctx.district.id)} AS district_id, s.sourced_id, {email_hash('s.email')} AS email_hash, s.status, "
@@ -30,6 +32,8 @@ def apply(ctx: ApplyContext) -> ApplyStats:
         update_columns=("email_hash", "status"), insert_columns=("hub_student_key", "district_id", "sourced_id",
                                                                  "email_hash", "status"), can_insert="TRUE"))
     stats.skipped["not a student"] = not_students(ctx)
+    stats.skipped.update(replace_snapshot(ctx, "core.classlink_users", "sourced_id", f"SELECT sourced_id FROM "
+                                          f"{ctx.staged('users')} x WHERE x.role = 'STUDENT'"))
     return {"core.classlink_users": stats, **refresh_crosswalk(ctx), "core.student_crosswalk": unlinked(ctx)}
 
 

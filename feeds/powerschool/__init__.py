@@ -2,14 +2,15 @@
 
 from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
 from hub.declarations import Column, Feed, FileType
-from feeds.identity import email_hash, ps_students, refresh_crosswalk
+from feeds.identity import email_hash, ps_students, refresh_crosswalk, replace_snapshot
 
 # Headers match after hub.parsing.normalize_header (case, spaces, underscores and hyphens folded; dots kept), so
 # "STUDENTS STUDENT_NUMBER" (the spec's spelling) also covers "Students Student_Number", and "Students.Email" covers
 # "STUDENTS.EMAIL".
 COLUMNS = (
     Column("student_number", ("STUDENT_NUMBER", "STUDENTS STUDENT_NUMBER", "Students.Student_Number"), required=True,
-           nullable=False, element="local student id"),
+           nullable=False, kind="identifier", stored_in="core.ps_students.student_number",
+           element="local student id"),
     Column("email", ("STUDENTS EMAIL", "Students.Email", "Student_Email", "U_StudentsUserFields.StudentEmail",
                      "u_studentsuserfields__studentemail"), required=True, element="email"),
     Column("school_id", ("SCHOOLID", "SchoolID"), element="enrollment"),
@@ -22,7 +23,8 @@ UPDATABLE = ("email_hash", "school_id", "grade_level", "enroll_status")
 
 
 def apply(ctx: ApplyContext) -> ApplyStats:
-    """Upsert the day's students (emails hashed), then rebuild the district's crosswalk."""
+    """Upsert the day's students (emails hashed); the export replaces the previous one (students it leaves out are
+    kept, no longer linked); then rebuild the district's crosswalk."""
     d = ctx.deliveries["students"]
     source = (f"SELECT md5({lit(ctx.district.id + ':powerschool:')} || s.student_number) AS ps_key, "
               f"{lit(ctx.district.id)} AS district_id, s.student_number, {email_hash('s.email')} AS email_hash, "
@@ -32,6 +34,8 @@ def apply(ctx: ApplyContext) -> ApplyStats:
         target=ps_students, key=("district_id", "student_number"), entity_key="ps_key", source_sql=source,
         update_columns=UPDATABLE, insert_columns=("ps_key", "district_id", "student_number", *UPDATABLE),
         can_insert="TRUE"))
+    stats.skipped.update(replace_snapshot(ctx, "core.ps_students", "student_number",
+                                          f"SELECT student_number FROM {ctx.staged('students')} x"))
     return {"core.ps_students": stats, **refresh_crosswalk(ctx)}
 
 

@@ -4,6 +4,7 @@ PowerSchool STUDENT_NUMBER and the ClassLink email; rows that cannot be linked g
 from __future__ import annotations
 
 from hub.declarations import Feed, FileType, LinkRequest, Need
+from hub.hold_rules import NO_SIZE_RULE
 from feeds.identity import link_by_student_number, link_counts
 from feeds.renaissance_star.columns import COLUMNS
 from feeds.renaissance_star.layouts import star_layout
@@ -37,4 +38,5 @@ FEED = Feed(
     kinds=frozenset({"csv"}),
     needs=(Need("classlink", "Star rows link through ClassLink's students"),
            Need("powerschool", "and PowerSchool's student numbers")),
+    default_holds=NO_SIZE_RULE,  # a file holds the tests taken since the last one: its size varies by nature
 )

@@ -15,7 +15,7 @@ COLUMNS = (
     Column("assessment_id", ("AssessmentID", "Assessment ID"), required=True, nullable=False,
            element="assessment results"),
     Column("student_identifier", ("StudentIdentifier", "Student Identifier", "StudentID", "Student ID"),
-           required=True, description="the district's student number (PowerSchool STUDENT_NUMBER)",
+           required=True, kind="identifier", description="the district's student number (PowerSchool STUDENT_NUMBER)",
            element="local student id"),
     Column("district_name", ("DistrictName", "District Name"), description="matched fuzzily to the registry"),
     Column("school_year", ("SchoolYear", "School Year"), element="assessment results"),

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from hub.apply import AUDIT_COLUMNS, ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
 from hub.tables import metadata
-from feeds.identity import follows_chain, link_by_student_number, sync_system
+from feeds.identity import follows_chain, left_sql, link_by_student_number, sync_system
 from feeds.identity.review import sync_review
 
 FEED_NAME = "renaissance_star"
@@ -72,18 +72,31 @@ def relink(ctx: ApplyContext) -> ApplyStats:
 def _apply_rows(ctx: ApplyContext, ft: str, staged: str) -> TableStats:
     """Link `staged` (one row per AssessmentID) through the current chain: linked rows upsert into
     core.star_assessments (a relinked score moves, audited), rows that no longer link leave it (audited) and become
-    the file type's open review items, and the crosswalk's Renaissance rows follow."""
+    the file type's open review items, and the crosswalk's Renaissance rows follow.
+
+    A stored score stays with its student, unchanged, when the student left (`left_sql`) or the address was
+    reassigned: the history of a student who left is never moved or deleted by churn; reassigned ones are also
+    queued (`email_reassigned`) for a person to check."""
     ctx.conn.exec_driver_sql("DROP TABLE IF EXISTS _star_linked")
-    ctx.conn.exec_driver_sql(f"CREATE TEMP TABLE _star_linked AS {_source(ctx, ft, staged)}")  # link once
+    ctx.conn.exec_driver_sql(  # link once
+        f"CREATE TEMP TABLE _star_linked AS SELECT x.*, t.hub_student_key AS stored_key, COALESCE(t.assessment_id "
+        f"IS NOT NULL AND (x.reason IS NOT NULL OR x.hub_student_key <> t.hub_student_key) AND (x.reason = "
+        f"'email_reassigned' OR {left_sql(ctx.district.id, 't.hub_student_key')}), FALSE) "
+        f"AS kept FROM ({_source(ctx, ft, staged)}) x LEFT JOIN core.star_assessments t ON t.district_id = "
+        f"x.district_id AND t.assessment_id = x.assessment_id")
     queued = sync_review(ctx, FEED_NAME, ft, "SELECT delivery_id, source_row, source_file AS file_name, assessment_key "
-                                             "AS record_key, reason FROM _star_linked WHERE reason IS NOT NULL")
+                                             "AS record_key, reason FROM _star_linked WHERE reason IS NOT NULL AND "
+                                             "(NOT kept OR reason = 'email_reassigned')")
     unlinked = _unlink(ctx)
     stats = upsert_with_audit(ctx, UpsertPlan(
         target=assessments, key=("district_id", "assessment_id"), entity_key="assessment_key",
-        source_sql="SELECT * FROM _star_linked WHERE reason IS NULL", update_columns=FACTS,
+        source_sql="SELECT * FROM _star_linked WHERE reason IS NULL AND NOT kept", update_columns=FACTS,
         insert_columns=("assessment_key", "district_id", "assessment_id", *FACTS), can_insert="TRUE"))
     stats.deleted, stats.skipped["to review"] = unlinked, queued
-    sync_system(ctx, "renaissance", "SELECT student_identifier AS system_id, hub_student_key FROM _star_linked "
+    stats.skipped["kept with a student who left or whose address was reassigned"] = ctx.conn.exec_driver_sql(
+        "SELECT count(*) FROM _star_linked WHERE kept").scalar_one()
+    sync_system(ctx, "renaissance", "SELECT student_identifier AS system_id, CASE WHEN kept THEN stored_key ELSE "
+                                    "hub_student_key END AS hub_student_key FROM _star_linked "
                                     "WHERE student_identifier IS NOT NULL")
     ctx.conn.exec_driver_sql("DROP TABLE _star_linked")
     return stats
@@ -113,11 +126,11 @@ def _unlink(ctx: ApplyContext) -> int:
     if ctx.limited:
         return 0
     gone = ("FROM core.star_assessments t JOIN _star_linked s ON s.district_id = t.district_id AND "
-            "s.assessment_id = t.assessment_id WHERE s.reason IS NOT NULL")
+            "s.assessment_id = t.assessment_id WHERE s.reason IS NOT NULL AND NOT s.kept")
     ctx.conn.execute(sa.text(
         f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, 'core.star_assessments', "
         f"t.assessment_key, 'delete', 'hub_student_key', t.hub_student_key, NULL, s.source_file, s.delivery_id, "
         f":run_id, :now {gone}"), {"run_id": ctx.run_id, "now": ctx.now})
     return ctx.conn.exec_driver_sql(
         f"DELETE FROM core.star_assessments WHERE district_id = {lit(ctx.district.id)} AND assessment_id IN "
-        "(SELECT assessment_id FROM _star_linked WHERE reason IS NOT NULL)").rowcount
+        "(SELECT assessment_id FROM _star_linked WHERE reason IS NOT NULL AND NOT kept)").rowcount

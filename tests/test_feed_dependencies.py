@@ -24,7 +24,8 @@ FL = [{"id": "broward", "name": "Broward County Public Schools", "state": "FL", 
 def _integration(feed: str, folder: Path, **extra: object) -> dict:
     return {"id": f"{feed}_broward", "district": "broward", "feed": feed, "source": "Focus / FLDOE",
             "destination": "hub", "transport": {"kind": "folder", "path": str(folder)},
-            "contact": {"role": "ESE data"}, "start_date": "2024-01-01", "quiet_period_seconds": 0, **extra}
+            "contact": {"role": "ESE data"}, "start_date": "2024-01-01", "quiet_period_seconds": 0,
+            "holds": {"first_file": False}, **extra}
 
 
 def _query(sql: str) -> list[tuple]:

@@ -1,33 +1,31 @@
-"""The apply step of a delta feed (`load: "delta"`): days apply in date order per integration (hub/delta.py)."""
+"""The apply step of a delta feed (`load: "delta"`): days apply in date order per integration (hub/delta.py), each
+judged by the hold rules (hub/holds.py)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 
 import dagster as dg
+import sqlalchemy as sa
 
+from assets import hold_check
 from assets.metadata import apply_metadata
-from hub.apply import ApplyContext
+from hub.apply_days import apply_delta as apply_days_in_order, with_holds
 from hub.declarations import Feed
-from hub.delta import apply_in_order
-from hub.ledger import Delivery
 from hub.registry import Integration, Registry
 from resources.warehouse import Warehouse
 
 
 def apply_delta(context: dg.AssetExecutionContext, wh: Warehouse, registry: Registry, feed: Feed,
-                integration: Integration, day: str, started: float) -> dg.MaterializeResult:
+                integration: Integration, day: str, started: float,
+                decide: Callable[[sa.Connection], object] | None,
+                ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Apply pending reference files, this partition's day and every later day that becomes applicable, or report
-    why the day is held."""
-    options = feed.options_model.model_validate(integration.options)
-    district = registry.district(integration.district)
-    with wh.begin() as conn:
-        def one_day(files: dict[str, Delivery]):  # noqa: ANN202
-            return feed.apply(ApplyContext(conn, wh, feed, registry, integration, district, files, options,
-                                           context.run_id))
-
-        result = apply_in_order(conn, feed, integration.id, integration.district, getattr(options, "cadence_days", 1),
-                                one_day, context.run_id)
+    why the day is held (a held day of its own is a failed partition; a day behind a held or missing one is
+    materialized with the reason and a warning)."""
+    result = with_holds(wh, context.run_id, lambda conn: apply_days_in_order(conn, wh, registry, feed, integration,
+                                                                              context.run_id), decide, integration.id)
     md = apply_metadata(result.stats, time.monotonic() - started)
     md["days applied"] = ", ".join(result.applied_days) or "none"
     md["replayed from the first day"] = result.replayed
@@ -38,4 +36,13 @@ def apply_delta(context: dg.AssetExecutionContext, wh: Warehouse, registry: Regi
         context.log.warning("%s %s: %s", integration.id, day, result.held[day])
     if result.held:
         md["days held"] = "; ".join(f"{d}: {r}" for d, r in result.held.items())
-    return dg.MaterializeResult(metadata=md)
+    key = dg.AssetKey([feed.name, feed.apply_asset])
+    with wh.begin() as conn:
+        held, done = hold_check.waiting(conn, integration.id, day), hold_check.decided(conn, integration.id, day)
+    check = hold_check.hold_result(key, held, done, result.held.get(day), context.op_handle.name)
+    if held:
+        yield check
+        raise dg.Failure(description=f"{', '.join(r.file_name for r in held)}: {held[0].reason}; nothing of this "
+                                     "day was applied", metadata={**md, **check.metadata}, allow_retries=False)
+    yield dg.MaterializeResult(metadata=md)
+    yield check

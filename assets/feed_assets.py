@@ -2,11 +2,13 @@
 and one apply asset that changes the target tables. Partitions: date (daily) x district."""
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 
+from assets import hold_check
 from assets.delta_apply import apply_delta
 from assets.feed_context import OWNERS, WAREHOUSE_POOL, protected_errors
 from assets.feed_context import open_warehouse as _open, partition_of as _partition, reuse as _reuse
@@ -14,7 +16,7 @@ from assets.file_assets import file_asset
 from assets.metadata import apply_metadata
 from assets.run_context import import_log_metadata, trigger_of
 from hub import ledger
-from hub.apply import ApplyContext
+from hub.apply_days import apply_day, with_holds
 from hub.declarations import Feed
 from hub.fetch import ReuseConfig
 from hub.registry import Registry
@@ -29,65 +31,63 @@ def partitions_for(registry: Registry, feed: Feed) -> dg.MultiPartitionsDefiniti
     })
 
 def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    key = dg.AssetKey([feed.name, feed.apply_asset])
+
     @dg.asset(
-        key=dg.AssetKey([feed.name, feed.apply_asset]), deps=deps, partitions_def=pdef, group_name=feed.name,
-        owners=OWNERS, pool=WAREHOUSE_POOL, kinds={"sql"}, description=feed.apply_description,
+        key=key, deps=deps, partitions_def=pdef, group_name=feed.name, owners=OWNERS, pool=WAREHOUSE_POOL,
+        kinds={"sql"}, description=feed.apply_description, check_specs=[hold_check.check_spec(key, pdef)],
         metadata={"target tables": ", ".join(feed.target_tables)},
     )
-    def _apply(context: dg.AssetExecutionContext, config: ReuseConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _apply(context: dg.AssetExecutionContext, config: hold_check.ApplyConfig,
+               warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         started = time.monotonic()
         district_id, day = _partition(context)
         integration = registry.integration_for(feed.name, district_id)
         wh = _open(warehouse, feed)
-        if feed.load == "delta" and config.delivery_id:
+        decide = hold_check.decision_of(config, integration, day, context.run_id, context.log.info)
+        reapplying = bool(config.delivery_id) and not config.decision
+        if feed.load == "delta" and reapplying:
             raise dg.Failure(description="a delta feed's days apply in day order: materialize the delivery's day "
                                          "again instead of re-applying one delivery", allow_retries=False)
         if feed.load == "delta":
             with protected_errors(f"applying {feed.title} for {district_id} {day}"):
-                return apply_delta(context, wh, registry, feed, integration, day, started)
-        with protected_errors(f"applying {feed.title} for {district_id} {day}"), wh.begin() as conn:
-            todo, notes = {}, []
-            chosen = _reapply(conn, config, integration.id, day)
-            for ft in feed.files:
-                d = chosen.get(ft.name) if config.delivery_id else \
-                    ledger.for_run(conn, integration.id, ft.name, day, _reuse(feed, config))
-                newest = ledger.newest_applied(conn, integration.id, ft.name)
-                if d is None or d.status not in ("staged", "applied"):
-                    continue
-                if feed.load == "snapshot" and newest and newest.mtime > d.mtime and not config.delivery_id:
-                    notes.append(f"{ft.name}: superseded by the newer delivery of {newest.partition_date}")
-                    continue
-                todo[ft.name] = d
-            stats = {}
-            if todo:
-                stats = feed.apply(ApplyContext(conn, wh, feed, registry, integration, registry.district(district_id),
-                                                todo, feed.options_model.model_validate(integration.options), context.run_id))
-                ledger.set_status(conn, [d.delivery_id for d in todo.values()], "applied", run_id=context.run_id)
-                for d in todo.values() if config.delivery_id else ():
-                    ledger.record_reapplication(conn, d, str(config.requested_by), context.run_id)
+                yield from apply_delta(context, wh, registry, feed, integration, day, started, decide)
+            return
+        with protected_errors(f"applying {feed.title} for {district_id} {day}"):
+            result = with_holds(wh, context.run_id, lambda conn: apply_day(  # runs of one integration: one at a time
+                conn, wh, registry, feed, integration, day, _reuse(feed, config), context.run_id,
+                _reapply(conn, config, integration.id, day) if reapplying else None, str(config.requested_by or "")),
+                decide, integration.id)
+        with protected_errors(f"reporting {feed.title} for {district_id} {day}"), wh.begin() as conn:
             logs = {}
-            for ft_name, d in todo.items():
+            for ft_name, d in result.applied.items():
                 staged_rows = conn.execute(sa.text(f"SELECT count(*) FROM staging.{feed.name}__{ft_name} "
                                                    "WHERE delivery_id = :d"), {"d": d.delivery_id}).scalar_one()
                 counts = {"rows staged": staged_rows, "result": "applied", "state now follows": _follows(feed, d)}
-                if config.delivery_id:
+                if reapplying:
                     counts["re-applied on purpose by"] = config.requested_by
                 logs.update(import_log_metadata(context, conn, wh, d, counts))
-        md = apply_metadata(stats, time.monotonic() - started)
+            held, done = hold_check.waiting(conn, integration.id, day), hold_check.decided(conn, integration.id, day)
+        check = hold_check.hold_result(key, held, done, None, context.op_handle.name)
+        md = apply_metadata(result.stats, time.monotonic() - started)
         md.update(logs, trigger=trigger_of(context))
-        md["files applied"] = ", ".join(d.file_name for d in todo.values()) or "none"
-        if notes:
-            md["not applied"] = "; ".join(notes)
-        return dg.MaterializeResult(metadata=md)
+        md["files applied"] = ", ".join(d.file_name for d in result.applied.values()) or "none"
+        if result.notes:
+            md["not applied"] = "; ".join(result.notes)
+        if held and not result.applied:  # nothing applied: a failed partition that says why, like a blocked file
+            yield check
+            raise dg.Failure(description=f"{', '.join(r.file_name for r in held)}: {held[0].reason}; nothing was "
+                                         "applied", metadata={**md, **check.metadata}, allow_retries=False)
+        yield dg.MaterializeResult(metadata=md)
+        yield check
 
     return _apply
 
+
 def _reapply(conn: sa.Connection, config: ReuseConfig, integration_id: str, day: str) -> dict[str, ledger.Delivery]:
-    """File type -> the delivery a re-apply run applies on purpose (empty for other runs)."""
-    if not config.delivery_id:
-        return {}
+    """File type -> the delivery a re-apply run applies on purpose."""
     try:
-        d = ledger.reapply_target(conn, config.delivery_id, config.requested_by, integration_id, day)
+        d = ledger.reapply_target(conn, config.delivery_id or "", config.requested_by, integration_id, day)
     except ledger.ReapplyError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     return {d.file_type: d}

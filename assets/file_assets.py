@@ -36,7 +36,7 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
         link = _link_check(conn, integration, ft, table, delivery) \
             if staged.passed and gate.passed and (ids is None or ids.passed) else None
     passed = staged.passed and gate.passed and (ids is None or ids.passed) and (link is None or link.passed)
-    with wh.begin() as conn:
+    with wh.begin(lock=integration.id) as conn:
         if link is not None and not link.passed:
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=delivery.file_name, gate="match_rate", reason=str(link.metadata["result"].value),
@@ -157,7 +157,7 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
                 _gate_results(context, wh, registry, integration, ft, table, earlier, first)
         with protected_errors(f"staging {delivery.file_name}"):
             staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
-                                    headers=integration.headers,
+                                    headers=integration.headers, max_cells=integration.limits.max_xlsx_cells,
                                     date_formats=integration.date_formats or feed.date_formats)
         with configuration_failure(wh, integration, delivery, table, context.run_id):
             gates = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)

@@ -12,15 +12,21 @@ from hub.registry import Registry
 from resources.warehouse import WarehouseResource
 
 INVENTORY_KEY = dg.AssetKey(["hub", "integration_inventory"])
+HEALTH_KEY = dg.AssetKey(["marts", "delivery_health"])  # rebuilt once after each batch of deliveries settles
+_AC = dg.AutomationCondition
+# built when missing (`make dev` starts), after each day's deliveries (the delivery health they rebuild), and daily
+REFRESH = ((_AC.any_deps_updated() | _AC.cron_tick_passed("0 6 * * *")).since_last_handled()
+           | (_AC.missing() & ~_AC.execution_failed())) & ~_AC.any_deps_in_progress() & ~_AC.in_progress()
 
 
 def build_inventory_asset(registry: Registry, reports_dir: Path, stale_days: int = DEFAULT_STALE_DAYS
                           ) -> dg.AssetsDefinition:
     @dg.asset(
         key=INVENTORY_KEY, group_name="inventory", owners=["team:district-data"], kinds={"html", "csv"},
-        automation_condition=dg.AutomationCondition.on_cron("0 6 * * *"),
+        deps=[HEALTH_KEY], automation_condition=REFRESH.with_label("when missing, after deliveries, daily"),
         description="Every integration in the registry with who, what, when, where, why and how data moves, the "
-                    f"last successful delivery, and candidates to disable (no file for {stale_days} days).",
+                    f"last successful delivery, today's rejected files, and candidates to disable (no file for "
+                    f"{stale_days} days). Built when the hub starts, after each batch of deliveries and daily.",
     )
     def _inventory(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         rows = build_inventory(registry, FEEDS, warehouse.get(), stale_days=stale_days)

@@ -37,6 +37,12 @@ def registry_path() -> Path:
     return Path(os.environ.get("HUB_REGISTRY", PROJECT_ROOT / "demo" / "registry.yaml")).resolve()
 
 
+def warehouse_url() -> str:
+    """The warehouse the UI's runs use: $HUB_WAREHOUSE_URL, else the DuckDB file under the hub's home (the CLI reads
+    the same one by default)."""
+    return os.environ.get("HUB_WAREHOUSE_URL") or f"duckdb:///{hub_home() / 'warehouse.duckdb'}"
+
+
 def build_definitions(path: Path | None = None) -> dg.Definitions:
     """Assets, checks, jobs and sensors for every enabled integration in the registry."""
     # Student data at rest: whatever the hub writes (archive, zip members, import logs, row-error reports, the DuckDB
@@ -66,7 +72,7 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
     assets += source_specs(project)
     sensors.append(automation_sensor(reporting))
     sensors.append(build_notification_sensor(registry, FEEDS))
-    url = dg.EnvVar("HUB_WAREHOUSE_URL") if os.environ.get("HUB_WAREHOUSE_URL") else f"duckdb:///{hub_home() / 'warehouse.duckdb'}"
+    url = dg.EnvVar("HUB_WAREHOUSE_URL") if os.environ.get("HUB_WAREHOUSE_URL") else warehouse_url()
     return dg.Definitions(
         assets=assets, asset_checks=checks, jobs=jobs, sensors=sensors, schedules=schedules,
         executor=hub_executor(),

@@ -67,16 +67,24 @@ def _listening(host: str, port: int) -> bool:
 
 
 def _stop(procs: dict[str, subprocess.Popen]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # each service leads its own group: run workers stop with it
-    deadline = time.monotonic() + STOP_SECONDS
-    for proc in procs.values():
+    """Stop the services in reverse start order (the code server last: the others call it while they stop): SIGTERM
+    to each service's process group, a grace period, then SIGKILL to whatever is left of the group (a service's own
+    children, such as a run in progress, may outlive it)."""
+    for proc in reversed(procs.values()):
+        _signal_group(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            proc.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            pass
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)  # each service leads its own group
+    except ProcessLookupError:
+        pass
 
 
 def main() -> int:
@@ -99,12 +107,14 @@ def main() -> int:
     procs: dict[str, subprocess.Popen] = {}
     try:
         for name, argv in commands(env).items():
-            print(f"starting {name}: {' '.join(argv)}", flush=True)
             procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+            print(f"started {name} (pid {procs[name].pid}): {' '.join(argv)}", flush=True)
             if name == "code-server":  # the others load the code location from it
                 deadline = time.monotonic() + CODE_SERVER_START_SECONDS
                 while not _listening(env["HUB_GRPC_HOST"], int(env["HUB_GRPC_PORT"])):
-                    if stopping or procs[name].poll() is not None or time.monotonic() > deadline:
+                    if stopping:
+                        return 0
+                    if procs[name].poll() is not None or time.monotonic() > deadline:
                         print("code server did not start", file=sys.stderr)
                         return 1
                     time.sleep(1)

@@ -185,6 +185,7 @@ def districts_confirm(args: argparse.Namespace) -> int:
 from hub import inventory_cli  # noqa: E402,F401  registers `hub inventory`
 from hub import students_cli  # noqa: E402,F401  registers `hub students exit|reactivate|inactive`
 from hub import deliveries_cli  # noqa: E402,F401  registers `hub deliveries reapply`
+from hub import holds_cli  # noqa: E402,F401  registers `hub holds list|approve|discard`
 
 if __name__ == "__main__":
     from hub.cli import main as registered_main  # the module the subcommands registered with

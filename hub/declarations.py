@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.hold_rules import HoldRules
 from hub.schedule_rules import Blackout, Window
 
 if TYPE_CHECKING:
@@ -109,6 +110,14 @@ class LinkRequest:
     file_type: str
 
 
+@dataclass(frozen=True)
+class Need:
+    """Another feed whose delivery of the same night (same district) a feed's days wait for (hub/dependencies.py)."""
+
+    feed: str
+    why: str = ""
+
+
 class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -139,6 +148,9 @@ class Feed:
     default_window: Window | None = None  # daily processing window (local time)
     default_pause: Blackout | None = None  # e.g. a yearly summer pause
     default_cadence: Literal["nightly", "weekdays", "weekly"] | None = None  # how often a delivery is expected
+    main_file: str = ""  # the file type a day is reported by (inventory rows); default: the first declared
+    needs: tuple[Need, ...] = ()  # feeds whose same-night delivery its days wait for (bounded by the registry)
+    default_holds: HoldRules = HoldRules()  # when a delivery waits for a person's approval (hub/hold_rules.py)
 
     def file_type_for(self, file_name: str, patterns: tuple[str, ...] = (),
                       file_patterns: Mapping[str, tuple[str, ...]] | None = None) -> FileType | None:
@@ -152,6 +164,9 @@ class Feed:
     def elements(self) -> tuple[str, ...]:
         """The student data elements the feed may carry (the columns' element tags), sorted."""
         return tuple(sorted({c.element for ft in self.files for c in ft.columns if c.element}))
+
+    def main_file_type(self) -> str:
+        return self.main_file or self.files[0].name
 
     def reference_types(self) -> frozenset[str]:
         """The file types declared `load="reference"` (outside a delta feed's day order, never stale)."""

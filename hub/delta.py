@@ -8,6 +8,8 @@ Rules (docs/feeds/edreflect.md):
 - A new delivery for a day that is already applied or older than an applied day (a re-import or late arrival)
   empties the integration's rows in the target tables and replays every day in order, so the result always equals
   applying all deliveries once in order. A re-upload replaces its file type of that day; a day's other files stay.
+- A day held for a person's approval (hub/holds.py) holds the days after it, as a gap does; a discarded day
+  counts as delivered (the days after it proceed) and is never applied.
 - File types declared `load="reference"` (reference data such as a crosswalk) are outside the day order: each
   delivery applies on its own as soon as it is staged, before the days; they never hold a day, are never held and
   never start a replay. A replay re-applies them (in the order received) before the days.
@@ -27,6 +29,7 @@ from hub.declarations import Feed
 from hub.tables import deliveries
 
 HELD = "held: "
+DONE = ("applied", "discarded")  # a day of these needs nothing more
 
 
 @dataclass
@@ -45,7 +48,7 @@ def _days(conn: sa.Connection, integration_id: str,
           reference: frozenset[str]) -> tuple[dict[str, dict[str, ledger.Delivery]], set[str]]:
     """Per delivery day, the newest importable delivery of each dated file type; and the days with any applied one."""
     rows = conn.execute(sa.select(deliveries).where(
-        deliveries.c.integration_id == integration_id, deliveries.c.status.in_(ledger.IMPORTABLE),
+        deliveries.c.integration_id == integration_id, deliveries.c.status.in_((*ledger.IMPORTABLE, "discarded")),
         deliveries.c.file_type.not_in(reference) if reference else sa.true())
         .order_by(deliveries.c.discovered_at, deliveries.c.mtime)).all()  # as received: never by mtime
     days: dict[str, dict[str, ledger.Delivery]] = {}
@@ -56,7 +59,7 @@ def _days(conn: sa.Connection, integration_id: str,
             applied.add(d.partition_date)
         files = days.setdefault(d.partition_date, {})
         kept = files.get(d.file_type)
-        if d.status == "rejected" and kept is not None and kept.status in ("staged", "applied"):
+        if d.status in ("rejected", "discarded") and kept is not None and kept.status in ("staged", "applied"):
             continue  # a rejected re-upload leaves the day's good version in place
         files[d.file_type] = d  # otherwise the version received last wins
     return dict(sorted(days.items())), applied
@@ -91,7 +94,7 @@ def apply_in_order(conn: sa.Connection, feed: Feed, integration_id: str, distric
     days, applied = _days(conn, integration_id, reference)
     references = _references(conn, integration_id, reference)
     result = OrderResult()
-    pending = [day for day, files in days.items() if any(d.status != "applied" for d in files.values())]
+    pending = [day for day, files in days.items() if any(d.status not in DONE for d in files.values())]
     result.replayed = bool(pending) and any(day >= pending[0] for day in applied)  # a re-import or late day
     if result.replayed:
         for table in feed.target_tables:
@@ -111,7 +114,12 @@ def apply_in_order(conn: sa.Connection, feed: Feed, integration_id: str, distric
             if gap > cadence_days:
                 first_missing = dt.date.fromisoformat(previous) + dt.timedelta(days=1)
                 hold = f"{HELD}the delivery of {first_missing.isoformat()} is missing"
-        if hold is None and any(d.status not in ("staged", "applied") for d in files.values()):
+        if hold is None and any(d.status == "held" for d in files.values()):
+            hold = f"{HELD}the delivery of {day} is held for approval"
+            result.held[day] = hold
+            previous = day
+            continue
+        if hold is None and any(d.status not in ("staged", *DONE) for d in files.values()):
             hold = f"{HELD}the delivery of {day} is not staged yet (or was rejected)"
             result.held[day] = hold
             previous = day
@@ -122,7 +130,8 @@ def apply_in_order(conn: sa.Connection, feed: Feed, integration_id: str, distric
             ledger.set_status(conn, ids, "staged", hold, run_id, back=True)  # a replay removed an applied day's rows
             result.held[day] = hold
             continue
-        if not result.replayed and all(d.status == "applied" for d in files.values()):
+        files = {t: d for t, d in files.items() if d.status != "discarded"}
+        if not files or (not result.replayed and all(d.status == "applied" for d in files.values())):
             continue
         _merge(result.stats, apply_day(files))
         ledger.set_status(conn, [d.delivery_id for d in files.values()], "applied", run_id=run_id)

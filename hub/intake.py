@@ -22,6 +22,8 @@ from hub import ledger
 from hub.container_members import record_skipped_members
 from hub.containers import ContainerError, other_members, unpack
 from hub.declarations import Feed, FileType
+from hub.dependencies import dependency_hold, epoch, reapply
+from hub.limits import xlsx_problem, zip_problem
 from hub.parsing import FileFormatError, open_table
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
@@ -51,6 +53,7 @@ class PartitionRun:
     day: str
     file_types: set[str] = field(default_factory=set)
     delivery_ids: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)  # needed deliveries applied since the day ran (a re-apply)
 
 
 @dataclass
@@ -98,7 +101,8 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
                     _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, now,
                              runs, result, None if day else hold, day)
             if day is None:  # a fetch inside a run is timed by its schedule or operator, not held
-                _waiting(feed, integration, warehouse, hold, now, runs, result)
+                _waiting(registry, feed, integration, warehouse, hold, now, runs, result)
+                _reapply(registry, feed, integration, warehouse, runs, result)
     except TransportError as exc:
         result.error = str(exc)
     except OSError as exc:  # e.g. the archive's disk is full
@@ -265,10 +269,13 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
     if file_type != CONTAINER and feed.load == "delta" and file_type not in feed.reference_types():
         base["partition_date"] = export_day(feed.file_type_for(remote.name) or feed.files[0], remote.path,
                                             got.path) or day
+    if hold is None and feed.needs:
+        with warehouse.begin() as conn:
+            hold = dependency_hold(conn, registry, feed, integration, day, now, now)
     if file_type == CONTAINER:
         _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result, hold)
         return
-    _record_file(feed, warehouse, base, got.sha256, str(got.path), hold, runs, result)
+    _record_file(feed, integration, warehouse, base, got.sha256, str(got.path), hold, runs, result)
 
 
 _DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
@@ -299,8 +306,8 @@ def _iso(year: str, month: str, day: str) -> str | None:
         return None
 
 
-def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, archive_path: str, hold: str | None,
-                 runs: dict[str, PartitionRun], result: TickResult) -> None:
+def _record_file(feed: Feed, integration: Integration, warehouse: Warehouse, base: dict, sha256: str,
+                 archive_path: str, hold: str | None, runs: dict[str, PartitionRun], result: TickResult) -> None:
     """Ledger row for one received file; identical bytes start no run, a hold waits, anything else joins a run.
 
     For delta feeds identical bytes on another day are a new change set (e.g. the same ids modified again); reference
@@ -312,9 +319,19 @@ def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, arch
         status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
         if hold and not same:  # archived now, run when the window opens (or by an operator's materialization)
             status, reason = "waiting", hold
+        bomb = None if same else _workbook_problem(integration, archive_path)
+        if bomb:  # kept in the archive but not importable (no archive_path): staging never opens it
+            status, reason, archive_path = "rejected", f"{base['file_name']}: not imported: {bomb}", None
         if not ledger.record(conn, **base, sha256=sha256, archive_path=archive_path, status=status, reason=reason):
             result.counts["already received (by a concurrent tick)"] += 1
             return
+        if bomb:
+            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
+                                    file_name=base["file_name"], gate="limits", reason=str(reason),
+                                    delivery_id=base["delivery_id"])
+    if bomb:
+        result.counts["rejected: beyond the integration's limits"] += 1
+        return
     if same:
         result.counts["re-uploaded with identical bytes (no run)"] += 1
     if same or hold:
@@ -323,6 +340,12 @@ def _record_file(feed: Feed, warehouse: Warehouse, base: dict, sha256: str, arch
     run = runs.setdefault(base["partition_date"], PartitionRun(base["district_id"], base["partition_date"]))
     run.file_types.add(base["file_type"])
     run.delivery_ids.append(base["delivery_id"])
+
+
+def _workbook_problem(integration: Integration, archive_path: str) -> str | None:
+    """Why an XLSX workbook would expand beyond the integration's limits (None for other files)."""
+    path = Path(archive_path)
+    return xlsx_problem(path, integration.limits) if path.suffix.lower() == ".xlsx" else None
 
 
 CONTAINER = "container"  # ledger file type of an archive whose members are the delivery's files
@@ -341,6 +364,8 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
 
     expected = ", ".join(feed.all_patterns(integration.file_patterns))
     try:
+        if problem := zip_problem(got.path, integration.limits):  # from the zip's directory: nothing inflated yet
+            raise ContainerError(f"{base['file_name']}: not unpacked: {problem}")
         members = list(unpack(archive, got.path, integration.id, day, lambda n: type_of(n) is not None))
         status, reason = ("unpacked", f"{len(members)} member(s) received") if members else (
             "rejected", f"no file of this feed inside (expected {expected})")
@@ -366,19 +391,26 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
         with warehouse.begin() as conn:
             if ledger.get(conn, member["delivery_id"]):
                 continue
-        _record_file(feed, warehouse, member, m.sha256, str(m.path), hold, runs, result)
+        _record_file(feed, integration, warehouse, member, m.sha256, str(m.path), hold, runs, result)
 
 
-def _waiting(feed: Feed, integration: Integration, warehouse: Warehouse, hold: str | None, now: float,
-             runs: dict[str, PartitionRun], result: TickResult) -> None:
-    """Deliveries waiting for the window or a blackout: report while they wait; once free, run them (or skip stale
-    ones)."""
+def _waiting(registry: Registry, feed: Feed, integration: Integration, warehouse: Warehouse, hold: str | None,
+             now: float, runs: dict[str, PartitionRun], result: TickResult) -> None:
+    """Deliveries waiting for the window, a blackout or a feed they need: report while they wait; once free, run them
+    (or skip stale ones)."""
     with warehouse.begin() as conn:
         waiting = ledger.with_status(conn, integration.id, "waiting")
         if waiting and hold:
             result.counts[f"waiting: {hold}"] += len(waiting)
             return
         for d in waiting:
+            since, reason = ledger.received(conn, d.delivery_id)
+            if feed.needs and (need := dependency_hold(conn, registry, feed, integration, d.partition_date,
+                                                       epoch(since), now)):
+                if need != reason:  # the reason says what for, as of now
+                    ledger.set_status(conn, [d.delivery_id], "waiting", need)
+                result.counts[f"waiting: {need}"] += 1
+                continue
             mtime = d.mtime.replace(tzinfo=dt.timezone.utc).timestamp()
             stale = None if d.file_type in feed.reference_types() else stale_reason(
                 mtime, now, integration.max_file_age_days, _newest_processed(conn, feed, integration, d.file_type),
@@ -391,3 +423,19 @@ def _waiting(feed: Feed, integration: Integration, warehouse: Warehouse, hold: s
             run = runs.setdefault(d.partition_date, PartitionRun(integration.district, d.partition_date))
             run.file_types.add(d.file_type)
             run.delivery_ids.append(d.delivery_id)
+
+
+def _reapply(registry: Registry, feed: Feed, integration: Integration, warehouse: Warehouse,
+             runs: dict[str, PartitionRun], result: TickResult) -> None:
+    """Days that ran before a delivery they need of the same day was applied run again (hub/dependencies.py)."""
+    if not feed.needs:
+        return
+    with warehouse.begin() as conn:
+        again = reapply(conn, registry, feed, integration)
+    for delivery_id, day, file_type, after in again:
+        run = runs.setdefault(day, PartitionRun(integration.district, day))
+        if delivery_id not in run.delivery_ids:
+            run.file_types.add(file_type)
+            run.delivery_ids.append(delivery_id)
+            run.after.append(after)
+            result.counts["applied again: a delivery they need arrived"] += 1

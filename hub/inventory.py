@@ -23,7 +23,7 @@ SUCCESS = ("staged", "applied")
 COLUMNS = ("Source", "Destination", "District Contact", "Method", "Filtering", "Path", "Timing", "Start Date",
            "Ticket Number", "Local Location", "Notes", "Integration", "District", "Feed", "Enabled",
            "Last Successful Delivery", "Rows In It", "Days Since Last File", "Data Elements", "Why",
-           "Data Sharing Agreement", "Disable Candidate")
+           "Data Sharing Agreement", "Rejected Today", "Disable Candidate")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class Activity:
     last_file_at: dt.datetime | None = None
     last_success_at: dt.datetime | None = None
     last_success_id: str | None = None
-    rows: int | None = None
+    rows: int | None = None  # of the last successful day's main file (Feed.main_file_type), else its newest file
+    rejected_today: int = 0  # files blocked today (UTC)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class InventoryRow:
             a.last_success_at.isoformat(sep=" ", timespec="minutes") if a.last_success_at else "",
             "" if a.rows is None else str(a.rows),
             "" if self.days_since_last_file is None else str(self.days_since_last_file),
-            "; ".join(self.elements), i.purpose, i.agreement, "yes" if self.disable_candidate else "")))
+            "; ".join(self.elements), i.purpose, i.agreement, str(a.rejected_today) if a.rejected_today else "",
+            "yes" if self.disable_candidate else "")))
 
 
 def build_inventory(registry: Registry, feeds: Mapping[str, Feed], warehouse: Warehouse | None = None, *,
@@ -82,27 +84,40 @@ def build_inventory(registry: Registry, feeds: Mapping[str, Feed], warehouse: Wa
 
 
 def _activity(warehouse: Warehouse, registry: Registry, feeds: Mapping[str, Feed]) -> dict[str, Activity]:
-    """Last file and last successful delivery per integration; rows = staged rows of that delivery."""
+    """Last file, last successful delivery (the newest successful day's main file) and today's rejections per
+    integration."""
     with warehouse.begin() as conn:
         if not sa.inspect(conn).has_table("deliveries", schema="ops"):
             return {}
         d = deliveries.c
         last_file = dict(conn.execute(sa.select(d.integration_id, sa.func.max(d.mtime)).group_by(d.integration_id)).all())
-        ranked = sa.select(d.integration_id, d.delivery_id, d.mtime, d.feed, sa.func.row_number().over(
-            partition_by=d.integration_id, order_by=(d.mtime.desc(), d.discovered_at.desc())).label("n")
-        ).where(d.status.in_(SUCCESS)).subquery()
-        r = ranked.c
-        best = conn.execute(sa.select(r.integration_id, r.delivery_id, r.mtime, r.feed).where(r.n == 1)).all()
+        midnight = dt.datetime.combine(dt.datetime.now(dt.timezone.utc).date(), dt.time())
+        rejected = dict(conn.execute(sa.select(d.integration_id, sa.func.count()).where(
+            d.status == "rejected", d.updated_at >= midnight).group_by(d.integration_id)).all())
+        newest_day = sa.select(d.integration_id, sa.func.max(d.partition_date).label("day")).where(
+            d.status.in_(SUCCESS)).group_by(d.integration_id).subquery()
+        candidates = conn.execute(sa.select(d.integration_id, d.delivery_id, d.mtime, d.feed, d.file_type, d.row_count)
+                                  .join(newest_day, sa.and_(newest_day.c.integration_id == d.integration_id,
+                                                            newest_day.c.day == d.partition_date))
+                                  .where(d.status.in_(SUCCESS))).all()
+        best: dict[str, tuple[tuple[bool, dt.datetime], sa.Row]] = {}
+        for c in candidates:  # the main file first (a SIRAS day's demographics, not its 504 file), then the newest
+            feed = feeds.get(c.feed)
+            rank = (feed is not None and feed.main_file_type() == c.file_type, c.mtime)
+            if c.integration_id not in best or rank > best[c.integration_id][0]:
+                best[c.integration_id] = (rank, c)
         out = {}
-        for iid, did, mtime, feed in best:
-            out[iid] = Activity(last_file.get(iid), mtime, did, _rows(conn, feeds.get(feed), did))
+        for iid, (_, c) in best.items():
+            rows = c.row_count if c.row_count is not None else _rows(conn, feeds.get(c.feed), c.delivery_id)
+            out[iid] = Activity(last_file.get(iid), c.mtime, c.delivery_id, rows, rejected.get(iid, 0))
         for iid, mtime in last_file.items():
-            out.setdefault(iid, Activity(last_file_at=mtime))
+            out.setdefault(iid, Activity(last_file_at=mtime, rejected_today=rejected.get(iid, 0)))
     return out
 
 
 def _rows(conn: sa.Connection, feed: Feed | None, delivery_id: str) -> int | None:
-    """Rows the delivery staged (it is in exactly one file type's staging table)."""
+    """Rows the delivery staged (it is in exactly one file type's staging table): deliveries staged before the
+    ledger kept row_count."""
     if feed is None:
         return None
     inspector = sa.inspect(conn)

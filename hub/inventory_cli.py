@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
@@ -21,13 +20,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of stdout")
     parser.add_argument("--stale-days", type=int, default=DEFAULT_STALE_DAYS,
                         help=f"flag enabled integrations with no file for more days (default {DEFAULT_STALE_DAYS})")
-    parser.add_argument("--warehouse", metavar="URL", help="warehouse URL for delivery activity "
-                        "(default: $HUB_WAREHOUSE_URL; without one, the registry alone)")
+    parser.add_argument("--warehouse", metavar="URL", help="warehouse URL for delivery activity (default: the one "
+                        "the UI uses: $HUB_WAREHOUSE_URL, else .hub/warehouse.duckdb; none there: the registry alone)")
 
 
 @subcommand("inventory", "List every integration: who, what, when, where, why and how data moves.", _arguments)
 def inventory(args: argparse.Namespace) -> int:
-    from dagster_project.definitions import load_hub_registry  # the registry as the UI loads it
+    from dagster_project.definitions import load_hub_registry, warehouse_url  # the registry and warehouse of the UI
     from feeds import FEEDS
     if args.stale_days < 0:
         raise UsageError("--stale-days must be >= 0")
@@ -35,7 +34,9 @@ def inventory(args: argparse.Namespace) -> int:
         registry = load_hub_registry(args.registry.resolve() if args.registry else None)
     except RegistryError as exc:
         raise UsageError(str(exc)) from exc
-    url = args.warehouse or os.environ.get("HUB_WAREHOUSE_URL")
+    url = args.warehouse or warehouse_url()
+    if url.startswith("duckdb:///") and not Path(url.removeprefix("duckdb:///")).exists():
+        url = ""  # no hub has run here yet: nothing delivered, and no empty warehouse file made by a listing
     rows = build_inventory(registry, FEEDS, Warehouse(url) if url else None, stale_days=args.stale_days)
     if args.format == "csv":
         text = to_csv(rows)

@@ -195,6 +195,13 @@ def log_ingest_error(conn: sa.Connection, *, integration_id: str, district_id: s
                 file_name, district_id, gate, now.isoformat(timespec="seconds"), reason)
 
 
+def received(conn: sa.Connection, did: str) -> tuple[dt.datetime, str | None]:
+    """When the delivery was first received (naive UTC), and the reason of its status."""
+    row = conn.execute(sa.select(deliveries.c.discovered_at, deliveries.c.reason)
+                       .where(deliveries.c.delivery_id == did)).one()
+    return row.discovered_at, row.reason
+
+
 def with_status(conn: sa.Connection, integration_id: str, status: str) -> list[Delivery]:
     """An integration's deliveries in one status, oldest modification first."""
     rows = conn.execute(sa.select(deliveries).where(deliveries.c.integration_id == integration_id,

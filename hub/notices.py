@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from hub import holds
 from hub.declarations import Feed
 from hub.freshness import Freshness, check_name
 from hub.registry import Registry
@@ -98,9 +100,20 @@ def reason_line(conn: sa.Connection, event: DeliveryEvent) -> list[str]:
     return [f"Why: {event.reason}"] if event.reason else []
 
 
+def hold_preview(conn: sa.Connection, event: DeliveryEvent) -> list[str]:
+    """What the held delivery would change (counts per table and field, the mapping of a first file), and how to
+    decide."""
+    row = holds.hold_of(conn, event.delivery_id)
+    if row is None:
+        return []
+    return [*holds.preview_lines(json.loads(row.preview)),
+            f"Decide: hub holds approve {event.delivery_id} --by NAME (or hub holds discard), or materialize the "
+            "partition's apply asset in the Dagster UI with decision, delivery_id and by in its run config."]
+
+
 DETAILS: dict[str, list[Detail]] = {
     "blocked": [gate_reasons, row_error_counts, files_beside_archive],
-    "held": [reason_line, files_beside_archive],
+    "held": [reason_line, hold_preview, files_beside_archive],
     "failed": [reason_line, files_beside_archive],
 }
 

@@ -63,6 +63,7 @@ class TableReader:
     _cells: int = 0  # CSV: cells on the header row, trailing blank ones included
     _arrow: bool = False  # CSV: try Arrow's reader first (quotes balanced, single-line header)
     _rows: Iterator[list[str]] | None = field(default=None, repr=False)  # spreadsheet rows left open by open_table
+    max_cells: int | None = None  # spreadsheets: cells read before the file is refused (archive bombs)
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         """Frames of <= chunk_rows rows: one TEXT column per matched canonical name ('' for blank) plus ROW."""
@@ -71,7 +72,7 @@ class TableReader:
             return
         rows, self._rows = self._rows, None  # reuse the open workbook once: loading one can take long
         if rows is None:
-            rows = READERS[self.encoding](self.path, self.sheet)
+            rows = READERS[self.encoding](self.path, self.sheet, self.max_cells)
             next(rows, None)  # header
         n, buf, numbers = self._width, [], []
         for number, cells in enumerate(chain(rows, [None]), start=2):  # None: flush
@@ -268,7 +269,7 @@ def _match(path: Path, headers: list[str], aliases: Mapping[str, Sequence[str]])
 
 
 def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int = 100_000,
-               sheet: str | None = None) -> TableReader:
+               sheet: str | None = None, max_cells: int | None = None) -> TableReader:
     """Open a .csv/.txt, .xlsx or .xls file, read its header row and match it against aliases."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -279,7 +280,7 @@ def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int
         encoding, delimiter, balanced, headers = _scan(path)
     elif suffix in (".xlsx", ".xls"):
         encoding = suffix[1:]
-        rows = READERS[encoding](path, sheet)
+        rows = READERS[encoding](path, sheet, max_cells)
         headers = next(rows, [])
     else:
         raise FileFormatError(f"{path.name}: unsupported file type {suffix or '(none)'!r}")
@@ -292,4 +293,4 @@ def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int
         raise FileFormatError(f"{path.name}: no header row")
     positions, unmatched = _match(path, headers, aliases)
     return TableReader(path, encoding, {k: headers[p] for k, p in positions.items()}, unmatched,
-                       chunk_rows, sheet, delimiter, positions, len(headers), cells, arrow, rows)
+                       chunk_rows, sheet, delimiter, positions, len(headers), cells, arrow, rows, max_cells)

@@ -17,6 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.declarations import Feed
+from hub.hold_rules import HoldRules
+from hub.limits import ArchiveLimits
 from hub.notification_settings import EnvName, NotificationSettings, Recipients
 from hub.schedule_rules import Blackout, Window
 
@@ -98,6 +100,7 @@ class Integration(_Strict):
     # SFTP files up to this size that keep their name, size and mtime are downloaded and hashed again every tick, so a
     # re-upload that preserves the timestamp (WinSCP's default) is still taken; 0: never. Drop folders: every file.
     rehash_max_bytes: Annotated[int, Field(ge=0)] = 16 * 1024 * 1024
+    limits: ArchiveLimits = ArchiveLimits()  # what a zip or XLSX may expand to (archive bombs are refused)
     date_formats: tuple[str, ...] = ()  # overrides the feed's accepted date formats (e.g. the SIS writes MM/DD/YYYY)
     value_maps: dict[str, dict[str, str]] = {}  # column -> {SIS code: hub code}, e.g. grade: {K: KN}
     headers: dict[str, tuple[str, ...]] = {}  # column -> this district's own headers for it, beside the feed's aliases
@@ -106,6 +109,9 @@ class Integration(_Strict):
     window: Window | None = None  # daily processing window (local time); None: any time
     blackouts: tuple[Blackout, ...] = ()  # this integration's pauses
     max_file_age_days: Annotated[int, Field(ge=1)] = 7  # older files are skipped, not processed
+    # how long a delivery waits for the same night's delivery of a feed its feed needs (Feed.needs) before it runs
+    # with the latest applied one
+    dependency_wait_minutes: Annotated[int, Field(ge=0)] = 120
     # Absent: the feed's default (hub/declarations.Feed); null: none.
     pause: Blackout | None = None  # the integration's own pause (e.g. SIRAS's yearly summer pause)
     cadence: Literal["nightly", "weekdays", "weekly"] | None = None  # how often a delivery is expected
@@ -113,6 +119,9 @@ class Integration(_Strict):
     purpose: str = ""  # why the data moves (the DIG's "why")
     agreement: str = ""  # the data-sharing agreement that covers it (reference or link)
     alerts: Recipients = Recipients()  # beside `contact.email`: more recipients of its notifications
+    run_retries: Annotated[int, Field(ge=0, le=10)] = 3  # runs that died (not gate failures) are retried this often
+    retry_backoff_seconds: Annotated[int, Field(ge=0)] = 120  # wait before the first retry; doubles for each next one
+    holds: HoldRules = HoldRules()  # when a delivery waits for approval; the fields set here replace the feed's
 
     @field_validator("timezone")
     @classmethod
@@ -245,11 +254,13 @@ def load_registry(path: Path, feeds: Mapping[str, Feed] | None = None) -> Regist
 
 
 def with_feed_defaults(i: Integration, feed: Feed) -> Integration:
-    """The integration with its feed's window, pause and cadence wherever the registry does not set them (an
-    explicit null keeps none)."""
+    """The integration with its feed's window, pause, cadence and hold rules wherever the registry does not set them
+    (an explicit null keeps none; `holds` fields are taken one by one)."""
     given = i.model_fields_set
     defaults = {"window": feed.default_window, "pause": feed.default_pause, "cadence": feed.default_cadence}
-    return i.model_copy(update={k: v for k, v in defaults.items() if k not in given})
+    own = {k: getattr(i.holds, k) for k in i.holds.model_fields_set}
+    return i.model_copy(update={**{k: v for k, v in defaults.items() if k not in given},
+                                "holds": feed.default_holds.model_copy(update=own)})
 
 
 def limited_on_delta(districts: list[District], integrations: list[Integration], blackouts: list[Blackout],

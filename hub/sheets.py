@@ -20,8 +20,9 @@ def cell_text(v: Any) -> str:
     return str(v).strip()
 
 
-def xlsx_rows(path: Path, sheet: str | None) -> Iterator[list[str]]:
-    """All rows as text, header first, streamed (openpyxl read-only mode: memory does not grow with rows)."""
+def xlsx_rows(path: Path, sheet: str | None, max_cells: int | None = None) -> Iterator[list[str]]:
+    """All rows as text, header first, streamed (openpyxl read-only mode: memory does not grow with rows); more than
+    `max_cells` cells read (blank padding included) stop it with a FileFormatError."""
     import openpyxl
 
     try:
@@ -29,13 +30,23 @@ def xlsx_rows(path: Path, sheet: str | None) -> Iterator[list[str]]:
     except Exception as e:
         raise _error(f"{path.name}: not a readable XLSX workbook ({type(e).__name__})") from None
     try:
-        for r in _pick(path, book.sheetnames, sheet, book.worksheets).iter_rows(values_only=True):
-            yield list(map(cell_text, r))
+        rows = (list(map(cell_text, r)) for r in _pick(path, book.sheetnames, sheet, book.worksheets)
+                .iter_rows(values_only=True))
+        yield from _capped(path, rows, max_cells)
     finally:
         book.close()
 
 
-def xls_rows(path: Path, sheet: str | None) -> Iterator[list[str]]:
+def _capped(path: Path, rows: Iterator[list[str]], max_cells: int | None) -> Iterator[list[str]]:
+    cells = 0
+    for row in rows:
+        cells += len(row)
+        if max_cells is not None and cells > max_cells:
+            raise _error(f"{path.name}: more than {max_cells:,} cells, the integration's limit (max_xlsx_cells)")
+        yield row
+
+
+def xls_rows(path: Path, sheet: str | None, max_cells: int | None = None) -> Iterator[list[str]]:
     """All rows as text, header first, from a legacy .xls workbook (read whole: XLS holds at most 65,536 rows)."""
     import xlrd
 
@@ -52,8 +63,7 @@ def xls_rows(path: Path, sheet: str | None) -> Iterator[list[str]]:
         return cell_text(bool(cell.value) if cell.ctype == xlrd.XL_CELL_BOOLEAN else cell.value)
 
     ws = _pick(path, book.sheet_names(), sheet, book.sheets())
-    for i in range(ws.nrows):
-        yield [text(c) for c in ws.row(i)]
+    yield from _capped(path, ([text(c) for c in ws.row(i)] for i in range(ws.nrows)), max_cells)
 
 
 READERS = {"xlsx": xlsx_rows, "xls": xls_rows}

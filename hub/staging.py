@@ -55,22 +55,24 @@ class StageResult:
 
 def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Delivery, *,
                    date_formats: Sequence[str], value_maps: Mapping[str, Mapping[str, str]],
-                   headers: Mapping[str, Sequence[str]] | None = None, chunk_rows: int = 50_000) -> StageResult:
+                   headers: Mapping[str, Sequence[str]] | None = None, chunk_rows: int = 50_000,
+                   max_cells: int | None = None) -> StageResult:
     """Stage `delivery`'s archived file into its staging table; on any row error nothing stays staged.
-    `headers` adds the integration's own headers to the declared ones (column -> headers)."""
+    `headers` adds the integration's own headers to the declared ones (column -> headers); a spreadsheet with more
+    than `max_cells` cells is refused."""
     started = time.monotonic()
     table = staging_table(feed, ft)
     target = f"staging.{table.name}"
     result = StageResult(file_name=delivery.file_name)
     schema = build_schema(ft)
     keys = KeyHashes(ft.unique_key)
-    with warehouse.begin() as conn:
+    with warehouse.begin(lock=delivery.integration_id) as conn:  # two runs of one integration: one after the other
         conn.execute(sa.delete(table).where(table.c.delivery_id == delivery.delivery_id))
         conn.execute(sa.delete(row_errors).where(row_errors.c.delivery_id == delivery.delivery_id))
         load = BulkLoad(warehouse, conn, target)
         try:
             aliases = {c: (*hs, *(headers or {}).get(c, ())) for c, hs in ft.aliases().items()}
-            reader = open_table(Path(delivery.archive_path or ""), aliases, chunk_rows=chunk_rows)
+            reader = open_table(Path(delivery.archive_path or ""), aliases, chunk_rows=chunk_rows, max_cells=max_cells)
             result.encoding, result.columns = reader.encoding, list(reader.columns)
             result.unmatched_headers = list(reader.unmatched_headers)
             record_dropped_columns(conn, delivery, result.unmatched_headers)

@@ -140,19 +140,43 @@ field_audit = sa.Table(
     schema="ops",
 )
 
+holds = sa.Table(  # deliveries held for a person's approval (hub/holds.py): why, what they would change, the decision
+    "holds", metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("integration_id", sa.String, nullable=False),
+    sa.Column("district_id", sa.String, nullable=False),
+    sa.Column("partition_date", sa.String, nullable=False),
+    sa.Column("reason", sa.String, nullable=False),  # the rules it broke, with the counts
+    sa.Column("preview", sa.String, nullable=False),  # JSON: counts per table and field, the mapping; never a value
+    sa.Column("held_at", sa.DateTime, nullable=False),
+    sa.Column("run_id", sa.String),
+    sa.Column("decision", sa.String),  # approved | discarded; NULL while it waits
+    sa.Column("decided_by", sa.String),  # the operator's name as given
+    sa.Column("decided_at", sa.DateTime),
+    schema="ops",
+)
+
+delivery_sizes = sa.Table(  # rows staged per delivery: "much smaller than usual" compares with its predecessors
+    "delivery_sizes", metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    schema="ops",
+)
+
 students = sa.Table(
     "students", metadata,
     sa.Column("student_key", sa.String, nullable=False),  # md5(district_id:state id): stable, not an id itself
     sa.Column("district_id", sa.String, primary_key=True),
-    sa.Column("state_student_id", sa.String, primary_key=True),  # SSID (CA), FLEID (FL), ...
-    sa.Column("local_student_id", sa.String),
-    sa.Column("first_name", sa.String),
-    sa.Column("last_name", sa.String),
+    # SSID (CA), FLEID (FL), ...; "identifying": a change counts toward the hold rule `identity_changed`
+    sa.Column("state_student_id", sa.String, primary_key=True, info={"identifying": True}),
+    sa.Column("local_student_id", sa.String, info={"identifying": True}),
+    sa.Column("first_name", sa.String, info={"identifying": True}),
+    sa.Column("last_name", sa.String, info={"identifying": True}),
     sa.Column("middle_name", sa.String),
     sa.Column("name_suffix", sa.String),
     sa.Column("preferred_first_name", sa.String),
     sa.Column("preferred_last_name", sa.String),
-    sa.Column("birthdate", sa.Date),
+    sa.Column("birthdate", sa.Date, info={"identifying": True}),
     sa.Column("school_code", sa.String),
     sa.Column("site_code", sa.String),
     sa.Column("school_entity", sa.String),  # core.schools entity the school code resolved to

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import paramiko
 from dagster import EnvVar
-from paramiko.sftp import CMD_READ, CMD_STATUS, int64
+from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READ, CMD_READDIR, CMD_STATUS, int64
 
 from resources.transport import RemoteFile, Transport, TransportError
 
@@ -175,7 +175,7 @@ class SftpTransport(Transport):
     def _walk(self, sftp: paramiko.SFTPClient, rel: str) -> Iterator[RemoteFile]:
         directory = posixpath.join(self.remote_dir, rel) if rel else self.remote_dir
         try:
-            entries = sftp.listdir_attr(directory)
+            entries = _listdir(sftp, directory)
         except OSError as exc:
             raise TransportError(f"Cannot list {directory!r} on SFTP for {self._where}: "
                                  f"{exc.strerror or type(exc).__name__}. Ask the server's owner about it.") from None
@@ -186,6 +186,31 @@ class SftpTransport(Transport):
                 yield from self._walk(sftp, child)
             elif stat.S_ISREG(mode):  # symlinks and special files are skipped
                 yield RemoteFile(child, entry.st_size or 0, float(entry.st_mtime or 0))
+
+
+def _listdir(sftp: paramiko.SFTPClient, directory: str) -> list[paramiko.SFTPAttributes]:
+    """SFTPClient.listdir_attr, but a name that is not UTF-8 is kept (surrogateescape, as os.fsdecode does) instead
+    of failing the whole listing: the hub then rejects that one file by its name. Uses paramiko 5.1's request
+    primitives."""
+    kind, msg = sftp._request(CMD_OPENDIR, directory)
+    if kind != CMD_HANDLE:
+        raise paramiko.SFTPError("Expected handle")
+    handle, entries = msg.get_binary(), []
+    while True:
+        try:
+            kind, msg = sftp._request(CMD_READDIR, handle)
+        except EOFError:  # the end of the directory
+            break
+        if kind != CMD_NAME:
+            raise paramiko.SFTPError("Expected name response")
+        for _ in range(msg.get_int()):
+            name = msg.get_string().decode("utf-8", "surrogateescape")
+            longname = msg.get_string().decode("utf-8", "replace")
+            attr = paramiko.SFTPAttributes._from_msg(msg, name, longname)
+            if name not in (".", ".."):
+                entries.append(attr)
+    sftp._request(CMD_CLOSE, handle)
+    return entries
 
 
 class _PipelinedReader(io.RawIOBase):

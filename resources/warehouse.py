@@ -5,6 +5,8 @@ Bulk loads use PostgreSQL COPY or DuckDB's native DataFrame scan, never row-by-r
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import io
 import queue
 import threading
@@ -47,16 +49,33 @@ class Warehouse:
         return self.engine.dialect.name == "duckdb"
 
     @contextmanager
-    def begin(self) -> Iterator[sa.Connection]:
-        """One transaction. On DuckDB, waits while another process holds the file lock."""
-        conn = self._connect()
-        try:
-            with conn.begin():
-                if not self.is_duckdb:
-                    conn.exec_driver_sql(f"SET LOCAL work_mem = '{_PG_WORK_MEM}'")  # sorts and hash joins stay in memory
-                yield conn
-        finally:
-            conn.close()
+    def begin(self, lock: str | None = None) -> Iterator[sa.Connection]:
+        """One transaction. On DuckDB, waits while another process holds the file lock. With `lock` (an integration
+        id), transactions holding the same lock run one after the other, whichever run or process opens them."""
+        with self._duckdb_lock(lock):
+            conn = self._connect()
+            try:
+                with conn.begin():
+                    if not self.is_duckdb:
+                        conn.exec_driver_sql(f"SET LOCAL work_mem = '{_PG_WORK_MEM}'")  # sorts, hash joins in memory
+                        if lock is not None:
+                            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(lock)})
+                    yield conn
+            finally:
+                conn.close()
+
+    @contextmanager
+    def _duckdb_lock(self, lock: str | None) -> Iterator[None]:
+        """DuckDB: an exclusive lock file beside the database per `lock` (processes and threads alike), taken before
+        the connection so that no one waits for it while holding the database."""
+        if lock is None or not self.is_duckdb:
+            yield
+            return
+        folder = Path(self.url.removeprefix("duckdb:///") + ".locks")
+        folder.mkdir(exist_ok=True)
+        with open(folder / hashlib.sha256(lock.encode()).hexdigest()[:16], "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file is closed
+            yield
 
     def _connect(self) -> sa.Connection:
         deadline = time.monotonic() + _LOCK_WAIT_SECONDS
@@ -174,6 +193,11 @@ class BulkLoad:
             self.conn.exec_driver_sql(f"INSERT INTO {self.table} ({_names(df.columns)}) SELECT {select} FROM {view}")
         finally:
             raw.unregister(view)
+
+
+def _lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (signed 64-bit) for a name."""
+    return int.from_bytes(hashlib.sha256(f"hub:{name}".encode()).digest()[:8], "big", signed=True)
 
 
 def _is_text(s: pd.Series) -> bool:

@@ -87,7 +87,9 @@ CA_DISTRICTS = [
 
 def siras_integration(transport: dict, **extra: object) -> dict:
     """A SIRAS integration that runs whenever a file is there: no processing window, no summer pause (SIRAS's
-    defaults are 02:00-07:00 and a yearly summer pause; tests of them pass `window` and `pause`)."""
+    defaults are 02:00-07:00 and a yearly summer pause; tests of them pass `window` and `pause`), its first file
+    applied without review (tests of holds pass `holds`)."""
     return {"id": "siras_abc_unified", "district": "abc_unified", "feed": "siras", "source": "Aeries SIS",
             "destination": "SIRAS", "transport": transport, "contact": {"role": "SIS Administrator"},
-            "start_date": "2024-01-01", "quiet_period_seconds": 0, "window": None, "pause": None, **extra}
+            "start_date": "2024-01-01", "quiet_period_seconds": 0, "window": None, "pause": None,
+            "holds": {"first_file": False}, **extra}

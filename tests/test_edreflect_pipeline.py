@@ -32,7 +32,7 @@ def org_registry(tmp_path: Path, landing: Path, start_date: str = "2024-01-01") 
     return write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [{
         "id": "edreflect_abc", "district": "abc_unified", "feed": "edreflect", "source": "EdReflect",
         "destination": "hub", "transport": {"kind": "folder", "path": str(landing)}, "contact": {"role": "x"},
-        "start_date": start_date, "quiet_period_seconds": 0}])
+        "start_date": start_date, "quiet_period_seconds": 0, "holds": {"first_file": False}}])
 
 
 def put(path: Path, text: str, mtime: float) -> None:

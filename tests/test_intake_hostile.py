@@ -5,6 +5,7 @@ that names the integration and the cause."""
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import subprocess
@@ -77,6 +78,7 @@ def test_hostile_names_are_rejected_once_and_the_other_files_proceed(hub, caplog
     drop(landing, GOOD)
     drop(landing, "back\\slash_demographics.csv")
     drop(landing, "line\nbreak_demographics.csv")
+    drop(landing, os.fsdecode(b"latin\xe9_demographics.csv"))  # not UTF-8
     long_name = "é" * 120 + "_demographics.csv"  # 257 bytes in UTF-8
     transport = Listing(integration.id, landing, ["nul\x00_demographics.csv", long_name])
     caplog.set_level(logging.INFO)
@@ -92,29 +94,34 @@ def test_hostile_names_are_rejected_once_and_the_other_files_proceed(hub, caplog
                                           "a file name",
         "line\\nbreak_demographics.csv": "not received: its name contains a line break or another control character",
         "nul\\x00_demographics.csv": "not received: its name contains a NUL character",
+        "latin\\xe9_demographics.csv": "not received: its name is not valid UTF-8",
         long_name: "not received: its name is 257 bytes long; the hub keeps names of at most 237 bytes"}
-    assert first.skip_reason == "1 new deliveries; 4 rejected: a file name the hub cannot keep"
+    assert first.skip_reason == "1 new deliveries; 5 rejected: a file name the hub cannot keep"
     with wh.begin() as conn:
         logged = conn.execute(sa.text("SELECT count(*) FROM ops.ingest_errors WHERE gate = 'file name'")).scalar()
-    assert logged == 4
+    assert logged == 5
     assert all("\n" not in r.getMessage() and "\x00" not in r.getMessage() for r in caplog.records)
     assert any("line\\nbreak_demographics.csv" in r.getMessage() for r in caplog.records)
 
     again = tick(hub, transport)  # recorded once: the next tick knows them all
-    assert again.runs == [] and again.error is None and again.skip_reason == "5 already received"
+    assert again.runs == [] and again.error is None and again.skip_reason == "6 already received"
     assert ledger(wh) == rows
 
 
 def test_a_full_archive_disk_is_a_skip_reason_and_the_file_is_taken_once_there_is_room(hub, tmp_path):
     _, integration, landing, wh, _ = hub
+    big = "1964212_demographics_504.csv"
     with tmpfs(tmp_path / "small", "64k") as small:
-        drop(landing, GOOD, CONTENT + b"9" * 200_000)
+        drop(landing, GOOD)  # listed first: received before the disk fills
+        drop(landing, big, CONTENT + b"9" * 200_000)
         full = tick(hub, archive=Archive(small))
-        assert full.runs == [] and full.error is not None
+        assert full.error is not None
         assert "siras_abc_unified" in full.error and "No space left on device (ENOSPC)" in full.error
-        assert ledger(wh) == [] and list((small / ".tmp").iterdir()) == []  # nothing recorded, no partial file
+        assert [r.file_types for r in full.runs] == [{"demographics"}]  # the file received before still runs
+        assert ledger(wh) == [(GOOD, "queued", None)] and list((small / ".tmp").iterdir()) == []  # no partial file
     later = tick(hub)
-    assert later.error is None and len(later.runs) == 1 and ledger(wh) == [(GOOD, "queued", None)]
+    assert later.error is None and [r.file_types for r in later.runs] == [{"demographics_504"}]
+    assert ledger(wh) == [(GOOD, "queued", None), (big, "queued", None)]
 
 
 @contextmanager
@@ -180,3 +187,59 @@ def test_new_bytes_under_the_same_name_size_and_mtime_are_a_new_delivery(hub):
         shas = [r[0] for r in conn.execute(sa.text("SELECT sha256 FROM ops.deliveries ORDER BY discovered_at"))]
     assert shas == [hashlib.sha256(CONTENT).hexdigest(), hashlib.sha256(corrected).hexdigest()]
     assert tick(hub).skip_reason == "1 already received"  # the correction is recorded once
+
+
+def test_a_warehouse_that_is_down_is_a_skip_reason_naming_the_integration(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from dagster_project.definitions import build_definitions
+    from tests.conftest import write_registry
+    from tests.harness import tick as sensor_tick
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    drop(landing, GOOD)
+    monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "archive"))
+    monkeypatch.setenv("HUB_WAREHOUSE_URL", "postgresql+psycopg://postgres@127.0.0.1:9/hub")  # nothing listens
+    defs = build_definitions(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS,
+                                            [siras_integration({"kind": "folder", "path": str(landing)})]))
+    t = sensor_tick(defs, dg.DagsterInstance.ephemeral(), "siras_abc_unified__deliveries")
+    assert t.runs == [] and t.cursor is None
+    assert "siras_abc_unified" in t.skip_reason and "OperationalError" in t.skip_reason
+
+
+def test_a_rewritten_zip_with_the_same_size_and_mtime_delivers_its_new_members(tmp_path, warehouse_url):
+    import zipfile
+
+    from feeds.renaissance_star import FEED as STAR
+    from tests.test_archive_limits import NJ, ZIP, star_integration
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+
+    def stored(score: bytes) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:  # stored: the same size whatever the digits
+            zf.writestr(zipfile.ZipInfo("SM.csv", (2026, 1, 1, 0, 0, 0)), b'"StudentStateID","Score"\n"1",' + score)
+        return buf.getvalue()
+
+    wh = Warehouse(warehouse_url)
+    ensure_tables(wh, [STAR])
+    reg = parse_registry({"districts": NJ, "integrations": [star_integration(landing, None)]})
+    integration = reg.integrations[0]
+
+    def star_tick():  # noqa: ANN202
+        return scan(registry=reg, feed=STAR, integration=integration,
+                    transport=FolderTransport(integration.id, landing), archive=Archive(tmp_path / "archive"),
+                    warehouse=wh, cursor={}, now=time.time())
+
+    drop(landing, ZIP, stored(b"500"))
+    assert len(star_tick().runs) == 1
+    rewrite(landing, ZIP, stored(b"501"))
+    again = star_tick()
+    assert len(again.runs) == 1 and again.runs[0].file_types == {"sm"}
+    with wh.begin() as conn:
+        rows = conn.execute(sa.text("SELECT file_name, status FROM ops.deliveries ORDER BY discovered_at")).all()
+    assert [tuple(r) for r in rows] == [(ZIP, "unpacked"), ("SM.csv", "queued"), (ZIP, "unpacked"),
+                                        ("SM.csv", "queued")]
+    assert star_tick().skip_reason == "1 already received"

@@ -1,20 +1,25 @@
 """A real SIRAS import, then the dbt marts built through Dagster on DuckDB and PostgreSQL; the inventory and the
 dropped-column report read the same warehouse."""
 
+import csv
 import datetime as dt
+import io
 import os
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 import yaml
 
 from assets.dbt_assets import DBT_DIR
+from assets.inventory import INVENTORY_KEY
 from dagster_project.definitions import build_definitions, load_hub_registry
 from feeds.peer.rules import LAYOUT
 from demo.seed import DEFAULT_REGISTRY as DEMO, seed
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
+from hub.cli import main as cli_main
 from hub.inventory import build_inventory
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
@@ -96,8 +101,9 @@ def test_marts_refresh_once_per_batch_of_feed_updates(hub, tmp_path):
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     requested = {k for k in marts if after.get_requested_partitions(k)}
     # each model downstream of the feeds once (one run of the dbt multi-asset), not once per landed partition;
-    # nothing else (the inventory runs on its own cron)
-    assert {PROFILE, HEALTH} <= requested and after.total_requested == len(requested)
+    # and the inventory after them (after each batch of deliveries)
+    assert {PROFILE, HEALTH} <= requested and after.total_requested == len(requested) + 1
+    assert after.get_requested_partitions(INVENTORY_KEY) == {None}
     again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
     assert again.total_requested == 0
 
@@ -115,14 +121,15 @@ def _demo(tmp_path: Path, drop_feeds: tuple[str, ...] = ("edreflect",)) -> Path:
 
 
 def _automate(defs: dg.Definitions, instance: dg.DagsterInstance, cursor=None):
-    """What the reporting_automation sensor does: evaluate, then run the requested marts (one run)."""
+    """What the reporting_automation sensor does: evaluate, then run what it requested (the marts and the inventory,
+    one run); returns the marts requested."""
     evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
-    marts = {k for k in defs.resolve_assets_def(PROFILE).keys if evaluation.get_requested_partitions(k)}
+    keys = {k for k in (*defs.resolve_assets_def(PROFILE).keys, INVENTORY_KEY) if evaluation.get_requested_partitions(k)}
     result = None
-    if marts:
+    if keys:
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            instance=instance, asset_selection=list(marts), raise_on_error=False)
-    return evaluation, marts, result
+            instance=instance, asset_selection=list(keys), raise_on_error=False)
+    return evaluation, keys - {INVENTORY_KEY}, result
 
 
 def test_demo_marts_build_from_every_feed(tmp_path: Path, hub_env: dict):
@@ -161,6 +168,29 @@ def test_demo_marts_build_from_every_feed(tmp_path: Path, hub_env: dict):
     assert all(rows > 0 and result == "passed" for _, rows, result in health.values())
     again, requested, _ = _automate(defs, instance, evaluation.cursor)
     assert requested == set()  # nothing new upstream: no rebuild
+
+    # the inventory page was built with the marts (no 06:00 wait): rows of the main file, not the 504 file
+    page = {r["Integration"]: r for r in csv.DictReader(io.StringIO(
+        (Path(hub_env["home"]) / "reports" / "inventory.csv").read_text()))}
+    assert page["siras_santa_ana_unified"]["Rows In It"] == str(len(pd.read_csv(
+        next((tmp_path / ".hub" / "landing" / "santa_ana_unified").glob("*_demographics.csv")), encoding="cp1252")))
+    assert not any(page[i]["Disable Candidate"] for i in order)
+
+
+def test_hub_inventory_reads_the_warehouse_of_the_ui_by_default(tmp_path: Path, monkeypatch, capsys):
+    """`hub inventory` without --warehouse under `make dev`'s environment (no HUB_WAREHOUSE_URL) reads the DuckDB
+    file the UI's runs write, instead of marking every integration a candidate to disable."""
+    monkeypatch.setenv("HUB_HOME", str(tmp_path / ".hub"))
+    monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / ".hub" / "archive"))
+    monkeypatch.delenv("HUB_WAREHOUSE_URL", raising=False)
+    registry = _demo(tmp_path, drop_feeds=("edreflect", "peer", "focus_roster", "classlink", "powerschool",
+                                           "renaissance_star"))
+    defs, instance = build_definitions(registry), dg.DagsterInstance.ephemeral()
+    assert all(r.success for r in tick(defs, instance, "siras_abc_unified__deliveries").runs)
+    assert cli_main(["inventory", "--registry", str(registry), "--format", "csv"]) == 0
+    rows = {r["Integration"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert rows["siras_abc_unified"]["Disable Candidate"] == "" and rows["siras_abc_unified"]["Rows In It"]
+    assert rows["siras_santa_ana_unified"]["Disable Candidate"] == "yes"  # seeded, never run: no file for the hub
 
 
 def test_profile_peer_fields_are_fields_the_peer_layout_declares():

@@ -31,7 +31,7 @@ ENV = ("custom_863", "custom_878", "custom_879")
 def integration(feed: str, transport: dict) -> dict:
     return {"id": f"{feed}_broward", "district": "broward", "feed": feed, "source": "FLDOE / Focus",
             "destination": "Focus student fields", "transport": transport, "contact": {"role": "ESE data"},
-            "start_date": "2024-01-01", "quiet_period_seconds": 0}
+            "start_date": "2024-01-01", "quiet_period_seconds": 0, "holds": {"first_file": False}}
 
 
 def query(sql: str, **params: object) -> list[tuple]:

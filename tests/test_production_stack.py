@@ -5,8 +5,10 @@ and the archive with the stack; a viewer cannot start anything."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import kombu
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -45,6 +48,11 @@ STEPS = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { e
   ... on MessageEvent { message stepKey } ... on EngineEvent { metadataEntries { label ... on TextMetadataEntry { text } } }
   } } } }"""
 PERMISSIONS = "{ permissions { permission value } }"
+SENSORS = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository__",
+  repositoryLocationName: "k12_data_hub"}) { ... on Sensors { results { name sensorState { id status } } } } }"""
+STOP_SENSOR = """mutation($id: String!) { stopSensor(id: $id) { __typename ... on UnauthorizedError { message } } }"""
+BACKFILL = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) { __typename
+  ... on UnauthorizedError { message } } }"""
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
   ... on UnauthorizedError { message } ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 
@@ -169,6 +177,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Stac
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+            _delete_queue(shared["HUB_CELERY_BROKER_URL"], shared["HUB_CELERY_QUEUE"])
+            left = _kill_services_left(log)
+            assert (procs[0].returncode, left) == (0, []), f"the stack did not stop cleanly:\n{log.read_text()[-3000:]}"
 
 
 def _start_worker(workdir: Path, base: dict[str, str], shared: dict[str, str], registry: Path,
@@ -187,6 +198,33 @@ def _start_worker(workdir: Path, base: dict[str, str], shared: dict[str, str], r
                                 preexec_fn=_login_umask)
 
 
+def _delete_queue(broker_url: str, queue: str) -> None:
+    """Leave nothing of this session on the shared broker (Celery declares a durable queue and its exchange)."""
+    with kombu.Connection(broker_url) as conn:
+        channel = conn.default_channel
+        channel.queue_delete(queue)
+        channel.exchange_delete(queue)
+
+
+def _kill_services_left(log: Path) -> list[str]:
+    """Processes of the services the stack's log says it started that are still alive (killed, then named)."""
+    groups = {int(pid): name for name, pid in
+              re.findall(r"^started (\S+) \(pid (\d+)\)", log.read_text(errors="replace"), re.M)}
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _ppid, pgid = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if int(pgid) in groups and state != "Z":  # an exited child nobody reaped is no running service
+            left.append(f"{groups[pgid]}: {cmdline[:200]}")
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+    return left
+
+
 def _login_umask() -> None:
     """Services start with a server's usual umask (022), whatever this test process has."""
     os.umask(0o022)
@@ -197,12 +235,14 @@ def _tag(run: dict, key: str) -> str | None:
 
 
 def _applied(stack: Stack) -> list[dict] | None:
-    """The runs of both integrations once every one has ended; fails at the first run that did not succeed."""
+    """The delivery runs (tagged with their integration) once both integrations' have succeeded; fails at the first
+    run of the stack that did not succeed (delivery runs and the marts runs that follow them alike)."""
     runs = graphql(stack.operator_port, RUNS)["runsOrError"]["results"]
     bad = [r for r in runs if r["status"] in ("FAILURE", "CANCELED")]
     assert not bad, f"runs ended {[(r['runId'], r['status']) for r in bad]}:\n{stack.tail()}"
-    done = {_tag(r, "hub/integration") for r in runs if r["status"] == "SUCCESS"}
-    return runs if done >= {f"siras_{d}" for d in STUDENTS} else None
+    deliveries = [r for r in runs if _tag(r, "hub/integration")]
+    done = {_tag(r, "hub/integration") for r in deliveries if r["status"] == "SUCCESS"}
+    return deliveries if done >= {f"siras_{d}" for d in STUDENTS} else None
 
 
 def test_files_dropped_on_sftp_are_applied_by_the_separate_services(stack: Stack):
@@ -220,7 +260,8 @@ def test_files_dropped_on_sftp_are_applied_by_the_separate_services(stack: Stack
         assert sorted(statuses) == [(f"siras_{d}", "applied") for d in sorted(STUDENTS)]
         assert conn.execute(sa.text("SELECT count(*) FROM core.students")).scalar_one() == sum(STUDENTS.values())
     with sa.create_engine(stack.dagster_db, poolclass=sa.pool.NullPool).connect() as conn:  # Dagster's storage
-        assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar_one() == len(runs)
+        stored = set(conn.execute(sa.text("SELECT run_id FROM runs")).scalars())
+    assert {r["runId"] for r in runs} <= stored
 
 
 def test_the_archive_is_private_to_the_hub(stack: Stack):
@@ -246,12 +287,30 @@ def test_steps_execute_on_the_celery_workers(stack: Stack):
         assert set().union(*on_workers.values()) <= set(stack.workers)
 
 
+def test_the_stack_refuses_to_start_without_its_settings(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(tmp_path), DAGSTER_PG_URL="sqlite:///not-postgres.db",
+               HUB_WAREHOUSE_URL="duckdb:///secret-path.duckdb")
+    done = subprocess.run([sys.executable, str(PROJECT_ROOT / "deploy" / "stack.py")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "DAGSTER_HOME must name a directory holding dagster.yaml" in done.stderr
+    assert "DAGSTER_PG_URL must be a PostgreSQL URL" in done.stderr
+    assert "HUB_WAREHOUSE_URL must be a PostgreSQL URL" in done.stderr
+    assert "secret-path" not in done.stderr and "not-postgres" not in done.stderr  # URLs carry passwords
+
+
 def test_the_embedded_default_runs_steps_in_process(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("HUB_EXECUTOR", raising=False)
     assert hub_executor() is dg.in_process_executor
     monkeypatch.setenv("HUB_EXECUTOR", "multiprocess")
     with pytest.raises(ValueError, match="HUB_EXECUTOR='multiprocess' is not one of in_process, celery"):
         hub_executor()
+
+
+def _intake_sensor(port: int) -> dict:
+    sensors = graphql(port, SENSORS)["sensorsOrError"]["results"]
+    return next(s for s in sensors if s["name"] == "siras_abc_unified__deliveries")
 
 
 def test_runs_are_queued_with_a_global_limit_and_one_run_per_integration(stack: Stack):
@@ -276,10 +335,10 @@ def _loaded(stack: Stack) -> dict | None:
     return data if healthy else None
 
 
-def test_viewers_cannot_launch_runs(stack: Stack):
-    stack.wait("applied deliveries", lambda: _applied(stack))
+def test_viewers_cannot_launch_runs_or_switch_off_intake(stack: Stack):
+    runs = stack.wait("applied deliveries", lambda: _applied(stack))
     viewer_runs = graphql(stack.viewer_port, RUNS)["runsOrError"]["results"]
-    assert {r["runId"] for r in viewer_runs} == {r["runId"] for r in _applied(stack)}  # viewers see the runs
+    assert {r["runId"] for r in runs} <= {r["runId"] for r in viewer_runs}  # viewers see the runs
     allowed = {p["permission"]: p["value"] for p in graphql(stack.viewer_port, PERMISSIONS)["permissions"]}
     assert allowed["launch_pipeline_execution"] is False and allowed["start_schedule"] is False
     operator = {p["permission"]: p["value"] for p in graphql(stack.operator_port, PERMISSIONS)["permissions"]}
@@ -289,5 +348,12 @@ def test_viewers_cannot_launch_runs(stack: Stack):
               "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "2026-01-05|abc_unified"}]}}
     refused = graphql(stack.viewer_port, LAUNCH, {"p": params})["launchRun"]
     assert refused["__typename"] == "UnauthorizedError", refused
-    assert {r["runId"] for r in graphql(stack.operator_port, RUNS)["runsOrError"]["results"]} == {
-        r["runId"] for r in viewer_runs}  # nothing was started
+    backfill = {"assetSelection": [{"path": ["siras", "student_updates"]}], "partitionNames": ["2026-01-05|abc_unified"]}
+    refused = graphql(stack.viewer_port, BACKFILL, {"p": backfill})["launchPartitionBackfill"]  # "Materialize" in the UI
+    assert refused["__typename"] == "UnauthorizedError", refused
+    sensor = _intake_sensor(stack.viewer_port)
+    refused = graphql(stack.viewer_port, STOP_SENSOR, {"id": sensor["sensorState"]["id"]})["stopSensor"]
+    assert refused["__typename"] == "UnauthorizedError", refused
+    assert _intake_sensor(stack.operator_port)["sensorState"]["status"] == "RUNNING"
+    partitions = {_tag(r, "dagster/partition") for r in graphql(stack.operator_port, RUNS)["runsOrError"]["results"]}
+    assert "2026-01-05|abc_unified" not in partitions  # nothing was started

@@ -176,13 +176,17 @@ def test_hostile_remote_names_are_rejected_and_the_valid_file_of_the_tick_is_app
     upload(sftp_dir, "1964212_demographics.csv", data)
     upload(sftp_dir, "old\\1964212_demographics.csv", data)  # a Windows path written as one name
     upload(sftp_dir, "1964212\n_demographics.csv", data)
+    with open(os.fsencode(sftp_dir) + b"/1964212\xff_demographics.csv", "wb") as fh:  # not UTF-8 (a Latin-1 client)
+        fh.write(data)
     t = settle(sftp_hub, pg_instance)
     assert [r.success for r in t.runs] == [True]
     assert count("SELECT count(*) FROM core.students") == 7
-    assert count("SELECT count(*) FROM ops.deliveries WHERE status = 'rejected' AND reason LIKE 'not received: %'") == 2
+    assert count("SELECT count(*) FROM ops.deliveries WHERE status = 'rejected' AND reason LIKE 'not received: %'") == 3
+    assert count("SELECT count(*) FROM ops.deliveries WHERE file_name = '1964212\\xff_demographics.csv' "
+                 "AND reason = 'not received: its name is not valid UTF-8'") == 1
     assert not any("\n" in r.getMessage() for r in caplog.records if r.name.startswith("hub"))
     again = tick(sftp_hub, pg_instance, SENSOR, t.cursor)
-    assert again.runs == [] and again.skip_reason == "3 already received"
+    assert again.runs == [] and again.skip_reason == "4 already received"
 
 
 def sftp_defs(tmp_path: Path, sshd: Sshd, sftp_dir: Path, sftp_env: str, **extra: object) -> dg.Definitions:

@@ -33,7 +33,7 @@ def header(file_name: str) -> list[str]:
 def integration(feed: str, folder: Path, **extra: object) -> dict:
     return {"id": f"{feed}_belleville", "district": "belleville", "feed": feed, "source": feed, "destination": "hub",
             "transport": {"kind": "folder", "path": str(folder)}, "contact": {"role": "Data coordinator"},
-            "start_date": "2024-01-01", "quiet_period_seconds": 0, **extra}
+            "start_date": "2024-01-01", "quiet_period_seconds": 0, "holds": {"first_file": False}, **extra}
 
 
 def belleville(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch):
@@ -99,7 +99,7 @@ def test_chain_links_every_layout_from_a_zip_and_reimport_changes_nothing(hub):
              "SEL.csv": star_rows(r, RENAISSANCE_NAME, header("SEL.csv"), "SEL")}
     t = star(defs, instance, folders, files)
     assert [run.success for run in t.runs] == [True]
-    assert all(checks(t.runs[0]).values()) and len(checks(t.runs[0])) == 9
+    assert all(checks(t.runs[0]).values()) and len(checks(t.runs[0])) == 10  # 3 per file type, the apply's hold
     assert query("SELECT subject, count(*) FROM core.star_assessments GROUP BY 1 ORDER BY 1") == [
         ("early_literacy", 25), ("math", 25), ("reading", 25)]
     sm = files["SM.csv"].iloc[0]

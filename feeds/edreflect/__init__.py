@@ -4,6 +4,7 @@ from feeds.edreflect.layout import DEPRECATED, FILE_TYPES
 from feeds.edreflect.rules import EdreflectOptions, apply
 from feeds.edreflect.targets import TARGET_TABLES
 from hub.declarations import Feed
+from hub.hold_rules import NO_SIZE_RULE
 
 FEED = Feed(
     name="edreflect",
@@ -21,4 +22,5 @@ FEED = Feed(
                        "reference files, then upsert; held while an earlier day is missing."),
     kinds=frozenset({"csv"}),
     deprecated=DEPRECATED,
+    default_holds=NO_SIZE_RULE,  # a day's changes vary in size by nature
 )

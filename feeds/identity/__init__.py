@@ -26,7 +26,7 @@ classlink_users = sa.Table(
     sa.Column("hub_student_key", sa.String, nullable=False),  # md5(district:classlink:sourcedId): the hub student
     sa.Column("district_id", sa.String, primary_key=True),
     sa.Column("sourced_id", sa.String, primary_key=True),
-    sa.Column("email_hash", sa.String),  # md5 of the normalised email
+    sa.Column("email_hash", sa.String, info={"identifying": True}),  # md5 of the normalised email
     sa.Column("status", sa.String),
     sa.Column("listed", sa.Boolean),  # in the newest users.csv (NULL: stored before the hub tracked it)
     *_lineage(), schema="core")
@@ -36,7 +36,7 @@ ps_students = sa.Table(
     sa.Column("ps_key", sa.String, nullable=False),  # md5(district:powerschool:STUDENT_NUMBER)
     sa.Column("district_id", sa.String, primary_key=True),
     sa.Column("student_number", sa.String, primary_key=True),
-    sa.Column("email_hash", sa.String),
+    sa.Column("email_hash", sa.String, info={"identifying": True}),
     sa.Column("school_id", sa.String),
     sa.Column("grade_level", sa.String),
     sa.Column("enroll_status", sa.String),

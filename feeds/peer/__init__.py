@@ -1,6 +1,6 @@
 """Florida PEER extracts (FLDOE, PEER/OUT) into students' ESE fields, following Focus's import rules."""
 
-from hub.declarations import Feed
+from hub.declarations import Feed, Need
 from feeds.peer.rules import LAYOUT, PeerOptions, apply
 
 FEED = Feed(
@@ -18,4 +18,5 @@ FEED = Feed(
     apply_description="Imports the day's PEER files into the students' ESE fields (Focus import rules), audited.",
     kinds=frozenset({"csv"}),
     nightly="Florida PEER nightly import",
+    needs=(Need("focus_roster", "PEER fields go to the students the roster of the same night lists"),),
 )

@@ -8,6 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from feeds.peer.matching import link_students
 from hub.declarations import Column, FileType
 
 LAYOUT = Path(__file__).with_name("layout.yaml")
@@ -68,7 +69,8 @@ class Layout(_Strict):
                                                        s.pattern_rule, s.codes, element=s.element,
                                                        blanks=s.blanks)
                                                 for c, s in spec.columns.items()),
-                     unique_key=spec.unique_key, district_code_in_name=_NAME, description=spec.description)
+                     unique_key=spec.unique_key, district_code_in_name=_NAME, description=spec.description,
+                     link=link_students if "fleid" in spec.columns else None)
             for name, spec in self.files.items())
 
 

@@ -3,7 +3,8 @@ PowerSchool STUDENT_NUMBER and the ClassLink email; rows that cannot be linked g
 
 from __future__ import annotations
 
-from hub.declarations import Feed, FileType, LinkRequest
+from hub.declarations import Feed, FileType, LinkRequest, Need
+from hub.hold_rules import NO_SIZE_RULE
 from feeds.identity import link_by_student_number, link_counts
 from feeds.renaissance_star.columns import COLUMNS
 from feeds.renaissance_star.layouts import star_layout
@@ -35,4 +36,7 @@ FEED = Feed(
                       "are the open items of ops.identity_review. Linked again after each ClassLink or PowerSchool "
                       "import.",
     kinds=frozenset({"csv"}),
+    needs=(Need("classlink", "Star rows link through ClassLink's students"),
+           Need("powerschool", "and PowerSchool's student numbers")),
+    default_holds=NO_SIZE_RULE,  # a file holds the tests taken since the last one: its size varies by nature
 )

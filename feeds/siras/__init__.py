@@ -30,6 +30,7 @@ FEED = Feed(
     options_model=SirasOptions,
     date_formats=("YYYYMMDD", "DD/MM/YYYY"),
     apply_asset="student_updates",
+    main_file="demographics",  # the 504 file is matched first (its name also matches the main pattern)
     apply_description="Applies the day's staged SIRAS files to student profiles (core.students) with a field-level audit.",
     kinds=frozenset({"csv", "excel"}),
     # The spec: imports run nightly between 2 and 7 AM and pause over the summer each year while SIS systems roll

@@ -1,0 +1,130 @@
+"""Benchmark: how soon a file dropped into the demo is applied, under a running `dagster dev` (embedded default).
+
+    python bench/turnaround.py [--files 4] [--timeout 600]
+
+Copies the demo into a temporary directory (SIRAS integrations only, no quiet wait beyond 5 s), starts `dagster dev`
+with deploy/dagster.yaml, waits until it is idle, then drops one new SIRAS file at a time into each district's
+folder. Per run, from the UI's GraphQL: run_start_s = started - created (queue, process start, definitions load),
+turnaround_s = run end - (file stable: written + the quiet period). Prints a table and, last line, the medians:
+turnaround_s=… run_start_s=…
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from demo.seed import dmy  # noqa: E402
+from demo.siras_files import students  # noqa: E402
+
+RUNS = "{ runsOrError { ... on Runs { results { runId status creationTime startTime endTime tags { key value } } } } }"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _runs(port: int) -> list[dict]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": RUNS}).encode(),
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.load(resp)["data"]["runsOrError"]["results"]
+
+
+def _wait(port: int, until: float, done) -> list[dict]:  # noqa: ANN001
+    while time.monotonic() < until:
+        try:
+            runs = _runs(port)
+        except OSError:
+            time.sleep(2)
+            continue
+        if done(runs):
+            return runs
+        time.sleep(2)
+    raise SystemExit("timed out waiting for dagster dev")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", type=int, default=4, help="files dropped per district, one at a time")
+    ap.add_argument("--timeout", type=float, default=600)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="turnaround-"))
+    demo = yaml.safe_load((ROOT / "demo" / "registry.yaml").read_text())
+    demo["integrations"] = [dict(i, quiet_period_seconds=5, poll_seconds=5, window=None, pause=None)
+                            for i in demo["integrations"] if i["feed"] == "siras" and i.get("enabled", True)]
+    (root / "demo").mkdir()
+    (root / "demo" / "registry.yaml").write_text(yaml.safe_dump(demo))
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    port = _port()
+    env = {**os.environ, "DAGSTER_HOME": str(home), "HUB_REGISTRY": str(root / "demo" / "registry.yaml"),
+           "HUB_HOME": str(root / ".hub"), "PYTHONPATH": str(ROOT)}
+    env.pop("HUB_WAREHOUSE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml"),
+                             "-h", "127.0.0.1", "-p", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    dropped: dict[str, float] = {}  # integration/file -> stable at (epoch)
+    try:
+        until = time.monotonic() + args.timeout
+        _wait(port, until, lambda runs: all(r["status"] in ("SUCCESS", "FAILURE") for r in runs))  # up and idle
+        for n in range(args.files):
+            for i in demo["integrations"]:
+                code = next(d for d in demo["districts"] if d["id"] == i["district"])["state_district_id"]
+                folder = root / ".hub" / "landing" / i["district"]
+                folder.mkdir(parents=True, exist_ok=True)
+                frame = dmy(students(200, code, seed=n))
+                path = folder / f"{code}_demographics.csv"
+                frame.to_csv(path, index=False)
+                dropped[f"{i['id']}#{n}"] = path.stat().st_mtime + i["quiet_period_seconds"]
+            ids = {r["runId"] for r in _runs(port)}
+            _wait(port, until, lambda runs: len([r for r in runs if r["runId"] not in ids and r["status"] in (
+                "SUCCESS", "FAILURE")]) >= len(demo["integrations"]))
+        runs = _runs(port)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    rows = []
+    for r in runs:
+        tags = {t["key"]: t["value"] for t in r["tags"]}
+        if tags.get("hub/trigger") != "sensor" or not r["startTime"] or not r["endTime"]:
+            continue
+        candidates = [s for k, s in dropped.items() if k.split("#")[0] == tags.get("hub/integration")
+                      and s <= r["creationTime"]]
+        if candidates:
+            rows.append((tags["hub/integration"], r["status"], r["startTime"] - r["creationTime"],
+                         r["endTime"] - max(candidates)))
+    print(f"{'integration':<28} {'status':<8} {'run_start_s':>11} {'turnaround_s':>12}")
+    for integration, status, start, turn in sorted(rows):
+        print(f"{integration:<28} {status:<8} {start:>11.1f} {turn:>12.1f}")
+    shutil.rmtree(root, ignore_errors=True)
+    if not rows:
+        raise SystemExit("no sensor runs of the dropped files")
+    print(f"turnaround_s={statistics.median(r[3] for r in rows):.1f} "
+          f"run_start_s={statistics.median(r[2] for r in rows):.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Feeds that need another feed's delivery of the same night: PEER waits for the Focus roster (the registry bounds
+the wait), a PEER file matching almost no student is blocked, and a day that ran early is applied again when the
+roster arrives. Real files, sensors and runs, on both warehouses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from dagster_project.definitions import build_definitions
+from demo.peer_files import peer, roster
+from tests.conftest import write_registry
+from tests.harness import tick
+
+FL = [{"id": "broward", "name": "Broward County Public Schools", "state": "FL", "nces_leaid": "1200180",
+       "state_district_id": "06", "timezone": "America/New_York"}]
+
+
+def _integration(feed: str, folder: Path, **extra: object) -> dict:
+    return {"id": f"{feed}_broward", "district": "broward", "feed": feed, "source": "Focus / FLDOE",
+            "destination": "hub", "transport": {"kind": "folder", "path": str(folder)},
+            "contact": {"role": "ESE data"}, "start_date": "2024-01-01", "quiet_period_seconds": 0, **extra}
+
+
+def _query(sql: str) -> list[tuple]:
+    engine = sa.create_engine(os.environ["HUB_WAREHOUSE_URL"], poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+
+def _drop(folder: Path, frames: dict[str, pd.DataFrame]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        frame.to_csv(folder / f"06_{name}.csv", index=False)
+
+
+def _hub(tmp_path: Path, wait_minutes: int) -> tuple[dg.Definitions, dg.DagsterInstance]:
+    registry = write_registry(tmp_path / "registry.yaml", FL, [
+        _integration("focus_roster", tmp_path / "roster"),
+        _integration("peer", tmp_path / "peer", dependency_wait_minutes=wait_minutes)])
+    _drop(tmp_path / "peer", {f"PEER_{k.upper()}": v for k, v in peer(30).items() if k == "ese"})
+    return build_definitions(registry), dg.DagsterInstance.ephemeral()
+
+
+def _roster_arrives(tmp_path: Path, defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    students, enrollment = roster(40)
+    _drop(tmp_path / "roster", {"students": students, "student_enrollment": enrollment})
+    assert [r.success for r in tick(defs, instance, "focus_roster_broward__deliveries").runs] == [True]
+
+
+def test_peer_waits_for_the_roster_of_the_same_night(tmp_path: Path, hub_env: dict):
+    defs, instance = _hub(tmp_path, wait_minutes=60)
+    early = tick(defs, instance, "peer_broward__deliveries")
+    assert early.runs == [] and "waits for focus_roster (focus_roster_broward)" in early.skip_reason
+    assert _query("SELECT status, reason FROM ops.deliveries WHERE feed = 'peer'") == [
+        ("waiting", early.skip_reason.split("waiting: ", 1)[1])]  # the ledger (and the UI) say what for
+    _roster_arrives(tmp_path, defs, instance)
+    after = tick(defs, instance, "peer_broward__deliveries")
+    assert [r.success for r in after.runs] == [True]
+    assert _query("SELECT count(DISTINCT student_key) > 20 FROM core.student_fields") == [(True,)]
+    assert tick(defs, instance, "peer_broward__deliveries").runs == []  # applied after the roster: done
+
+
+@pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # the ledger logic is warehouse-blind
+def test_peer_without_its_roster_is_blocked_then_applied_again_when_the_roster_arrives(tmp_path: Path, hub_env: dict):
+    defs, instance = _hub(tmp_path, wait_minutes=0)  # no wait: it runs with the latest roster (none)
+    alone = tick(defs, instance, "peer_broward__deliveries").runs
+    assert [r.success for r in alone] == [False]  # not a green run that wrote 0 fields
+    check = next(e for e in alone[0].get_asset_check_evaluations() if e.check_name == "match_rate")
+    assert not check.passed and check.metadata["result"].value.startswith("0 of 30 rows linked")
+    assert _query("SELECT count(*) FROM core.student_fields") == [(0,)]
+    _roster_arrives(tmp_path, defs, instance)
+    again = tick(defs, instance, "peer_broward__deliveries")
+    assert [r.success for r in again.runs] == [True]  # the same day, applied again
+    assert _query("SELECT count(DISTINCT student_key) > 20 FROM core.student_fields") == [(True,)]
+    assert tick(defs, instance, "peer_broward__deliveries").runs == []  # once

@@ -74,14 +74,15 @@ def test_week_of_deltas_applies_in_order(tmp_path: Path, hub_env: dict, caplog: 
 
 
 def test_identical_bytes_on_another_day_are_a_new_change_set(tmp_path: Path, hub_env: dict):
-    """The same ids modified on two days: the second day's reference file must apply too (not a duplicate)."""
+    """The same ids deleted on two days (re-created between): the second day's reference file must apply too (not a
+    duplicate). A file without a date of its own (a *_modified_date file's date names its day, issue 17 item 8)."""
     landing = tmp_path / "landing"
     now = time.time()
     for n, age in enumerate((2, 1)):
         folder = landing / f"day{n}"
         folder.mkdir(parents=True)
-        path = folder / "Observation_Modified.csv"
-        path.write_text("observation_group_id,observation_modified_date\nOG1,2026-01-01\n")
+        path = folder / "Goals_Deleted.csv"
+        path.write_text("goal_id\nG1\n")
         os.utime(path, (now - age * 86_400, now - age * 86_400))
     registry = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [{
         "id": "edreflect_abc", "district": "abc_unified", "feed": "edreflect", "source": "EdReflect",

@@ -138,7 +138,8 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
         with wh.begin() as conn:
             delivery = _reapplied(conn, config, integration, ft, day) if config.delivery_id else \
                 ledger.for_run(conn, integration.id, ft.name, day, reuse(feed, config))
-            superseded = ledger.supersede_same_day(conn, delivery) if delivery else []
+            versions = ledger.earlier_same_day(conn, delivery) if delivery and ft.load == "reference" else []
+            superseded = ledger.supersede_same_day(conn, delivery) if delivery and ft.load != "reference" else []
             apply_follows = delivery is None and not config.delivery_id and _apply_follows(context, conn, feed, ft, integration.id, day,
                                                                 reuse(feed, config))
         if delivery is None:
@@ -147,6 +148,13 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
             else:
                 context.log.info("no %s file for %s on %s: nothing to materialize", ft.name, district_id, day)
             return
+        for earlier in versions:  # reference data: every version of the day is imported, as received
+            with protected_errors(f"staging {earlier.file_name}"):
+                first = stage_delivery(wh, feed, ft, earlier, value_maps=integration.value_maps,
+                                       headers=integration.headers,
+                                       date_formats=integration.date_formats or feed.date_formats)
+            with configuration_failure(wh, integration, earlier, table, context.run_id):
+                _gate_results(context, wh, registry, integration, ft, table, earlier, first)
         with protected_errors(f"staging {delivery.file_name}"):
             staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
                                     headers=integration.headers, max_cells=integration.limits.max_xlsx_cells,
@@ -168,6 +176,9 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
               "sha256": (delivery.sha256 or "")[:16], "trigger": trigger_of(context), **log_md}
         if superseded:
             md["superseded (same day, older)"] = ", ".join(superseded)
+        if versions:
+            md["earlier versions of the day (imported first)"] = ", ".join(
+                f"{v.delivery_id} ({v.file_name})" for v in versions)
         failed = [r for r in gates if not r.passed]  # a gate blocks whether or not its check was selected
         if failed:  # the checks first, then the failure: the partition is FAILED, not materialized
             yield from results

@@ -50,7 +50,7 @@ def _days(conn: sa.Connection, integration_id: str,
     rows = conn.execute(sa.select(deliveries).where(
         deliveries.c.integration_id == integration_id, deliveries.c.status.in_((*ledger.IMPORTABLE, "discarded")),
         deliveries.c.file_type.not_in(reference) if reference else sa.true())
-        .order_by(deliveries.c.mtime, deliveries.c.discovered_at)).all()
+        .order_by(deliveries.c.discovered_at, deliveries.c.mtime)).all()  # as received: never by mtime
     days: dict[str, dict[str, ledger.Delivery]] = {}
     applied: set[str] = set()
     for row in rows:
@@ -61,7 +61,7 @@ def _days(conn: sa.Connection, integration_id: str,
         kept = files.get(d.file_type)
         if d.status in ("rejected", "discarded") and kept is not None and kept.status in ("staged", "applied"):
             continue  # a rejected re-upload leaves the day's good version in place
-        files[d.file_type] = d  # otherwise the newest version wins
+        files[d.file_type] = d  # otherwise the version received last wins
     return dict(sorted(days.items())), applied
 
 

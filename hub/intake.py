@@ -10,6 +10,7 @@ import errno
 import fnmatch
 import hashlib
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from hub.containers import ContainerError, other_members, unpack
 from hub.declarations import Feed, FileType
 from hub.dependencies import dependency_hold, epoch, reapply
 from hub.limits import xlsx_problem, zip_problem
+from hub.parsing import FileFormatError, open_table
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
 from resources.archive import CHUNK, Archive, ArchivedFile, name_problem
@@ -230,8 +232,8 @@ def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote:
     if file_type in feed.reference_types():
         return False
     with warehouse.begin() as conn:
-        newest = ledger.newest_applied(conn, integration.id, file_type)
-        reason = stale_reason(remote.mtime, now, integration.max_file_age_days, newest.mtime if newest else None,
+        reason = stale_reason(remote.mtime, now, integration.max_file_age_days,
+                              _newest_processed(conn, feed, integration, file_type),
                               None if remote.rewritten else _processed_at(conn, feed, integration, file_type))
         if reason:
             ledger.record(conn, **_ledger_base(feed, integration, remote, file_type, tz, now), status="skipped",
@@ -239,6 +241,16 @@ def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote:
     if reason:
         result.counts[f"skipped: {reason}"] += 1
     return reason is not None
+
+
+def _newest_processed(conn: sa.Connection, feed: Feed, integration: Integration, file_type: str
+                      ) -> dt.datetime | None:
+    """The newest applied delivery's modification time of the file type (a file modified before it is stale), except
+    for delta feeds, whose day order decides (hub/delta.py): a late or re-sent earlier day is applied, never stale."""
+    if feed.load == "delta":
+        return None
+    newest = ledger.newest_applied(conn, integration.id, file_type)
+    return newest.mtime if newest else None
 
 
 def _processed_at(conn: sa.Connection, feed: Feed, integration: Integration, file_type: str
@@ -260,6 +272,9 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
         result.counts["older than the integration's start date"] += 1
         return
     got = archive.receive(transport, remote, integration.id, day)
+    if file_type != CONTAINER and feed.load == "delta" and file_type not in feed.reference_types():
+        base["partition_date"] = export_day(feed.file_type_for(remote.name) or feed.files[0], remote.path,
+                                            got.path) or day
     if hold is None and feed.needs:
         with warehouse.begin() as conn:
             hold = dependency_hold(conn, registry, feed, integration, day, now, now)
@@ -267,6 +282,34 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
         _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result, hold)
         return
     _record_file(feed, integration, warehouse, base, got.sha256, str(got.path), hold, runs, result)
+
+
+_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+
+
+def export_day(ft: FileType, remote_path: str, archived: Path) -> str | None:
+    """A delta file's own date, where it carries one: a date in a folder of its path (2026-03-01 or 20260301), else
+    the newest date of its `*_modified_date` column; None otherwise (the modification day decides)."""
+    for folder in reversed(remote_path.split("/")[:-1]):
+        if (m := _DATE.search(folder)) and (day := _iso(*m.groups())):
+            return day
+    dated = [c.name for c in ft.columns if c.name.endswith("_modified_date")]
+    if not dated:
+        return None
+    try:
+        reader = open_table(archived, {c: ft.column(c).headers for c in dated})
+        days = {_iso(*m.groups()) for chunk in reader.chunks() for c in dated if c in chunk
+                for v in chunk[c] if (m := _DATE.match(str(v)))}
+    except (FileFormatError, OSError, UnicodeError):
+        return None  # the schema gate reports an unreadable file; its modification day stands
+    return max((d for d in days if d), default=None)
+
+
+def _iso(year: str, month: str, day: str) -> str | None:
+    try:
+        return dt.date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
 
 
 def _record_file(feed: Feed, integration: Integration, warehouse: Warehouse, base: dict, sha256: str,
@@ -375,9 +418,8 @@ def _waiting(registry: Registry, feed: Feed, integration: Integration, warehouse
                 result.counts[f"waiting: {need}"] += 1
                 continue
             mtime = d.mtime.replace(tzinfo=dt.timezone.utc).timestamp()
-            newest = ledger.newest_applied(conn, integration.id, d.file_type)
             stale = None if d.file_type in feed.reference_types() else stale_reason(
-                mtime, now, integration.max_file_age_days, newest.mtime if newest else None,
+                mtime, now, integration.max_file_age_days, _newest_processed(conn, feed, integration, d.file_type),
                 _processed_at(conn, feed, integration, d.file_type))
             ledger.set_status(conn, [d.delivery_id], "skipped" if stale else "queued", stale)
             if stale:

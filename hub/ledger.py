@@ -174,6 +174,16 @@ def supersede_same_day(conn: sa.Connection, kept: Delivery) -> list[str]:
     return [r.file_name for r in rows]
 
 
+def earlier_same_day(conn: sa.Connection, kept: Delivery) -> list[Delivery]:
+    """Reference files: the other versions of `kept`'s type and day still to import, in the order received (each
+    applies, as received; none supersedes another)."""
+    rows = conn.execute(sa.select(deliveries).where(
+        deliveries.c.integration_id == kept.integration_id, deliveries.c.file_type == kept.file_type,
+        deliveries.c.partition_date == kept.partition_date, deliveries.c.delivery_id != kept.delivery_id,
+        deliveries.c.status.in_(("queued", "waiting"))).order_by(deliveries.c.discovered_at, deliveries.c.mtime))
+    return [Delivery.from_row(r) for r in rows]
+
+
 def log_ingest_error(conn: sa.Connection, *, integration_id: str, district_id: str, file_name: str, gate: str,
                      reason: str, delivery_id: str | None = None, run_id: str | None = None) -> None:
     """Record a blocked file: file name, district, timestamp and reason (no student data in `reason`)."""

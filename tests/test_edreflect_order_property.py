@@ -1,5 +1,5 @@
-"""Properties: EdReflect deltas applied as they arrive — out of order, with re-imports — equal one in-order replay,
-and every table stays unique by its file's declared key after each arrival."""
+"""Properties: EdReflect deltas delivered as files through the intake as they arrive — out of order, with re-imports —
+equal one in-order replay, and every table stays unique by its file's declared key after each arrival."""
 
 from __future__ import annotations
 
@@ -84,6 +84,60 @@ def wh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     tables._ready.clear()
 
 
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory):
+    return tmp_path_factory.mktemp("landing")
+
+
+def test_a_day_that_arrives_after_a_later_one_is_applied_in_day_order(wh, landing):
+    """Day 2 arrives first, then day 1, then day 1 again with corrected bytes: the same as days 1 and 2 in order."""
+    n = next(_orgs)
+    live, replay = Org(wh, f"late_live_{n}", landing=landing / f"late_live_{n}"), Org(wh, f"late_replay_{n}")
+    day1 = {"goals": frame(goal_id=["1", "2"], goal_status=["a", "a"]), "goals_deleted": frame(goal_id=["3"])}
+    day2 = {"goals": frame(goal_id=["3"], goal_status=["b"]), "goals_deleted": frame(goal_id=["1"])}
+    fixed = {"goals": frame(goal_id=["1", "2"], goal_status=["a", "c"]), "goals_deleted": frame(goal_id=["3"])}
+    live.send("2026-03-02", day2)
+    live.send("2026-03-01", day1)
+    replay.deliver("2026-03-01", day1)
+    replay.deliver("2026-03-02", day2)
+    assert live.rows("goals") == replay.rows("goals")
+    assert [(r[0], r[3]) for r in live.rows("goals")] == [("2", "a"), ("3", "b")]
+    live.send("2026-03-01", fixed)  # a corrected day 1, re-sent after day 2
+    again = Org(wh, f"late_again_{n}")
+    again.deliver("2026-03-01", fixed)
+    again.deliver("2026-03-02", day2)
+    assert live.rows("goals") == again.rows("goals")
+    assert [(r[0], r[3]) for r in live.rows("goals")] == [("2", "c"), ("3", "b")]
+    with wh.begin() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM ops.deliveries WHERE district_id = :d AND "
+                                    "status = 'skipped'"), {"d": live.district}).scalar_one() == 0
+
+
+def test_a_day_resent_a_week_later_belongs_to_the_exports_own_date(wh, landing):
+    """The day is the export's own: a dated folder, else the newest *_modified_date; the modification day only when
+    the file carries no date."""
+    n = next(_orgs)
+    live, replay = Org(wh, f"own_live_{n}", landing=landing / f"own_live_{n}"), Org(wh, f"own_replay_{n}")
+    days = {d: {"goals": frame(goal_id=[f"G{d[-1]}"], goal_status=["a"]),
+                "goals_modified": frame(goal_id=[f"G{d[-1]}"], goal_modified_date=[d])}
+            for d in ("2026-03-01", "2026-03-02", "2026-03-03")}
+    for day, files in days.items():
+        live.send(day, files, folder_name=day)
+    fixed = {"goals": frame(goal_id=["G2"], goal_status=["b"]), "goals_modified": days["2026-03-02"]["goals_modified"]}
+    live.send("2026-03-02", fixed, folder_name="2026-03-02", modified="2026-03-09")  # re-sent a week later
+    live.send("2026-03-02", {"goals_modified": frame(goal_id=["G2", "G3"], goal_modified_date=["2026-03-02"] * 2)},
+              modified="2026-03-10")  # no dated folder: its goal_modified_date says the day
+    with wh.begin() as conn:
+        got = conn.execute(sa.text("SELECT DISTINCT partition_date FROM ops.deliveries WHERE district_id = :d "
+                                   "ORDER BY 1"), {"d": live.district}).scalars().all()
+    assert got == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    for day, files in days.items():
+        replay.deliver(day, fixed if day == "2026-03-02" else files)
+    replay.deliver("2026-03-02", {"goals_modified": frame(goal_id=["G2", "G3"], goal_modified_date=["2026-03-02"] * 2)})
+    assert live.rows("goals") == replay.rows("goals")
+    assert live.rows("goals_modified") == replay.rows("goals_modified")
+
+
 def repeated_keys(wh: Warehouse, district: str) -> dict[str, int]:
     """Per table, how many keys the org holds more than once."""
     out = {}
@@ -101,13 +155,13 @@ def repeated_keys(wh: Warehouse, district: str) -> dict[str, int]:
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(scenario=scenarios())
-def test_incremental_out_of_order_with_reimports_equals_replay(wh, scenario):
+def test_incremental_out_of_order_with_reimports_equals_replay(wh, landing, scenario):
     days, arrivals = scenario
     n = next(_orgs)
-    live, replay = Org(wh, f"live_{n}"), Org(wh, f"replay_{n}")
+    live, replay = Org(wh, f"live_{n}", landing=landing / f"live_{n}"), Org(wh, f"replay_{n}")
     last = {}
     for day, files in arrivals:
-        live.deliver(day, files)
+        live.send(day, files)  # through the intake, as the sensor receives them
         assert repeated_keys(wh, live.district) == {}
         last.setdefault(day, {}).update(files)  # a re-upload replaces its file types of that day
     for day in days:  # from scratch: each day's final files once, in date order

@@ -74,14 +74,15 @@ def test_week_of_deltas_applies_in_order(tmp_path: Path, hub_env: dict, caplog: 
 
 
 def test_identical_bytes_on_another_day_are_a_new_change_set(tmp_path: Path, hub_env: dict):
-    """The same ids modified on two days: the second day's reference file must apply too (not a duplicate)."""
+    """The same ids deleted on two days (re-created between): the second day's reference file must apply too (not a
+    duplicate). A file without a date of its own (a *_modified_date file's date names its day, issue 17 item 8)."""
     landing = tmp_path / "landing"
     now = time.time()
     for n, age in enumerate((2, 1)):
         folder = landing / f"day{n}"
         folder.mkdir(parents=True)
-        path = folder / "Observation_Modified.csv"
-        path.write_text("observation_group_id,observation_modified_date\nOG1,2026-01-01\n")
+        path = folder / "Goals_Deleted.csv"
+        path.write_text("goal_id\nG1\n")
         os.utime(path, (now - age * 86_400, now - age * 86_400))
     registry = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [{
         "id": "edreflect_abc", "district": "abc_unified", "feed": "edreflect", "source": "EdReflect",
@@ -128,3 +129,16 @@ def test_slo_status_in_any_case_is_stored_in_the_spec_spelling(tmp_path: Path, h
     assert query("SELECT status FROM ops.deliveries") == [("applied",)]
     assert query("SELECT slo_id, slo_status FROM edreflect.slos ORDER BY 1") == [
         ("s1", "approved"), ("s2", "awaiting approval"), ("s3", "created")]
+
+
+def test_two_versions_of_a_legacy_id_table_on_one_day_both_apply_in_the_order_received(tmp_path: Path,
+                                                                                       hub_env: dict):
+    landing, now = tmp_path / "landing", time.time()
+    put(landing / "a" / "export" / "all" / "user_ids.csv", "legacy_id,new_id\n77,E0001\n78,E0002\n", now - 7200)
+    put(landing / "b" / "export" / "all" / "user_ids.csv", "legacy_id,new_id\n78,E0009\n79,E0003\n", now - 3600)
+    defs, instance = build_definitions(org_registry(tmp_path, landing)), dg.DagsterInstance.ephemeral()
+    t = tick(defs, instance, SENSOR)  # both arrive in one tick
+    assert t.runs and all(r.success for r in t.runs)
+    assert query("SELECT status FROM ops.deliveries") == [("applied",), ("applied",)]
+    assert query("SELECT legacy_id, new_id FROM edreflect.legacy_ids ORDER BY 1") == [
+        ("77", "E0001"), ("78", "E0009"), ("79", "E0003")]  # 77 only the first had; 78 as the second says

@@ -11,12 +11,12 @@ import datetime as dt
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import sqlalchemy as sa
 
 from hub.apply import lit
 from hub.ledger import Delivery
+from resources.archive import open_text, write_file
 from resources.warehouse import Warehouse
 
 HEAD_LINES = 200  # shown in the UI; the full log stays beside the archived file
@@ -24,7 +24,7 @@ HEAD_LINES = 200  # shown in the UI; the full log stays beside the archived file
 
 @dataclass(frozen=True)
 class ImportLog:
-    path: Path
+    path: str  # its location in the archive (a local path or an s3:// URL)
     rejected: int
     created: int
     updated: int
@@ -39,25 +39,23 @@ class ImportLog:
 
     def head(self, lines: int = HEAD_LINES) -> str:
         """The log's first `lines` lines (read as a stream), saying where the rest is when there is more."""
-        with self.path.open(encoding="utf-8") as log:
+        with open_text(self.path) as log:
             text = list(itertools.islice(log, lines + 1))
         more = f"... more lines in the full log: {self.path}\n" if len(text) > lines else ""
         return "".join(text[:lines]) + more
 
 
-def log_path(delivery: Delivery, run_id: str) -> Path:
+def log_path(delivery: Delivery, run_id: str) -> str:
     """<archived file>.<run id prefix>.import-log.txt: one log per delivery and run."""
-    return Path(f"{delivery.archive_path}.{run_id[:8]}.import-log.txt")
+    return f"{delivery.archive_path}.{run_id[:8]}.import-log.txt"
 
 
 def write_import_log(conn: sa.Connection, warehouse: Warehouse, delivery: Delivery, *, run_id: str, trigger: str,
                      counts: Mapping[str, object]) -> ImportLog:
     """Write (or rewrite) the import log of one delivery in one run, streaming lines out of the ops tables."""
     path = log_path(delivery, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
     d, r = lit(delivery.delivery_id), lit(run_id)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as out:
+    with write_file(path) as out:
         head = (f"Import log\nfile: {delivery.file_name}\ndelivery: {delivery.delivery_id}\n"
                 f"district: {delivery.district_id}\nintegration: {delivery.integration_id}\nrun: {run_id}\n"
                 f"trigger: {trigger}\nwritten: {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}\n\n")
@@ -74,5 +72,4 @@ def write_import_log(conn: sa.Connection, warehouse: Warehouse, delivery: Delive
             records[action] = warehouse.copy_lines(conn, (
                 f"SELECT entity_key || ', {action}, ' || {fields} FROM ops.field_audit WHERE delivery_id = {d} "
                 f"AND run_id = {r} AND action = '{action}'{group}"), out)
-    tmp.replace(path)
     return ImportLog(path, rejected, records["create"], records["update"], records["delete"])

@@ -8,6 +8,7 @@ first written to a private temp file on local disk (the name of an archived file
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -89,7 +90,8 @@ class Archive:
                 return
             if self.remote:
                 fs, path = _fs(final)
-                fs.put_file(str(tmp), path)
+                with _storage():
+                    fs.put_file(str(tmp), path)
             else:
                 Path(final).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
@@ -155,16 +157,35 @@ def is_remote(location: str) -> bool:
     return "://" in location
 
 
+class StorageError(OSError):
+    """The archive's object storage failed (unreachable, timed out, answered with an error): an infrastructure fault,
+    reported and retried like a full disk."""
+
+
+@contextmanager
+def _storage() -> Iterator[None]:
+    """Around one call to object storage: its client's own errors become a StorageError naming their kind (never the
+    keys); refusals the backend already maps (no such object, access denied) stay as they are."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as exc:
+        raise StorageError(errno.EIO, f"the archive's object storage failed ({type(exc).__name__})") from exc
+
+
 def _fs(location: str) -> tuple[fsspec.AbstractFileSystem, str]:
     """The file system of a remote location and the path inside it; listings are never cached (other processes
     write the same archive)."""
-    return fsspec.core.url_to_fs(location, use_listings_cache=False)
+    with _storage():
+        return fsspec.core.url_to_fs(location, use_listings_cache=False)
 
 
 def exists(location: str) -> bool:
     if is_remote(location):
         fs, path = _fs(location)
-        return fs.exists(path)
+        with _storage():
+            return fs.exists(path)
     return Path(location).exists()
 
 
@@ -179,7 +200,8 @@ def local_copy(location: str) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="hub-archive-"))  # 0700
     tmp = folder / path.rsplit("/", 1)[-1]
     try:
-        fs.get_file(path, str(tmp))
+        with _storage():
+            fs.get_file(path, str(tmp))
         yield tmp
     finally:
         tmp.unlink(missing_ok=True)
@@ -200,7 +222,8 @@ def write_file(location: str) -> Iterator[IO[bytes]]:
             tmp.replace(location)
         else:
             fs, path = _fs(location)
-            fs.put_file(str(tmp), path)
+            with _storage():
+                fs.put_file(str(tmp), path)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -213,7 +236,9 @@ def open_text(location: str) -> Iterator[IO[str]]:
             yield f
         return
     fs, path = _fs(location)
-    with fs.open(path, "rt", encoding="utf-8") as f:
+    with _storage():
+        f = fs.open(path, "rt", encoding="utf-8")
+    with f:
         yield f
 
 
@@ -228,7 +253,8 @@ def beside(prefix: str) -> list[str]:
     fs, path = _fs(prefix)
     folder, start = path.rsplit("/", 1)
     try:
-        names = fs.ls(folder, detail=False)
+        with _storage():
+            names = fs.ls(folder, detail=False)
     except FileNotFoundError:
         return []
     return sorted(fs.unstrip_protocol(n) for n in names if n.rsplit("/", 1)[-1].startswith(start))

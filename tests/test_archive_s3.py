@@ -6,17 +6,28 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import tempfile
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
+import s3fs
+import sqlalchemy as sa
 
 from demo.siras_files import students as synthetic_students
+from feeds.siras import FEED
 from hub.import_log import ImportLog
+from hub.intake import scan
+from hub.registry import parse_registry
+from hub.tables import ensure_tables
 from resources.archive import Archive, beside, local_copy, open_text, write_file
 from resources.transport import FolderTransport
+from resources.warehouse import Warehouse
+from tests.conftest import CA_DISTRICTS, siras_integration
 from tests.harness import rematerialize, tick
-from tests.s3server import SECRET, S3Archive
+from tests.s3server import SECRET, S3Archive, free_port
 from tests.test_import_log import materialization, no_student_values
 from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)
 
@@ -60,6 +71,44 @@ def test_a_failed_report_upload_leaves_the_old_one(s3_archive: S3Archive) -> Non
         out.write(b"half")
         raise RuntimeError("the warehouse went away")
     assert s3_archive.fs().cat(location) == b"old\n"
+
+
+def test_unreachable_object_storage_is_a_tick_error_and_the_file_comes_later(
+        s3_archive: S3Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Object storage down: the tick reports why (naming the integration), records nothing and leaves no temp file;
+    the next tick once it is back receives the file."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "1964212_demographics.csv").write_bytes(b"SSID,LastName\n1234567890,X\n")
+    os.utime(landing / "1964212_demographics.csv", (time.time() - 3600, time.time() - 3600))
+    wh = Warehouse(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    ensure_tables(wh, [FEED])
+    reg = parse_registry({"districts": CA_DISTRICTS,
+                          "integrations": [siras_integration({"kind": "folder", "path": str(landing)})]})
+    integration = reg.integrations[0]
+
+    def once():  # noqa: ANN202
+        s3fs.S3FileSystem.clear_instance_cache()
+        return scan(registry=reg, feed=FEED, integration=integration, archive=Archive(s3_archive.url),
+                    transport=FolderTransport(integration.id, landing), warehouse=wh, cursor={}, now=time.time())
+
+    def ledger() -> list[tuple]:
+        with wh.begin() as conn:
+            return [tuple(r) for r in conn.execute(sa.text("SELECT file_name, status FROM ops.deliveries"))]
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where partial uploads are written
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    down = once()
+    assert down.error is not None and "siras_abc_unified" in down.error
+    assert "object storage failed (EndpointConnectionError)" in down.error and SECRET not in down.error
+    assert down.runs == [] and ledger() == [] and os.listdir(tmp_path / "tmp") == []
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_archive.endpoint)
+    back = once()
+    assert back.error is None and [r.file_types for r in back.runs] == [{"demographics"}]
+    assert ledger() == [("1964212_demographics.csv", "queued")] and len(s3_archive.keys()) == 1
+    assert os.listdir(tmp_path / "tmp") == []
 
 
 def test_keys_in_the_archive_url_are_refused_without_echoing_them() -> None:

@@ -101,7 +101,8 @@ class Archive:
 
     def receive(self, transport: Transport, remote: RemoteFile, integration_id: str, day: str) -> ArchivedFile:
         """Stream remote bytes into a temp file (<root>/.tmp/<uuid>) while hashing (sha256, 1 MiB chunks, constant
-        memory), fsync, then os.replace atomically (or upload) to <root>/<integration_id>/<day>/<sha256[:16]>__<basename>.
+        memory), fsync, then os.replace atomically (or upload) to
+        <root>/<integration_id>/<day>/<sha256[:16]>__<basename>.
         If that final path already exists (same bytes), drop the temp file and return it.
         The temp file is removed on any error. Raises TransportError if the byte count differs from
         `remote.size` (the file changed after it was listed)."""

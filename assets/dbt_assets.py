@@ -28,9 +28,13 @@ GROUP = "marts"
 WAREHOUSE_POOL = "hub_warehouse"
 
 _AC = dg.AutomationCondition
-# missing: never built (also on the first evaluation, which resets since_last_handled), unless that build failed
-REFRESH = ((_AC.any_deps_updated().since_last_handled() | (_AC.missing() & ~_AC.execution_failed()))
-           & ~_AC.any_deps_in_progress() & ~_AC.in_progress()).with_label("when missing, or after feed updates settle")
+# never built although a feed has data (also on the first evaluation, which resets since_last_handled; not on an
+# empty hub, where a build would only hold the warehouse while the first files wait), unless that build failed
+EXTERNAL = dg.AssetSelection.groups("hub_ops", "identity")  # dbt sources no asset writes (source_specs)
+MISSING = (_AC.missing() & _AC.any_deps_match(~_AC.missing()).ignore(EXTERNAL) & ~_AC.execution_failed()
+           ).with_label("missing, a feed has data")
+REFRESH = ((_AC.any_deps_updated().since_last_handled() | MISSING) & ~_AC.any_deps_in_progress()
+           & ~_AC.in_progress()).with_label("when missing, or after feed updates settle")
 
 
 def dbt_project() -> DbtProject:

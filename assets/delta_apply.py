@@ -14,6 +14,8 @@ from assets.metadata import apply_metadata
 from hub.apply_days import apply_delta as apply_days_in_order, with_holds
 from hub.declarations import Feed
 from hub.registry import Integration, Registry
+from hub.staging import applied_outcome
+from hub.tables import deliveries
 from resources.warehouse import Warehouse
 
 
@@ -26,11 +28,15 @@ def apply_delta(context: dg.AssetExecutionContext, wh: Warehouse, registry: Regi
     materialized with the reason and a warning)."""
     result = with_holds(wh, context.run_id, lambda conn: apply_days_in_order(conn, wh, registry, feed, integration,
                                                                               context.run_id), decide, integration.id)
+    with wh.begin() as conn:
+        outcomes = _outcomes(conn, feed, context.run_id)
     md = apply_metadata(result.stats, time.monotonic() - started)
     md["days applied"] = ", ".join(result.applied_days) or "none"
     md["replayed from the first day"] = result.replayed
     md["files applied"] = len(result.files)
     md["reference files applied"] = len(result.references)
+    if outcomes:  # skip_rows set rows of these files aside
+        md["result"] = "; ".join(f"{name}: {outcome}" for name, outcome in outcomes)
     if day in result.held:
         md["held"] = result.held[day]
         context.log.warning("%s %s: %s", integration.id, day, result.held[day])
@@ -46,3 +52,12 @@ def apply_delta(context: dg.AssetExecutionContext, wh: Warehouse, registry: Regi
                                      "day was applied", metadata={**md, **check.metadata}, allow_retries=False)
     yield dg.MaterializeResult(metadata=md)
     yield check
+
+
+def _outcomes(conn: sa.Connection, feed: Feed, run_id: str) -> list[tuple[str, str]]:
+    """(file, 'applied with N rows rejected') of the files this run applied with rows set aside."""
+    applied = conn.execute(sa.select(deliveries.c.delivery_id, deliveries.c.file_name, deliveries.c.file_type)
+                           .where(deliveries.c.run_id == run_id, deliveries.c.feed == feed.name,
+                                  deliveries.c.status == "applied")).all()
+    outcomes = [(name, applied_outcome(conn, feed, file_type, delivery_id)) for delivery_id, name, file_type in applied]
+    return [(name, o) for name, o in outcomes if o != "applied"]

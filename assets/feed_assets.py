@@ -20,6 +20,7 @@ from hub.apply_days import apply_day, with_holds
 from hub.declarations import Feed
 from hub.fetch import ReuseConfig
 from hub.registry import Registry
+from hub.staging import applied_outcome
 from resources.warehouse import WarehouseResource
 
 def partitions_for(registry: Registry, feed: Feed) -> dg.MultiPartitionsDefinition:
@@ -59,11 +60,12 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
                 _reapply(conn, config, integration.id, day) if reapplying else None, str(config.requested_by or "")),
                 decide, integration.id)
         with protected_errors(f"reporting {feed.title} for {district_id} {day}"), wh.begin() as conn:
-            logs = {}
+            logs, outcomes = {}, {}
             for ft_name, d in result.applied.items():
                 staged_rows = conn.execute(sa.text(f"SELECT count(*) FROM staging.{feed.name}__{ft_name} "
                                                    "WHERE delivery_id = :d"), {"d": d.delivery_id}).scalar_one()
-                counts = {"rows staged": staged_rows, "result": "applied", "state now follows": _follows(feed, d)}
+                outcomes[ft_name] = applied_outcome(conn, feed, ft_name, d.delivery_id)
+                counts = {"rows staged": staged_rows, "result": outcomes[ft_name], "state now follows": _follows(feed, d)}
                 if reapplying:
                     counts["re-applied on purpose by"] = config.requested_by
                 logs.update(import_log_metadata(context, conn, wh, d, counts))
@@ -72,6 +74,9 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
         md = apply_metadata(result.stats, time.monotonic() - started)
         md.update(logs, trigger=trigger_of(context))
         md["files applied"] = ", ".join(d.file_name for d in result.applied.values()) or "none"
+        if outcomes:  # 'applied', or 'applied with N rows rejected' when skip_rows set rows aside
+            md["result"] = "; ".join(outcomes.values()) if len(outcomes) == 1 else "; ".join(
+                f"{ft_name}: {o}" for ft_name, o in outcomes.items())
         if result.notes:
             md["not applied"] = "; ".join(result.notes)
         if held and not result.applied:  # nothing applied: a failed partition that says why, like a blocked file

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from assets.configuration_failure import configuration_failure
 from assets.feed_context import OWNERS, WAREHOUSE_POOL, open_warehouse, partition_of, protected_errors, reuse
-from assets.metadata import ROW_ERROR_LIMIT, column_schema, errors_markdown, row_errors_table, stage_metadata
+from assets.metadata import (ROW_ERROR_LIMIT, column_schema, errors_markdown, row_errors_table, stage_metadata,
+                             stage_outcome)
 from assets.run_context import import_log_metadata, trigger_of
 from hub import ledger
 from hub.container_members import skipped_beside
@@ -42,11 +43,9 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
                                     file_name=delivery.file_name, gate="match_rate", reason=str(link.metadata["result"].value),
                                     delivery_id=delivery.delivery_id, run_id=context.run_id)
         if not staged.passed:
-            first = staged.first_errors[0]
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=delivery.file_name, gate="schema", delivery_id=delivery.delivery_id,
-                                    run_id=context.run_id, reason=f"{staged.errors} row error(s); first: row "
-                                    f"{first.row_number}, column {first.column}: {first.rule}")
+                                    run_id=context.run_id, reason=staged.reason)
         ledger.record_rows(conn, delivery.delivery_id, staged.rows)
         if not passed:
             conn.execute(sa.text(f"DELETE FROM {table} WHERE delivery_id = :d"), {"d": delivery.delivery_id})
@@ -63,6 +62,7 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
     return [
         dg.AssetCheckResult(check_name="schema", passed=staged.passed, metadata={
             "file": delivery.file_name, "rows checked": staged.rows, "row errors": staged.errors,
+            "on row error": staged.on_row_error, **({"result": staged.reason} if not staged.passed else {}),
             "first row errors": errors_markdown(staged.first_errors),
             "full report": "every row error is listed in the import log beside the archived file; the first "
                            f"{ROW_ERROR_LIMIT} are in the 'row errors' table of this delivery's metadata"}),
@@ -150,6 +150,8 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
         with protected_errors(f"staging {delivery.file_name}"):
             staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
                                     headers=integration.headers, max_cells=integration.limits.max_xlsx_cells,
+                                    on_row_error=integration.on_row_error,
+                                    max_row_error_share=integration.max_row_error_share,
                                     date_formats=integration.date_formats or feed.date_formats)
         with configuration_failure(wh, integration, delivery, table, context.run_id):
             gates = _gate_results(context, wh, registry, integration, ft, table, delivery, staged)
@@ -158,7 +160,7 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
                          staged.seconds)
         with wh.begin() as conn:
             log_md = import_log_metadata(context, conn, wh, delivery, {"rows read": staged.rows,
-                                                                   "result": "staged" if staged.passed else "rejected"})
+                                                                   "result": stage_outcome(staged)})
             log_md[f"row errors (first {ROW_ERROR_LIMIT})"] = row_errors_table(conn, delivery.delivery_id)
             if skipped := skipped_beside(conn, delivery.delivery_id):
                 log_md["skipped in the same zip"] = "; ".join(skipped)
@@ -206,7 +208,6 @@ def _apply_follows(context: dg.AssetExecutionContext, conn: sa.Connection, feed:
 
 def _reason(result: dg.AssetCheckResult, staged: StageResult) -> str:
     """A failed check's reason for people (counts, row numbers, column names and codes; never row values)."""
-    if result.check_name == "schema" and staged.first_errors:
-        first = staged.first_errors[0]
-        return f"{staged.errors} row error(s); first: row {first.row_number}, column {first.column}: {first.rule}"
+    if result.check_name == "schema":
+        return staged.reason
     return str(result.metadata["result"].value) if "result" in result.metadata else "failed"

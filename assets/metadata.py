@@ -14,18 +14,30 @@ from hub.validation import RowError
 
 
 def errors_markdown(errors: Sequence[RowError]) -> dg.MetadataValue:
-    lines = ["| row | column | rule |", "|---:|---|---|"]
-    lines += [f"| {e.row_number} | {e.column} | {e.rule.replace('|', '/')} |" for e in errors]
+    lines = ["| row | line | column | rule |", "|---:|---:|---|---|"]
+    lines += [f"| {e.row_number} | {'' if e.line is None else e.line} | {e.column} | {e.rule.replace('|', '/')} |"
+              for e in errors]
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def stage_outcome(staged: StageResult) -> str:
+    """'staged', 'staged with N rows rejected' (skip_rows) or 'rejected: <why>'."""
+    if not staged.passed:
+        return f"rejected: {staged.reason}"
+    return f"staged with {staged.skipped} rows rejected" if staged.skipped else "staged"
 
 
 def stage_metadata(ft: FileType, staged: StageResult, table: str) -> dict[str, object]:
     return {
         "file": staged.file_name,
         "encoding": staged.encoding or "unreadable",
-        f"{table} rows inserted": dg.MetadataValue.int(staged.rows if staged.passed else 0),
+        "result": stage_outcome(staged),
+        f"{table} rows inserted": dg.MetadataValue.int(staged.rows - staged.skipped if staged.passed else 0),
         "rows read": dg.MetadataValue.int(staged.rows),
-        "rows rejected": dg.MetadataValue.int(staged.errors),
+        "rows rejected": dg.MetadataValue.int(staged.rows_rejected),
+        "row errors": dg.MetadataValue.int(staged.errors),
+        "on row error": staged.on_row_error,
+        "footer rows": ", ".join(map(str, staged.footers)) or "none",
         "seconds": dg.MetadataValue.float(staged.seconds),
         "columns matched": dg.MetadataValue.int(len(staged.columns)),
         "headers not used": ", ".join(staged.unmatched_headers) or "none",
@@ -57,17 +69,21 @@ def column_schema(ft: FileType) -> dg.TableSchema:
 
 
 ROW_ERROR_LIMIT = 500
-_ROW_ERRORS = dg.TableSchema(columns=[dg.TableColumn("row", "int"), dg.TableColumn("column", "string"),
-                                      dg.TableColumn("rule", "string")])
+_ROW_ERRORS = dg.TableSchema(columns=[
+    dg.TableColumn("row", "int", description="spreadsheet row (header = row 1; 0: the file as a whole)"),
+    dg.TableColumn("line", "int", description="CSV: the physical line where the record starts"),
+    dg.TableColumn("column", "string"), dg.TableColumn("rule", "string")])
 
 
 def row_errors_table(conn: sa.Connection, delivery_id: str, limit: int = ROW_ERROR_LIMIT) -> dg.MetadataValue:
-    """The delivery's first `limit` row errors (row, column, rule) as a table the UI renders.
-    MINIMAL VERSION (issue 16, for the UI): issue 14 builds the row-error table and CSV in this module; keep theirs."""
-    rows = conn.execute(sa.text("SELECT row_number, column_name, rule FROM ops.row_errors WHERE delivery_id = :d "
-                                "ORDER BY row_number, column_name LIMIT :n"), {"d": delivery_id, "n": limit})
-    return dg.MetadataValue.table([dg.TableRecord({"row": int(r), "column": c, "rule": rule}) for r, c, rule in rows],
-                                  schema=_ROW_ERRORS)
+    """The delivery's first `limit` row errors (row, line, column, rule; never values) as a table the UI renders;
+    the full list is the CSV beside the import log."""
+    rows = conn.execute(sa.text("SELECT row_number, line_number, column_name, rule FROM ops.row_errors "
+                                "WHERE delivery_id = :d ORDER BY row_number, column_name LIMIT :n"),
+                        {"d": delivery_id, "n": limit})
+    return dg.MetadataValue.table([dg.TableRecord({"row": int(r), "line": None if n is None else int(n), "column": c,
+                                                   "rule": rule})
+                                   for r, n, c, rule in rows], schema=_ROW_ERRORS)
 
 
 _FIELDS = dg.TableSchema(columns=[dg.TableColumn("table", "string"), dg.TableColumn("action", "string"),

@@ -32,6 +32,7 @@ def import_log_metadata(context: dg.AssetExecutionContext, conn: sa.Connection, 
                            counts=counts)
     ft = delivery.file_type
     md: dict[str, object] = {f"import log ({ft})": dg.MetadataValue.path(str(log.path)),
+                             f"row errors CSV ({ft})": dg.MetadataValue.path(str(log.errors_csv)),
                              f"import log preview ({ft})": dg.MetadataValue.md(log.preview(counts)),
                              f"import log text ({ft})": dg.MetadataValue.md(f"```\n{log.head()}```")}
     changed = fields_changed(conn, delivery.delivery_id, context.run_id)

@@ -101,7 +101,9 @@ def registry(work: Path, landing: Path) -> Path:
         "integrations": [{"id": "siras_bench", "district": "bench_unified", "feed": "siras", "source": "bench",
                           "destination": "bench", "transport": {"kind": "folder", "path": str(landing)},
                           "contact": {"role": "bench"}, "start_date": "2020-01-01", "quiet_period_seconds": 0,
-                          "options": {"designated_file": "SPED"}}]}))
+                          "window": None, "pause": None,  # imports whenever the file is there
+                          "options": {"designated_file": "SPED"},
+                          "holds": {"first_file": False}}]}))  # a bench measures imports, not reviews
     return path
 
 
@@ -126,8 +128,10 @@ def main() -> None:
         name, url = create_database(args.pg)
         try:
             copy_s = plain_copy(url, csv_path)
-            out = subprocess.run([sys.executable, __file__, "--child", f"{url}|{work}"], check=True,
+            out = subprocess.run([sys.executable, __file__, "--child", f"{url}|{work}"],
                                  capture_output=True, text=True, cwd=ROOT)
+            if out.returncode:
+                raise SystemExit(f"the hub import failed:\n{out.stderr[-3000:]}")
             hub = json.loads(out.stdout.strip().splitlines()[-1])
         finally:
             drop_database(args.pg, name)

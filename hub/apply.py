@@ -87,6 +87,7 @@ class UpsertPlan:
     field_deliveries: bool = False
 
 
+ANALYZE_AFTER_ROWS = 10_000  # PostgreSQL: a target that grew by more rows is analyzed inside the apply
 LIMITED = "limited import (not updated)"  # skipped counts of rows an update or delete would have changed
 LIMITED_DELETE = "limited import (not deleted)"
 
@@ -132,17 +133,18 @@ def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
                 f"t.{plan.entity_key}, 'create', NULL, NULL, NULL, d.file_name, t.last_delivery_id, :run_id, :now "
                 f"FROM {created} t JOIN ops.deliveries d ON d.delivery_id = t.last_delivery_id")
 
-    if ctx.conn.dialect.name == "postgresql":  # the created rows come back from the insert: no second scan
-        return run(f"WITH created AS ({into} {rows} RETURNING district_id, {plan.entity_key}, last_delivery_id) "
-                   f"{audit('created')}").rowcount
-    # DuckDB has no INSERT in a WITH: the rows to create are set aside first (the target's rows with the same
-    # created_at may come from an earlier upsert of this transaction)
+    # The rows to create are set aside first, on both warehouses: an INSERT that reads its own target in the
+    # anti-join rescans the pages it is adding when the target's statistics say empty (emptied and vacuumed on
+    # PostgreSQL: a nested-loop anti-join, quadratic in the rows; ANALYZE of an empty table plans the same). The
+    # target's rows with the same created_at may come from an earlier upsert of this transaction.
     created = f"_created_{plan.target.name}"
     ctx.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {created}")
     run(f"CREATE TEMP TABLE {created} AS {rows}")
     inserted = run(f"{into} SELECT * FROM {created}").rowcount
     run(audit(created))
     ctx.conn.exec_driver_sql(f"DROP TABLE {created}")
+    if inserted > ANALYZE_AFTER_ROWS and ctx.conn.dialect.name == "postgresql":
+        ctx.conn.exec_driver_sql(f"ANALYZE {target}")  # later statements of this apply plan with its new size
     return inserted
 
 

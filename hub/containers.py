@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from resources.archive import CHUNK, Archive
+
+
+# what reading a damaged, encrypted or unsupported member raises (writing errors are OSErrors and are not among them)
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 
 
 class ContainerError(ValueError):
@@ -27,16 +32,21 @@ class Member:
 
 def unpack(archive: Archive, container: Path, integration_id: str, day: str,
            wanted: Callable[[str], bool]) -> Iterator[Member]:
-    """Extract the members whose base name `wanted` accepts (streamed, hashed, atomically placed)."""
+    """Extract the members whose base name `wanted` accepts (streamed, hashed, atomically placed). A container that
+    cannot be read is a ContainerError; failing to write (e.g. a full archive disk) raises OSError, to be retried."""
     try:
-        with zipfile.ZipFile(container) as zf:
+        zf = zipfile.ZipFile(container)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ContainerError(f"{container.name}: not a readable zip archive ({exc})") from exc
+    with zf:
+        try:
             for info in sorted(zf.infolist(), key=lambda i: i.filename):
                 name = PurePosixPath(info.filename).name
                 if info.is_dir() or not name or not wanted(name):
                     continue
                 yield _extract(archive, zf, info, name, integration_id, day)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ContainerError(f"{container.name}: not a readable zip archive ({exc})") from exc
+        except _UNREADABLE as exc:
+            raise ContainerError(f"{container.name}: not a readable zip archive ({type(exc).__name__}: {exc})") from exc
 
 
 def _extract(archive: Archive, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, integration_id: str,

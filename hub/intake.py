@@ -159,7 +159,8 @@ def _stable_files(feed: Feed, integration: Integration, transport: Transport, wa
     typed = [(f, CONTAINER) for f in listing if feed.containers and _is_container(feed, f.name)]
     typed += [(f, ft.name) for f in listing
               if (ft := feed.file_type_for(f.name, integration.patterns, integration.file_patterns))]
-    typed = [(_rewritten(integration, transport, warehouse, f), t) for f, t in typed]
+    typed = [(f if _stale_anyway(feed, integration, f, t, now) else _rewritten(integration, transport, warehouse, f), t)
+             for f, t in typed]
     ids = {f.path: _id(integration, f) for f, _ in typed}
     with warehouse.begin() as conn:
         known = {i for i in ids.values() if ledger.get(conn, i)}
@@ -181,6 +182,11 @@ def _stable_files(feed: Feed, integration: Integration, transport: Transport, wa
 
 def _id(integration: Integration, remote: RemoteFile) -> str:
     return ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime, remote.rewritten)
+
+
+def _stale_anyway(feed: Feed, integration: Integration, remote: RemoteFile, file_type: str, now: float) -> bool:
+    """Modified longer ago than the integration takes files: not worth hashing again."""
+    return file_type not in feed.reference_types() and now - remote.mtime > integration.max_file_age_days * 86400
 
 
 def _rewritten(integration: Integration, transport: Transport, warehouse: Warehouse, remote: RemoteFile) -> RemoteFile:

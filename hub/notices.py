@@ -86,7 +86,7 @@ def row_error_counts(conn: sa.Connection, event: DeliveryEvent) -> list[str]:
     if not errors:
         return []
     return [f"Row errors: {errors} in {rows} row(s)",
-            f"Row errors (row, column, rule) are listed in ops.row_errors where delivery_id = '{event.delivery_id}'"]
+            f"Row errors (row, line, column, rule) are listed in ops.row_errors where delivery_id = '{event.delivery_id}'"]
 
 
 def files_beside_archive(conn: sa.Connection, event: DeliveryEvent) -> list[str]:

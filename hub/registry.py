@@ -97,15 +97,20 @@ class Integration(_Strict):
     enabled: bool = True
     quiet_period_seconds: Annotated[int, Field(ge=0)] = 300
     poll_seconds: Annotated[int, Field(ge=5)] = 30
-    # SFTP files up to this size that keep their name, size and mtime are downloaded and hashed again every tick, so a
-    # re-upload that preserves the timestamp (WinSCP's default) is still taken; 0: never. Drop folders: every file.
-    rehash_max_bytes: Annotated[int, Field(ge=0)] = 16 * 1024 * 1024
+    # SFTP files up to this size that keep their name, size and mtime are downloaded and hashed again every tick (those
+    # younger than max_file_age_days), so a re-upload that preserves the timestamp (WinSCP's default) is still taken;
+    # 0: never. Drop folders: every such file.
+    rehash_max_bytes: Annotated[int, Field(ge=0)] = 8 * 1024 * 1024
     limits: ArchiveLimits = ArchiveLimits()  # what a zip or XLSX may expand to (archive bombs are refused)
     date_formats: tuple[str, ...] = ()  # overrides the feed's accepted date formats (e.g. the SIS writes MM/DD/YYYY)
     value_maps: dict[str, dict[str, str]] = {}  # column -> {SIS code: hub code}, e.g. grade: {K: KN}
     headers: dict[str, tuple[str, ...]] = {}  # column -> this district's own headers for it, beside the feed's aliases
     options: dict[str, Any] = {}  # the feed's own options, validated by its options model
     min_match_rate: Annotated[float, Field(ge=0, le=1)] = 0.9  # identity-linking gate of file types that link rows
+    # rows with errors: reject the whole file (the specs' rule), or set them aside and apply the others while their
+    # share of the file's rows stays at or below max_row_error_share (docs/feeds/row-errors.md)
+    on_row_error: Literal["reject_file", "skip_rows"] = "reject_file"
+    max_row_error_share: Annotated[float, Field(ge=0, le=1)] = 0.01
     window: Window | None = None  # daily processing window (local time); None: any time
     blackouts: tuple[Blackout, ...] = ()  # this integration's pauses
     max_file_age_days: Annotated[int, Field(ge=1)] = 7  # older files are skipped, not processed

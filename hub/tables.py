@@ -86,9 +86,10 @@ row_errors = sa.Table(
     "row_errors", metadata,
     sa.Column("delivery_id", sa.String, nullable=False),
     sa.Column("file_name", sa.String, nullable=False),
-    sa.Column("row_number", sa.BigInteger, nullable=False),
+    sa.Column("row_number", sa.BigInteger, nullable=False),  # spreadsheet row (header = 1); 0: the file as a whole
     sa.Column("column_name", sa.String, nullable=False),
     sa.Column("rule", sa.String, nullable=False),
+    sa.Column("line_number", sa.BigInteger),  # CSV: the physical line where the record starts
     schema="ops",
 )
 
@@ -208,14 +209,33 @@ def staging_table_name(feed: Feed, ft: FileType) -> str:
 
 
 def staging_table(feed: Feed, ft: FileType) -> sa.Table:
-    """All-text staging table for one file type, rows keyed by delivery."""
+    """All-text staging table for one file type, rows keyed by delivery (its quarantine table is made with it)."""
     name = f"{feed.name}__{ft.name}"
+    if (key := f"staging.{name}") in metadata.tables:
+        return metadata.tables[key]
+    quarantine_table(feed, ft)
+    return sa.Table(
+        name, metadata,
+        sa.Column("delivery_id", sa.String, nullable=False, index=True),
+        sa.Column("source_row", sa.BigInteger, nullable=False),  # spreadsheet row (header = 1)
+        sa.Column("source_line", sa.BigInteger),  # CSV: the physical line where the record starts
+        *[sa.Column(c.name, sa.String) for c in ft.columns],
+        schema="staging",
+    )
+
+
+def quarantine_table(feed: Feed, ft: FileType) -> sa.Table:
+    """Rows of a file type that were not applied because of row errors (`on_row_error: skip_rows`), with their
+    errors (column: rule; never applied). A record whose fields could not be told apart has no values here."""
+    name = f"{feed.name}__{ft.name}__rejected"
     if (key := f"staging.{name}") in metadata.tables:
         return metadata.tables[key]
     return sa.Table(
         name, metadata,
         sa.Column("delivery_id", sa.String, nullable=False, index=True),
         sa.Column("source_row", sa.BigInteger, nullable=False),
+        sa.Column("source_line", sa.BigInteger),
+        sa.Column("errors", sa.String, nullable=False),
         *[sa.Column(c.name, sa.String) for c in ft.columns],
         schema="staging",
     )

@@ -6,24 +6,18 @@ Errors name the row, column and rule — never the value (values may be student 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from hub.dates import parse_dates
 from hub.declarations import Column, FileType, RowCheck
-from hub.parsing import ROW
+from hub.parsing import LINE, ROW, RowError
 
 _TEXT = "string[pyarrow]"
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # C0 controls and DEL; tab and line breaks are text
 EXCEL_FLOAT = r"^(\d+)\.0+$"  # 345678.0: a whole number Excel saved as a float; the digits stay as written
-
-
-@dataclass(frozen=True)
-class RowError:
-    row_number: int
-    column: str
-    rule: str
 
 
 def _column_schema(col: Column) -> pa.Column:
@@ -63,12 +57,19 @@ def missing_columns(ft: FileType, present: Sequence[str]) -> list[RowError]:
 
 def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema, date_formats: Sequence[str],
                   value_maps: Mapping[str, Mapping[str, str]]) -> tuple[pd.DataFrame, list[RowError]]:
-    """Normalise codes, map values, parse dates to ISO text; validate; return the chunk and its row errors."""
+    """Normalise codes, map values, parse dates to ISO text; validate; return the chunk and its row errors.
+    A value holding a control character (NUL, ...) is an error and is blanked: no warehouse stores it."""
     errors: list[RowError] = []
+    lines = chunk[LINE].to_numpy() if LINE in chunk else np.full(len(chunk), None)
     for col in ft.columns:
         if col.name not in chunk:
             continue
         s = chunk[col.name].astype(_TEXT)  # Arrow-backed strings: checks run in pyarrow compute, not Python loops
+        if (bad := s.str.contains(_CONTROL, regex=True).to_numpy(dtype=bool, na_value=False)).any():
+            codes = s[bad].str.extract(f"({_CONTROL})", expand=False)
+            errors += [RowError(int(r), col.name, f"control character U+{ord(c):04X} in the value", _line(n))
+                       for r, n, c in zip(chunk[ROW].to_numpy()[bad], lines[bad], codes)]
+            s = s.mask(bad, "")
         if col.blanks:
             s = s.mask(s.isin(col.blanks), "")
         if col.kind == "code":
@@ -81,7 +82,8 @@ def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema,
         if col.kind == "date":
             iso, err = parse_dates(s, date_formats)
             bad = err.notna()
-            errors += [RowError(int(r), col.name, str(e)) for r, e in zip(chunk.loc[bad, ROW], err[bad])]
+            errors += [RowError(int(r), col.name, str(e), _line(n))
+                       for r, n, e in zip(chunk.loc[bad, ROW], lines[bad.to_numpy()], err[bad])]
             s = iso.where(iso.notna(), "")
         chunk[col.name] = s
     try:
@@ -89,11 +91,16 @@ def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema,
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         fc = fc[fc["index"].notna()]
-        rows = chunk.loc[fc["index"].astype(int).to_numpy(), ROW].to_numpy()
+        at = fc["index"].astype(int).to_numpy()
+        rows = chunk.loc[at, ROW].to_numpy()
         names = {rc.rule: rc.name for rc in ft.checks}
-        errors += [RowError(int(r), names.get(str(chk), str(c)), str(chk))
-                   for r, c, chk in zip(rows, fc["column"], fc["check"])]
+        errors += [RowError(int(r), names.get(str(chk), str(c)), str(chk), _line(n))
+                   for r, n, c, chk in zip(rows, lines[at], fc["column"], fc["check"])]
     first: dict[tuple[int, str], RowError] = {}
-    for e in errors:  # a bad date is reported once, not again as "value required"
+    for e in errors:  # a bad date or control character is reported once, not again as "value required"
         first.setdefault((e.row_number, e.column), e)
     return chunk, sorted(first.values(), key=lambda e: (e.row_number, e.column))
+
+
+def _line(n: object) -> int | None:
+    return None if n is None or pd.isna(n) else int(n)

@@ -60,7 +60,8 @@ def test_archive_keeps_files_and_reports_in_the_bucket(s3_archive: S3Archive, tm
     assert beside(f"{got.path}.run12345.") == [f"{got.path}.run12345.import-log.txt"]
     with open_text(f"{got.path}.run12345.import-log.txt") as log:
         assert log.read() == "Import log\n"
-    assert ImportLog(f"{got.path}.run12345.import-log.txt", 0, 0, 0, 0).head() == "Import log\n"
+    report = f"{got.path}.run12345.import-log.txt"
+    assert ImportLog(report, report.replace(".import-log", ".row-errors"), 0, 0, 0, 0).head() == "Import log\n"
 
 
 def test_a_failed_report_upload_leaves_the_old_one(s3_archive: S3Archive) -> None:
@@ -136,6 +137,9 @@ def test_siras_delivery_lands_in_the_bucket_and_reimports_from_it(s3_archive: S3
     assert "rows staged: 6" in text and "trigger: sensor" in text
     assert "file: 1964212_demographics.csv" in md["import log text (demographics)"].value  # read back for the UI
     no_student_values(text, frame)
+    errors_csv = md["row errors CSV (demographics)"].value  # the row-error report beside it, in the bucket too
+    assert errors_csv == log.replace(".import-log.txt", ".row-errors.csv")
+    assert s3_archive.fs().cat(errors_csv) == b"row,line,column,rule\n"
     assert not (Path(hub_env["home"]) / "archive").exists()  # nothing of it on this machine's disk
 
     dropped.unlink()  # only the bucket has the file now
@@ -150,7 +154,8 @@ def test_siras_delivery_lands_in_the_bucket_and_reimports_from_it(s3_archive: S3
     assert "rows staged: 6" in retext and "trigger: manual" in retext
     assert ", create," not in retext and ", update," not in retext  # re-importing the same file changes nothing
     assert query("SELECT count(*) FROM core.students")[0][0] == 6
-    assert set(s3_archive.keys()) == {archive_path, log, relog}
+    assert set(s3_archive.keys()) == {archive_path, log, errors_csv, relog, relog.replace(".import-log.txt",
+                                                                                        ".row-errors.csv")}
     events = instance.all_logs(first.runs[0].run_id) + instance.all_logs(again.run_id)
     assert not any(SECRET in str(e) for e in events)  # the key is never echoed
 

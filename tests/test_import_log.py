@@ -67,12 +67,16 @@ def test_rejected_rows_are_logged_without_values(hub, landing):
     run = tick(defs, instance, SENSOR).runs[0]
     assert not run.success
     md = failure(run, "siras__demographics")
-    assert records(md["row errors (first 500)"])[:2] == [(4, "el_type", records(md["row errors (first 500)"])[0][2]),
-                                                          (7, "birthdate", records(md["row errors (first 500)"])[1][2])]
+    assert [r[:3] for r in records(md["row errors (first 500)"])] == [(4, 4, "el_type"), (7, 7, "birthdate")]
     assert md["rows rejected"].value == 2 and "[rejected rows]" in md["import log text (demographics)"].value
     text = Path(md["import log (demographics)"].value).read_text()
-    rejected = text.split("[rejected rows] row, column, rule\n")[1].split("\n\n")[0].splitlines()
-    assert [line.split(", ")[:2] for line in rejected] == [["4", "el_type"], ["7", "birthdate"]]
+    rejected = text.split("[rejected rows] row, line, column, rule (")[1].split("\n\n")[0].splitlines()[1:]
+    assert [line.split(", ")[:3] for line in rejected] == [["4", "4", "el_type"], ["7", "7", "birthdate"]]
+    assert "header = row 1" in text
+    listed = Path(md["row errors CSV (demographics)"].value).read_text()
+    assert [line.split(",")[:3] for line in listed.splitlines()] == [["row", "line", "column"], ["4", "4", '"el_type"'],
+                                                                     ["7", "7", '"birthdate"']]
+    assert "LEP" not in listed and "20100230" not in listed
     assert "result: rejected" in text and "LEP" not in text and "20100230" not in text
     no_student_values(text, frame)
 

@@ -243,3 +243,34 @@ def test_a_rewritten_zip_with_the_same_size_and_mtime_delivers_its_new_members(t
     assert [tuple(r) for r in rows] == [(ZIP, "unpacked"), ("SM.csv", "queued"), (ZIP, "unpacked"),
                                         ("SM.csv", "queued")]
     assert star_tick().skip_reason == "1 already received"
+
+
+def test_a_full_archive_disk_while_unpacking_a_zip_is_retried_not_rejected(tmp_path, warehouse_url):
+    import zipfile
+
+    from feeds.renaissance_star import FEED as STAR
+    from tests.test_archive_limits import NJ, ZIP, star_integration
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("SM.csv", b'"StudentStateID","Score"\n' + b'"1","500"\n' * 30_000)  # ~300 KB inflated
+    drop(landing, ZIP, buf.getvalue())
+    wh = Warehouse(warehouse_url)
+    ensure_tables(wh, [STAR])
+    reg = parse_registry({"districts": NJ, "integrations": [star_integration(landing, {"max_ratio": 100_000})]})
+    integration = reg.integrations[0]
+
+    def star_tick(archive: Archive):  # noqa: ANN202
+        return scan(registry=reg, feed=STAR, integration=integration,
+                    transport=FolderTransport(integration.id, landing), archive=archive, warehouse=wh, cursor={},
+                    now=time.time())
+
+    with tmpfs(tmp_path / "small", "128k") as small:
+        full = star_tick(Archive(small))
+        assert full.runs == [] and "No space left on device (ENOSPC)" in (full.error or "")
+        assert ledger(wh) == []  # not rejected: an infrastructure fault is retried
+    later = star_tick(Archive(tmp_path / "archive"))
+    assert later.error is None and len(later.runs) == 1
+    assert [(n, s) for n, s, _ in ledger(wh)] == [(ZIP, "unpacked"), ("SM.csv", "queued")]

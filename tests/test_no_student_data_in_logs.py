@@ -40,6 +40,7 @@ def seen_by_people(instance: dg.DagsterInstance, ticks: list, archive: Path, cap
     parts += [r.getMessage() for r in caplog.records]
     parts += [render_rows(query(f"SELECT * FROM ops.{table}")) for table in OPS_TABLES]
     parts += [p.read_text(encoding="utf-8") for p in archive.rglob("*.import-log.txt")]
+    parts += [p.read_text(encoding="utf-8") for p in archive.rglob("*.row-errors.csv")]
     return "\n".join(parts)
 
 

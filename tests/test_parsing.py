@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import openpyxl
@@ -12,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.parsing import ROW, TEXT, FileFormatError, TableReader, normalize_header, open_table
+from hub.parsing import (LINE, ROW, TEXT, FileFormatError, RowError, TableReader, TruncatedFile, normalize_header,
+                         open_table)
 
 DATA_DIR = Path(__file__).parent / "data"
 ALIASES = {
@@ -39,11 +41,13 @@ EXPECTED = pd.DataFrame({
 }).astype({"ssid": TEXT, "local_id": TEXT, "last_name": TEXT, "first_name": TEXT, "birthdate": TEXT})
 
 
-def read_all(path: Path, aliases: dict = ALIASES, **kw) -> tuple[TableReader, pd.DataFrame]:
+def read_all(path: Path, aliases: dict = ALIASES, lines: bool = False, **kw) -> tuple[TableReader, pd.DataFrame]:
+    """All rows of a file (without the CSV line numbers unless `lines`)."""
     reader = open_table(path, aliases, **kw)
     chunks = list(reader.chunks())
     assert all(len(c) <= reader.chunk_rows for c in chunks)
-    return reader, (pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame())
+    df = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
+    return reader, df if lines else df.drop(columns=LINE, errors="ignore")
 
 
 def csv_text(rows: list[list[str]], delimiter: str = ",") -> str:
@@ -88,7 +92,8 @@ def test_same_data_in_every_encoding_and_format_parses_identically(tmp_path: Pat
         assert reader.columns["last_name"] == "Last_Name" and reader.columns["ssid"] == "SSID"
         assert reader.unmatched_headers == ["Notes"]
         pd.testing.assert_frame_equal(df, EXPECTED, obj=encoding)
-        pd.testing.assert_frame_equal(pd.concat(reader.chunks(), ignore_index=True), EXPECTED, obj="second pass")
+        again = pd.concat(reader.chunks(), ignore_index=True).drop(columns=LINE, errors="ignore")
+        pd.testing.assert_frame_equal(again, EXPECTED, obj="second pass")
         assert df["ssid"].dtype == "string" and df[ROW].dtype == "int64"
 
 
@@ -152,59 +157,66 @@ def test_delimiter_detected_from_header(tmp_path: Path, delimiter: str) -> None:
     assert df.iloc[0].tolist() == ["01", "Smith, Jr.", "20100102", 2]
 
 
-@pytest.mark.parametrize("content", [
-    "SSID,DOB,Notes\n1,d1,n,\n2,d2,n,,,\n3,d3\n4,d4,n\n",  # chunk_rows=1: pandas would truncate these silently
-    "SSID,DOB,Notes,,\n1,d1,n\n2,d2,n,,,\n3,d3\n4,d4,n,\n",  # trailing delimiters on the header too
-    "SSID,DOB,Notes\r\n1,d1,n,\r\n2,d2,n,,,  ,\r\n3,d3\r\n4,d4,n,\r\n",
+@pytest.mark.parametrize(("content", "expected", "bad"), [
+    # an unquoted comma in a name: the value must not move into the next column
+    ("SSID,Last Name,DOB\n1,Smith, Jr.,20100102\n2,Ng,20100103\n", 3, {2: 4}),
+    ("SSID,Last Name,DOB\n1,Smith, Jr.,\n2,Ng,20100103\n", 3, {2: 4}),  # the shifted value lands in a blank
+    ("SSID,DOB,Notes\n1,d1,n,\n2,d2,n,,,\n3,d3\n4,d4,n\n", 3, {2: 4, 3: 6, 4: 2}),  # never padded
+    ("SSID,DOB,Notes,,\n1,d1,n\n2,d2,n,,,\n3,d3,,,\n4,d4,n,,\n", 5, {2: 3, 3: 6}),
+    ("SSID,DOB,Notes\r\n1,d1,n,\r\n2,d2,n\r\n3,d3\r\n4,d4,n\r\n", 3, {2: 4, 4: 2}),
 ])
-def test_ragged_trailing_delimiters_are_fine(tmp_path: Path, content: str) -> None:
+def test_records_with_another_field_count_are_row_errors_never_shifted_or_padded(
+        tmp_path: Path, content: str, expected: int, bad: dict[int, int]) -> None:
     for chunk_rows in (1, 2, 100):
-        _, df = read_all(write(tmp_path, "r.csv", content), chunk_rows=chunk_rows)
-        assert df["ssid"].tolist() == ["1", "2", "3", "4"]
-        assert df["birthdate"].tolist() == ["d1", "d2", "d3", "d4"]
-        assert df[ROW].tolist() == [2, 3, 4, 5]
+        reader, df = read_all(write(tmp_path, "r.csv", content), chunk_rows=chunk_rows)
+        good = [r for r in range(2, 6) if r not in bad and r - 2 < content.count("\n") - 1]
+        assert df[ROW].tolist() == good
+        assert df["ssid"].tolist() == [str(r - 1) for r in good]
+        assert [(e.row_number, e.line, e.column, e.rule) for e in reader.take_errors()] == [
+            (r, r, "*", f"wrong field count (expected {expected}, found {n})") for r, n in sorted(bad.items())]
+        assert reader.records == len(good) + len(bad)
 
 
-@pytest.mark.parametrize("content", ['SSID,DOB\n1,"a\nb",\n3,4\n5,6\n', 'SSID,DOB\n1,"a\nb"\n3,"c\nd", \n5,6\n'])
-def test_multiline_rows_wider_than_any_physical_line(tmp_path: Path, content: str) -> None:
-    # not as the first row of a chunk: there pandas truncates silently (the documented gap)
-    _, df = read_all(write(tmp_path, "w.csv", content), chunk_rows=100)
-    assert df["ssid"].tolist() == ["1", "3", "5"] and df[ROW].tolist() == [2, 3, 4]
-    reader = open_table(write(tmp_path, "w.csv", content.replace(",\n", ",SECRET\n").replace(", \n", ",SECRET\n")),
-                        ALIASES)
-    with pytest.raises(FileFormatError, match=r"row \d ") as err:
-        list(reader.chunks())
-    assert "SECRET" not in str(err.value)
+@pytest.mark.parametrize(("content", "lines"), [('SSID,DOB\n1,"a\nb"\n3,4\n5,6\n', [2, 4, 5]),
+                                               ('SSID,DOB\r\n1,"a\r\nb"\r\n3,"c\rd"\r\n5,6\r\n', [2, 4, 6])])
+def test_rows_are_spreadsheet_rows_and_lines_are_where_records_start(tmp_path: Path, content: str,
+                                                                     lines: list[int]) -> None:
+    for chunk_rows in (1, 100):  # Arrow reads these
+        reader, df = read_all(write(tmp_path, "w.csv", content), chunk_rows=chunk_rows, lines=True)
+        assert df["ssid"].tolist() == ["1", "3", "5"] and df[ROW].tolist() == [2, 3, 4] and df[LINE].tolist() == lines
+    # the csv module reads this one (a record of another field count)
+    reader, df = read_all(write(tmp_path, "w.csv", content.replace("5,6", "5,6,SECRET")), lines=True)
+    assert df[LINE].tolist() == lines[:2] and [(e.row_number, e.line) for e in reader.take_errors()] == [(4, lines[2])]
 
 
 def test_multiline_header_wider_than_any_physical_line(tmp_path: Path) -> None:
     # 5 header cells (2 blank), at most 4 on a line: pandas would make an index of the first column
-    reader, df = read_all(write(tmp_path, "mh.csv", 'Notes,"Local\nID",SSID,,\nn,1\n,2\n'))
+    reader, df = read_all(write(tmp_path, "mh.csv", 'Notes,"Local\nID",SSID,,\nn,1,,,\n,2,,,\n'), lines=True)
     assert reader.columns == {"local_id": "Local\nID", "ssid": "SSID"} and reader.unmatched_headers == ["Notes"]
-    assert df.to_dict("list") == {"local_id": ["1", "2"], "ssid": ["", ""], ROW: [2, 3]}
+    assert df.to_dict("list") == {"local_id": ["1", "2"], "ssid": ["", ""], ROW: [2, 3], LINE: [3, 4]}
 
 
-def test_restart_after_a_wider_multiline_row_yields_each_row_once(tmp_path: Path) -> None:
+def test_rows_after_an_irregular_multiline_row_are_read_once(tmp_path: Path) -> None:
     path = write(tmp_path, "re.csv", 'SSID,DOB\n1,2\n3,4\n5,"a\nb",\n7,8\n9,10\n')
     for chunk_rows in (1, 2, 3, 100):
-        _, df = read_all(path, chunk_rows=chunk_rows)
-        assert df.to_dict("list") == {"ssid": ["1", "3", "5", "7", "9"], "birthdate": ["2", "4", "a\nb", "8", "10"],
-                                      ROW: [2, 3, 4, 5, 6]}
+        reader, df = read_all(path, chunk_rows=chunk_rows, lines=True)
+        assert df.to_dict("list") == {"ssid": ["1", "3", "7", "9"], "birthdate": ["2", "4", "8", "10"],
+                                      ROW: [2, 3, 5, 6], LINE: [2, 3, 6, 7]}
+        assert [(e.row_number, e.line) for e in reader.take_errors()] == [(4, 4)]
 
 
-@pytest.mark.parametrize(("content", "row"), [
-    ("SSID,DOB\n1,2,SECRET\n3,4\n", 2),
-    ("SSID,DOB\n1,2\n3,4,,SECRET\n", 3),
-    ('SSID,DOB\n1,"a\nb"\n3,4,,,,,\n5,6,,,,,,,,SECRET\n', 4),  # a quoted multi-line cell is one row
-    ("SSID,DOB,,\n1,2\n3,4,,,SECRET\n", 3),
+@pytest.mark.parametrize(("content", "rows"), [
+    ("SSID,DOB\n1,2,SECRET\n3,4\n", [2]),
+    ("SSID,DOB\n1,2\n3,4,,SECRET\n", [3]),
+    ('SSID,DOB\n1,"a\nb"\n3,4,,,,,\n5,6,,,,,,,,SECRET\n', [3, 4]),  # a quoted multi-line cell is one row
+    ("SSID,DOB,,\n1,2,,\n3,4,,SECRET\n", [3]),  # a value under no header
 ])
-def test_overlong_row_names_the_row_not_the_value(tmp_path: Path, content: str, row: int) -> None:
+def test_overlong_row_names_the_row_not_the_value(tmp_path: Path, content: str, rows: list[int]) -> None:
     for chunk_rows in (1, 100):
-        reader = open_table(write(tmp_path, "long.csv", content), ALIASES, chunk_rows=chunk_rows)
-        with pytest.raises(FileFormatError) as err:
-            list(reader.chunks())
-        assert f"row {row} " in str(err.value) and "long.csv" in str(err.value) and err.value.row == row
-        assert "SECRET" not in str(err.value)
+        reader, df = read_all(write(tmp_path, "long.csv", content), chunk_rows=chunk_rows)
+        errors = reader.take_errors()
+        assert [e.row_number for e in errors] == rows and not set(rows) & set(df[ROW].tolist())
+        assert "SECRET" not in repr(errors) and "SECRET" not in df.to_string()
 
 
 def test_unterminated_quote_and_bad_cp1252_are_file_errors(tmp_path: Path) -> None:
@@ -269,10 +281,9 @@ def test_xlsx_sheet_selection_and_overlong_row(tmp_path: Path) -> None:
         other.append(row)
     book.save(path)
     assert open_table(path, ALIASES).unmatched_headers == ["Nothing"]
-    reader = open_table(path, ALIASES, sheet="Students", chunk_rows=1)
-    with pytest.raises(FileFormatError, match="row 3 ") as err:
-        list(reader.chunks())
-    assert "SECRET" not in str(err.value)
+    reader, df = read_all(path, sheet="Students", chunk_rows=1)
+    assert df[ROW].tolist() == [2] and LINE not in df
+    assert reader.take_errors() == [RowError(3, "*", "wrong field count (expected 2, found 4)")]
 
 
 def test_xls_typed_sheet() -> None:
@@ -295,10 +306,77 @@ def test_irregular_row_after_several_arrow_blocks_continues_without_losing_or_re
     regular = 400_000
     lines = [f"{1_000_000 + i},2010{i % 12 + 1:02d}01" for i in range(regular)]
     content = "SSID,DOB\n" + "\n".join(lines) + "\n7\n8,20100102\n"
-    _, df = read_all(write(tmp_path, "big.csv", content), chunk_rows=50_000)
-    assert len(df) == regular + 2 and df[ROW].tolist() == list(range(2, regular + 4))
-    assert df["ssid"].iloc[-2:].tolist() == ["7", "8"] and df["birthdate"].iloc[-2:].tolist() == ["", "20100102"]
-    reader = open_table(write(tmp_path, "big.csv", content + "9,20100103,SECRET\n"), ALIASES)
-    with pytest.raises(FileFormatError, match=f"row {regular + 4} ") as err:
-        list(reader.chunks())
-    assert "SECRET" not in str(err.value)
+    reader, df = read_all(write(tmp_path, "big.csv", content + "9,20100103,SECRET\n"), chunk_rows=50_000, lines=True)
+    assert len(df) == regular + 1 and df[ROW].tolist() == [*range(2, regular + 2), regular + 3]
+    assert df[LINE].tolist() == df[ROW].tolist() and df["ssid"].iloc[-1] == "8"
+    assert [(e.row_number, e.rule) for e in reader.take_errors()] == [
+        (regular + 2, "wrong field count (expected 2, found 1)"), (regular + 4, "wrong field count (expected 2, found 3)")]
+
+
+@pytest.mark.parametrize("content", [
+    "SSID,Last Name,DOB\n1,Ng,20100102\n2,Smi",  # cut mid-record, no line end
+    'SSID,Last Name,DOB\n1,Ng,20100102\n2,"Smith\nJones',  # cut inside a quoted value
+    'SSID,Last Name,DOB\n1,Ng,20100102\n2,"Smith\n',  # cut inside a quoted value, after a line break
+])
+def test_truncated_upload_is_a_truncated_file_not_a_row(tmp_path: Path, content: str) -> None:
+    for chunk_rows in (1, 100):
+        reader = open_table(write(tmp_path, "cut.csv", content), ALIASES, chunk_rows=chunk_rows)
+        with pytest.raises(TruncatedFile, match=r"cut.csv: truncated file \(.*row 3") as err:
+            list(reader.chunks())
+        assert "Smi" not in str(err.value) and err.value.row == 3
+
+
+def test_a_whole_last_record_without_a_line_end_is_not_truncated(tmp_path: Path) -> None:
+    reader, df = read_all(write(tmp_path, "end.csv", "SSID,DOB\n1,20100102\n2,20100103"))
+    assert df["ssid"].tolist() == ["1", "2"] and reader.take_errors() == []
+
+
+@pytest.mark.parametrize("footer", ["Total Records: 2\n", "Total Records,2,\n", "END OF FILE\n", ",,\n,,\n",
+                                    "\nTOTAL ROWS = 2\nEOF\n", "Record Count: 2", "end of report,,\n"])
+def test_footers_after_the_data_are_not_rows(tmp_path: Path, footer: str) -> None:
+    for path in (write(tmp_path, "foot.csv", "SSID,DOB,Notes\n1,20100102,\n2,20100103,x\n" + footer),
+                 write_xlsx(tmp_path / "foot.xlsx", [["SSID", "DOB", "Notes"], ["1", "20100102"], ["2", "20100103", "x"],
+                                                     *[[c or None for c in line.split(",")]
+                                                       for line in footer.strip().splitlines()]])):
+        reader, df = read_all(path)
+        assert df["ssid"].tolist() == ["1", "2"] and df[ROW].tolist() == [2, 3]
+        assert reader.take_errors() == [] and reader.records == 2
+
+
+@pytest.mark.parametrize("footer", ["Total Records: 57\n", "Total Records,3,,\n", "Record count = 1"])
+def test_a_footer_stating_another_count_means_a_truncated_file(tmp_path: Path, footer: str) -> None:
+    for path in (write(tmp_path, "foot.csv", "SSID,DOB,Notes\n1,20100102,\n2,20100103,x\n" + footer),
+                 write_xlsx(tmp_path / "foot.xlsx", [["SSID", "DOB", "Notes"], ["1", "20100102"], ["2", "20100103"],
+                                                     footer.strip().split(",")])):
+        with pytest.raises(TruncatedFile, match=r"truncated file \(the footer on row 4 states \d+ records; the file "
+                                                r"has 2\)"):
+            read_all(path)
+
+
+def test_footer_words_before_more_data_are_rows(tmp_path: Path) -> None:
+    reader, df = read_all(write(tmp_path, "mid.csv", "SSID,DOB\n1,20100102\nTotal Records: 1\n,\n2,20100103\n"))
+    assert df["ssid"].tolist() == ["1", "2"] and df[ROW].tolist() == [2, 5]
+    assert reader.take_errors() == [RowError(3, "*", "wrong field count (expected 2, found 1)", 3)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(st.text(st.sampled_from('ab ,"\n\r'), max_size=5), min_size=2, max_size=2),
+                     min_size=1, max_size=10), data=st.data())
+def test_rows_and_lines_are_the_same_on_both_read_paths(tmp_path: Path, rows: list[list[str]],
+                                                        data: st.DataObject) -> None:
+    """Arrow (regular files) and the csv module (after an irregular record) agree on rows, lines and values; a
+    record of another field count is reported and leaves the others as written."""
+    bad = data.draw(st.none() | st.integers(0, len(rows) - 1))
+    records, line = [], 2
+    for i, r in enumerate(rows, start=2):
+        text = csv_text([["1", *r, "x"] if bad == i - 2 else ["1", *r]])
+        records.append((i, line, text))
+        line += len(re.findall(r"\r\n|\r|\n", text))  # the record's own line end and those in its values
+    path = write(tmp_path, "l.csv", "SSID,Notes,DOB\r\n" + "".join(t for _, _, t in records))
+    reader, df = read_all(path, lines=True, chunk_rows=data.draw(st.integers(1, 4)))
+    expected = [(i, ln) for i, ln, _ in records if bad != i - 2]
+    assert (list(zip(df[ROW], df[LINE])) if len(df) else []) == expected
+    assert (df["ssid"].tolist() if len(df) else []) == ["1"] * len(expected)
+    assert (df["birthdate"].tolist() if len(df) else []) == [rows[i - 2][1].strip() for i, _ in expected]
+    errors = reader.take_errors()
+    assert [(e.row_number, e.line) for e in errors] == ([] if bad is None else [records[bad][:2]])

@@ -262,7 +262,7 @@ def test_blocked_run_says_why(night, browser):
 
 def test_good_delivery_shows_row_counts_row_errors_log_and_fields_changed(night, browser):
     _open(browser, _partition(night, "siras/demographics", night.good), "rows read\n40", "rows rejected\n0",
-          "row errors (first 500)", "row column rule",  # the row-error table (empty: every row passed)
+          "row errors (first 500)", "row line column rule",  # the row-error table (empty: every row passed)
           "import log text (demographics)", "file: 1964212_demographics.csv")
     _shot(browser, "applied_file", "row errors (first 500)")
     _open(browser, _partition(night, "siras/student_updates", night.good), "core.students rows inserted\n34",

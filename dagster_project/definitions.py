@@ -43,6 +43,12 @@ def warehouse_url() -> str:
     return os.environ.get("HUB_WAREHOUSE_URL") or f"duckdb:///{hub_home() / 'warehouse.duckdb'}"
 
 
+def archive_url() -> str:
+    """Where received files, import logs and row-error reports are kept: $HUB_ARCHIVE_URL (a local path or
+    s3://bucket/prefix), else $HUB_ARCHIVE_DIR, else the archive under the hub's home."""
+    return os.environ.get("HUB_ARCHIVE_URL") or os.environ.get("HUB_ARCHIVE_DIR") or str(hub_home() / "archive")
+
+
 def build_definitions(path: Path | None = None) -> dg.Definitions:
     """Assets, checks, jobs and sensors for every enabled integration in the registry."""
     # Student data at rest: whatever the hub writes (archive, zip members, import logs, row-error reports, the DuckDB
@@ -78,7 +84,7 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
         executor=hub_executor(),
         resources={"warehouse": WarehouseResource(url=url),
                    "dbt": dbt_resource(project),
-                   "archive": ArchiveResource(root=os.environ.get("HUB_ARCHIVE_DIR", str(hub_home() / "archive")))},
+                   "archive": ArchiveResource(root=archive_url())},
     )
 
 

@@ -4,8 +4,6 @@ extracted beside it and becomes a file of the delivery."""
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -27,7 +25,7 @@ class ContainerError(ValueError):
 class Member:
     name: str  # base name inside the container
     inner_path: str  # path inside the container
-    path: Path  # extracted copy in the archive
+    path: str  # location of the extracted copy in the archive
     sha256: str
     size: int
 
@@ -53,8 +51,7 @@ def unpack(archive: Archive, container: Path, integration_id: str, day: str,
 
 def _extract(archive: Archive, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, integration_id: str,
              day: str) -> Member:
-    tmp = archive.root / ".tmp" / uuid.uuid4().hex
-    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp = archive.new_tmp()
     digest = hashlib.sha256()
     try:
         with zf.open(info) as src, tmp.open("wb") as out:
@@ -62,8 +59,7 @@ def _extract(archive: Archive, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name:
                 digest.update(block)
                 out.write(block)
         final = archive.path_for(integration_id, day, digest.hexdigest(), name)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)
+        archive.place(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
     return Member(name, info.filename, final, digest.hexdigest(), info.file_size)

@@ -12,7 +12,6 @@ import json
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -23,6 +22,7 @@ from hub.ledger import Delivery, utcnow
 from hub.parsing import FileFormatError, open_table
 from hub.registry import Integration
 from hub.tables import delivery_sizes, deliveries, field_audit, holds, metadata, row_errors
+from resources.archive import local_copy
 
 HELD = "held for approval: "
 DECISIONS = {"approve": "approved", "discard": "discarded"}
@@ -280,8 +280,9 @@ def _mapping(conn: sa.Connection, feed: Feed, integration: Integration, d: Deliv
     ft = next(f for f in feed.files if f.name == d.file_type)
     aliases = {c: (*hs, *integration.headers.get(c, ())) for c, hs in ft.aliases().items()}
     try:
-        reader = open_table(Path(d.archive_path or ""), aliases, chunk_rows=1)
-        columns, dropped = reader.columns, list(reader.unmatched_headers)
+        with local_copy(d.archive_path or "") as source:
+            reader = open_table(source, aliases, chunk_rows=1)
+            columns, dropped = reader.columns, list(reader.unmatched_headers)
     except FileFormatError:
         columns, dropped = {}, []
     errors = conn.execute(sa.select(sa.func.count()).where(row_errors.c.delivery_id == d.delivery_id)).scalar_one()

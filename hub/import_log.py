@@ -12,12 +12,12 @@ import datetime as dt
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import sqlalchemy as sa
 
 from hub.apply import lit
 from hub.ledger import Delivery
+from resources.archive import open_text, write_file
 from resources.warehouse import Warehouse
 
 HEAD_LINES = 200  # shown in the UI; the full log stays beside the archived file
@@ -25,8 +25,8 @@ HEAD_LINES = 200  # shown in the UI; the full log stays beside the archived file
 
 @dataclass(frozen=True)
 class ImportLog:
-    path: Path
-    errors_csv: Path
+    path: str  # its location in the archive (a local path or an s3:// URL)
+    errors_csv: str  # the row errors as CSV, beside it
     rejected: int
     created: int
     updated: int
@@ -42,20 +42,20 @@ class ImportLog:
 
     def head(self, lines: int = HEAD_LINES) -> str:
         """The log's first `lines` lines (read as a stream), saying where the rest is when there is more."""
-        with self.path.open(encoding="utf-8") as log:
+        with open_text(self.path) as log:
             text = list(itertools.islice(log, lines + 1))
         more = f"... more lines in the full log: {self.path}\n" if len(text) > lines else ""
         return "".join(text[:lines]) + more
 
 
-def log_path(delivery: Delivery, run_id: str) -> Path:
+def log_path(delivery: Delivery, run_id: str) -> str:
     """<archived file>.<run id prefix>.import-log.txt: one log per delivery and run."""
-    return Path(f"{delivery.archive_path}.{run_id[:8]}.import-log.txt")
+    return f"{delivery.archive_path}.{run_id[:8]}.import-log.txt"
 
 
-def errors_csv_path(delivery: Delivery, run_id: str) -> Path:
+def errors_csv_path(delivery: Delivery, run_id: str) -> str:
     """<archived file>.<run id prefix>.row-errors.csv, beside the import log."""
-    return Path(f"{delivery.archive_path}.{run_id[:8]}.row-errors.csv")
+    return f"{delivery.archive_path}.{run_id[:8]}.row-errors.csv"
 
 
 ROW_NUMBERS = ("row = the row a spreadsheet shows (header = row 1; 0 = the file as a whole); line = for CSV, the "
@@ -68,16 +68,14 @@ def _csv(text: str) -> str:
     return f"'\"' || REPLACE({text}, '\"', '\"\"') || '\"'"
 
 
-def write_errors_csv(conn: sa.Connection, warehouse: Warehouse, delivery: Delivery, run_id: str) -> Path:
+def write_errors_csv(conn: sa.Connection, warehouse: Warehouse, delivery: Delivery, run_id: str) -> str:
     """Every row error of the delivery as CSV (row, line, column, rule; never values), streamed out of ops."""
     path = errors_csv_path(delivery, run_id)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as out:
+    with write_file(path) as out:
         out.write(b"row,line,column,rule\n")
         warehouse.copy_lines(conn, (
             f"SELECT CAST(row_number AS VARCHAR) || ',' || COALESCE(CAST(line_number AS VARCHAR), '') || ',' || "
             f"{_csv('column_name')} || ',' || {_csv('rule')} " + _ERRORS.format(d=lit(delivery.delivery_id))), out)
-    tmp.replace(path)
     return path
 
 
@@ -85,10 +83,8 @@ def write_import_log(conn: sa.Connection, warehouse: Warehouse, delivery: Delive
                      counts: Mapping[str, object]) -> ImportLog:
     """Write (or rewrite) the import log of one delivery in one run, streaming lines out of the ops tables."""
     path = log_path(delivery, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
     d, r = lit(delivery.delivery_id), lit(run_id)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as out:
+    with write_file(path) as out:
         head = (f"Import log\nfile: {delivery.file_name}\ndelivery: {delivery.delivery_id}\n"
                 f"district: {delivery.district_id}\nintegration: {delivery.integration_id}\nrun: {run_id}\n"
                 f"trigger: {trigger}\nwritten: {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}\n\n")
@@ -105,5 +101,5 @@ def write_import_log(conn: sa.Connection, warehouse: Warehouse, delivery: Delive
             records[action] = warehouse.copy_lines(conn, (
                 f"SELECT entity_key || ', {action}, ' || {fields} FROM ops.field_audit WHERE delivery_id = {d} "
                 f"AND run_id = {r} AND action = '{action}'{group}"), out)
-    tmp.replace(path)
-    return ImportLog(path, write_errors_csv(conn, warehouse, delivery, run_id), rejected, records["create"], records["update"], records["delete"])
+    return ImportLog(path, write_errors_csv(conn, warehouse, delivery, run_id), rejected, records["create"],
+                     records["update"], records["delete"])

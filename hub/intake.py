@@ -27,7 +27,7 @@ from hub.limits import xlsx_problem, zip_problem
 from hub.parsing import FileFormatError, open_table
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
-from resources.archive import CHUNK, Archive, ArchivedFile, name_problem
+from resources.archive import CHUNK, Archive, ArchivedFile, local_copy, name_problem
 from resources.sftp import SftpTransport
 from resources.transport import FolderTransport, RemoteFile, Transport, TransportError, printable
 from resources.warehouse import Warehouse
@@ -281,7 +281,7 @@ def _receive(registry: Registry, feed: Feed, integration: Integration, transport
     if file_type == CONTAINER:
         _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result, hold)
         return
-    _record_file(feed, integration, warehouse, base, got.sha256, str(got.path), hold, runs, result)
+    _record_file(feed, integration, warehouse, base, got.sha256, got.path, hold, runs, result)
 
 
 _DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
@@ -350,8 +350,10 @@ def _record_file(feed: Feed, integration: Integration, warehouse: Warehouse, bas
 
 def _workbook_problem(integration: Integration, archive_path: str) -> str | None:
     """Why an XLSX workbook would expand beyond the integration's limits (None for other files)."""
-    path = Path(archive_path)
-    return xlsx_problem(path, integration.limits) if path.suffix.lower() == ".xlsx" else None
+    if not archive_path.lower().endswith(".xlsx"):
+        return None
+    with local_copy(archive_path) as path:
+        return xlsx_problem(path, integration.limits)
 
 
 CONTAINER = "container"  # ledger file type of an archive whose members are the delivery's files
@@ -369,19 +371,20 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
         return None if name_problem(name) else feed.file_type_for(name, file_patterns=integration.file_patterns)
 
     expected = ", ".join(feed.all_patterns(integration.file_patterns))
-    try:
-        if problem := zip_problem(got.path, integration.limits):  # from the zip's directory: nothing inflated yet
-            raise ContainerError(f"{base['file_name']}: not unpacked: {problem}")
-        members = list(unpack(archive, got.path, integration.id, day, lambda n: type_of(n) is not None))
-        status, reason = ("unpacked", f"{len(members)} member(s) received") if members else (
-            "rejected", f"no file of this feed inside (expected {expected})")
-    except ContainerError as exc:
-        members, status, reason = [], "rejected", str(exc)
-    others = other_members(got.path, lambda n: type_of(n) is not None)
+    with local_copy(got.path) as container:
+        try:
+            if problem := zip_problem(container, integration.limits):  # from the zip's directory: nothing inflated
+                raise ContainerError(f"{base['file_name']}: not unpacked: {problem}")
+            members = list(unpack(archive, container, integration.id, day, lambda n: type_of(n) is not None))
+            status, reason = ("unpacked", f"{len(members)} member(s) received") if members else (
+                "rejected", f"no file of this feed inside (expected {expected})")
+        except ContainerError as exc:
+            members, status, reason = [], "rejected", str(exc)
+        others = other_members(container, lambda n: type_of(n) is not None)
     if others:
         reason += f"; {len(others)} skipped: {', '.join(printable(n) for n, _, _ in others)} (not files of this feed)"
     with warehouse.begin() as conn:
-        ledger.record(conn, **base, sha256=got.sha256, archive_path=str(got.path), status=status, reason=reason)
+        ledger.record(conn, **base, sha256=got.sha256, archive_path=got.path, status=status, reason=reason)
         if members:  # a rejected container's reason lists them
             record_skipped_members(conn, base, remote.mtime, others,
                                    f"not a file of this feed inside {remote.name} (the feed takes {expected})")
@@ -397,7 +400,7 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
         with warehouse.begin() as conn:
             if ledger.get(conn, member["delivery_id"]):
                 continue
-        _record_file(feed, integration, warehouse, member, m.sha256, str(m.path), hold, runs, result)
+        _record_file(feed, integration, warehouse, member, m.sha256, m.path, hold, runs, result)
 
 
 def _waiting(registry: Registry, feed: Feed, integration: Integration, warehouse: Warehouse, hold: str | None,

@@ -9,7 +9,6 @@ DETAILS[kind]: it gets the open transaction and the delivery and returns lines.
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from hub.declarations import Feed
 from hub.freshness import Freshness, check_name
 from hub.registry import Registry
 from hub.tables import deliveries, delivery_events, ingest_errors, row_errors
+from resources.archive import beside
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def files_beside_archive(conn: sa.Connection, event: DeliveryEvent) -> list[str]
     """The reports its last run wrote beside the archived file (the import log; row-error files too)."""
     if not (event.archive_path and event.run_id):
         return []
-    return [f"Report: {p}" for p in sorted(glob.glob(glob.escape(f"{event.archive_path}.{event.run_id[:8]}.") + "*"))]
+    return [f"Report: {p}" for p in beside(f"{event.archive_path}.{event.run_id[:8]}.")]
 
 
 def reason_line(conn: sa.Connection, event: DeliveryEvent) -> list[str]:

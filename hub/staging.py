@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +19,7 @@ from hub.minimisation import record_dropped_columns
 from hub.parsing import LINE, ROW, FileFormatError, open_table
 from hub.tables import deliveries, quarantine_table, row_errors, staging_table
 from hub.validation import RowError, build_schema, missing_columns, prepare_chunk
+from resources.archive import local_copy
 from resources.warehouse import BulkLoad, Warehouse
 
 FIRST_ERRORS = 20
@@ -111,15 +111,15 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
     skip = on_row_error == SKIP_ROWS
     schema = build_schema(ft)
     keys = KeyHashes(ft.unique_key)
-    with warehouse.begin(lock=delivery.integration_id) as conn:  # two runs of one integration: one after the other
+    # two runs of one integration: one after the other; the archived file may be in object storage (a local copy)
+    with warehouse.begin(lock=delivery.integration_id) as conn, local_copy(delivery.archive_path or "") as source:
         for t in (table, quarantine, row_errors):
             conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
         load = BulkLoad(warehouse, conn, target)
         reader = None
         try:
             aliases = {c: (*hs, *(headers or {}).get(c, ())) for c, hs in ft.aliases().items()}
-            reader = open_table(Path(delivery.archive_path or ""), aliases, chunk_rows=chunk_rows,
-                                max_cells=max_cells)
+            reader = open_table(source, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
             result.encoding, result.columns = reader.encoding, list(reader.columns)
             result.unmatched_headers = list(reader.unmatched_headers)
             record_dropped_columns(conn, delivery, result.unmatched_headers)
@@ -151,7 +151,7 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
         except FileFormatError as exc:
             load.close()
             # the file as a whole (row 0; a truncated upload is not an error of its last row), named as delivered
-            rule = str(exc).replace(Path(delivery.archive_path or "").name, delivery.file_name)
+            rule = str(exc).replace(source.name, delivery.file_name)  # the local copy has the archived name
             result.add_errors(conn, warehouse, delivery.delivery_id, [RowError(0, "*", rule)])
             result.rows = reader.records if reader is not None else 0
         finally:

@@ -128,10 +128,11 @@ def test_an_unknown_archive_scheme_stops_the_definitions_load(tmp_path: Path, mo
         build_definitions(registry)
 
 
-def test_siras_delivery_lands_in_the_bucket_and_reimports_from_it(s3_archive: S3Archive, hub, landing,  # noqa: F811
-                                                                  hub_env) -> None:
+def test_siras_delivery_lands_in_the_bucket_and_reimports_from_it(hub_env, s3_archive: S3Archive, hub,  # noqa: F811
+                                                                  landing) -> None:  # noqa: F811
     """End to end: the delivery sensor archives the file in the bucket, the run writes its import log there; with the
-    drop folder emptied, an operator's re-materialization re-imports the file read back from the bucket."""
+    drop folder emptied, an operator's re-materialization re-imports the file read back from the bucket. (Fixture
+    order matters: hub_env clears HUB_ARCHIVE_URL, s3_archive sets it, hub builds the definitions.)"""
     defs, instance = hub
     frame = synthetic_students(6, "1964212").assign(Designation="SPED")
     dropped = drop(landing, "1964212_demographics.csv", frame, age_seconds=7200)

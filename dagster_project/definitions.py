@@ -15,7 +15,7 @@ from dagster_project.executor import hub_executor
 from feeds import FEEDS
 from hub.district_names import directory as district_directory
 from hub.registry import Registry, load_registry
-from resources.archive import ArchiveResource
+from resources.archive import Archive, ArchiveResource
 from resources.warehouse import WarehouseResource
 from schedules.nightly import build_nightly_schedule
 from sensors.deliveries import build_delivery_sensor
@@ -57,6 +57,7 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
     path = path or registry_path()
     registry = load_hub_registry(path)
     district_directory()  # a bad HUB_DISTRICT_DIRECTORY stops the load here, with the setting named
+    Archive(archive_url())  # so does a bad HUB_ARCHIVE_URL
     assets, jobs, sensors, schedules, checks = [], [], [], [], []
     for feed in FEEDS.values():
         feed_assets = build_feed_assets(registry, feed, path.parent)

@@ -62,10 +62,17 @@ class Archive:
     writes live in <root>/.tmp) or an object-storage URL such as s3://bucket/prefix."""
 
     def __init__(self, root: str | Path) -> None:
-        self.url = str(root).rstrip("/") or "/"
+        self.url = str(root).removeprefix("file://").rstrip("/") or "/"
         self.remote = is_remote(self.url)
         if self.remote and "@" in urlsplit(self.url).netloc:  # never echo the URL: it may hold a key
             raise ValueError("HUB_ARCHIVE_URL must not contain keys: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        if self.remote:
+            scheme = urlsplit(self.url).scheme
+            try:
+                fsspec.get_filesystem_class(scheme)
+            except (ValueError, ImportError) as exc:
+                raise ValueError(f"HUB_ARCHIVE_URL: no storage for the scheme {scheme!r} (a local path or "
+                                 "s3://bucket/prefix)") from exc
         self.root = Path(tempfile.gettempdir()) if self.remote else Path(self.url)  # where partial writes go
 
     def path_for(self, integration_id: str, day: str, sha256: str, name: str) -> str:

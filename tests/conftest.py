@@ -68,6 +68,7 @@ def hub_env(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch)
     """Point the hub at a temporary home, archive and warehouse."""
     monkeypatch.setenv("HUB_HOME", str(tmp_path / "hub"))
     monkeypatch.setenv("HUB_ARCHIVE_DIR", str(tmp_path / "hub" / "archive"))
+    monkeypatch.delenv("HUB_ARCHIVE_URL", raising=False)  # a developer's own bucket never receives test files
     monkeypatch.setenv("HUB_WAREHOUSE_URL", warehouse_url)
     return {"home": tmp_path / "hub", "url": warehouse_url}
 

@@ -118,10 +118,21 @@ def test_keys_in_the_archive_url_are_refused_without_echoing_them() -> None:
     assert SECRET not in str(err.value)
 
 
-def test_siras_delivery_lands_in_the_bucket_and_reimports_from_it(s3_archive: S3Archive, hub, landing,  # noqa: F811
-                                                                  hub_env) -> None:
+def test_an_unknown_archive_scheme_stops_the_definitions_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster_project.definitions import build_definitions
+    monkeypatch.setenv("HUB_HOME", str(tmp_path / "hub"))
+    monkeypatch.setenv("HUB_ARCHIVE_URL", "s4://bucket/prefix")
+    registry = tmp_path / "registry.yaml"
+    registry.write_text("districts: []\nintegrations: []\n")
+    with pytest.raises(ValueError, match="HUB_ARCHIVE_URL: no storage for the scheme 's4'"):
+        build_definitions(registry)
+
+
+def test_siras_delivery_lands_in_the_bucket_and_reimports_from_it(hub_env, s3_archive: S3Archive, hub,  # noqa: F811
+                                                                  landing) -> None:  # noqa: F811
     """End to end: the delivery sensor archives the file in the bucket, the run writes its import log there; with the
-    drop folder emptied, an operator's re-materialization re-imports the file read back from the bucket."""
+    drop folder emptied, an operator's re-materialization re-imports the file read back from the bucket. (Fixture
+    order matters: hub_env clears HUB_ARCHIVE_URL, s3_archive sets it, hub builds the definitions.)"""
     defs, instance = hub
     frame = synthetic_students(6, "1964212").assign(Designation="SPED")
     dropped = drop(landing, "1964212_demographics.csv", frame, age_seconds=7200)
@@ -184,3 +195,4 @@ def test_a_local_archive_stays_the_default(setting: str, tmp_path: Path, monkeyp
     assert archive_url() == str(tmp_path / "hub" / "archive")
     monkeypatch.setenv(setting, str(tmp_path / "elsewhere"))
     assert archive_url() == str(tmp_path / "elsewhere") and not Archive(archive_url()).remote
+    assert Archive(f"file://{tmp_path}/elsewhere").root == tmp_path / "elsewhere"  # a file:// URL is a local path

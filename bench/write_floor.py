@@ -53,7 +53,7 @@ def _staging_select(table: sa.Table) -> str:
     header = {h.upper(): f'"{h}"' for h in HEADER}
     cols = {c.name: next((header[a.upper()] for a in c.headers if a.upper() in header), "NULL") for c in ft.columns}
     exprs = [f"'{DELIVERY}'" if c.name == "delivery_id" else "row_number() OVER ()" if c.name == "source_row"
-             else cols[c.name] for c in table.columns]
+             else "row_number() OVER () + 1" if c.name == "source_line" else cols[c.name] for c in table.columns]
     return f"SELECT {', '.join(f'{e} AS {c.name}' for e, c in zip(exprs, table.columns))} FROM copy_bench"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,22 +25,31 @@ def need(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL, dropped at the end (parallel sessions do not collide)."""
+@contextmanager
+def fresh_database(prefix: str = "hub_test") -> Iterator[str]:
+    """A uniquely named, empty database on the local PostgreSQL (psycopg URL), dropped afterwards (parallel sessions
+    do not collide)."""
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"hub_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"CREATE DATABASE {name}")
     except sa.exc.OperationalError as exc:
         need(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc.orig}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    yield url
-    sa.create_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A fresh database for the test session."""
+    with fresh_database() as url:
+        yield url
+        sa.create_engine(url).dispose()
 
 
 @pytest.fixture
@@ -71,6 +81,16 @@ def hub_env(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("HUB_ARCHIVE_URL", raising=False)  # a developer's own bucket never receives test files
     monkeypatch.setenv("HUB_WAREHOUSE_URL", warehouse_url)
     return {"home": tmp_path / "hub", "url": warehouse_url}
+
+
+@pytest.fixture
+def wh(warehouse_url: str) -> "Warehouse":
+    """An empty warehouse with the hub's own tables, on both backends."""
+    from hub.tables import ensure_tables
+    from resources.warehouse import Warehouse
+    warehouse = Warehouse(warehouse_url)
+    ensure_tables(warehouse, [])
+    return warehouse
 
 
 def write_registry(path: Path, districts: list[dict], integrations: list[dict]) -> Path:

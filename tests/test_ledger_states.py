@@ -9,15 +9,7 @@ import sqlalchemy as sa
 
 from hub import ledger
 from hub.statuses import STATUSES
-from hub.tables import ensure_tables
 from resources.warehouse import Warehouse
-
-
-@pytest.fixture
-def wh(warehouse_url: str) -> Warehouse:
-    warehouse = Warehouse(warehouse_url)
-    ensure_tables(warehouse, [])
-    return warehouse
 
 
 def _record(conn: sa.Connection, did: str, status: str) -> None:

@@ -18,7 +18,6 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import yaml
 from dagster_project.definitions import PROJECT_ROOT
 from dagster_project.executor import hub_executor
 from demo.siras_files import students as synthetic_students
-from tests.conftest import CA_DISTRICTS, PG_ADMIN_URL, need, siras_integration, write_registry
+from tests.conftest import CA_DISTRICTS, fresh_database, need, siras_integration, write_registry
 from tests.sshd import KEY_ENV, Sshd
 
 STUDENTS = {"abc_unified": 25, "fresno_unified": 40}
@@ -71,24 +70,6 @@ def graphql(port: int, query: str, variables: dict | None = None) -> dict:
         body = json.load(resp)
     assert "errors" not in body, body["errors"]
     return body["data"]
-
-
-@contextmanager
-def fresh_database(kind: str) -> Iterator[str]:
-    """A uniquely named, empty database on the local PostgreSQL (psycopg URL), dropped afterwards."""
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"hub_prod_{uuid.uuid4().hex[:10]}_{kind}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    except sa.exc.OperationalError as exc:
-        need(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc.orig}")
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
 
 
 @dataclass
@@ -148,7 +129,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Stac
         need(f"RabbitMQ at 127.0.0.1:5672 is not reachable: {exc}")
     tag = uuid.uuid4().hex[:8]  # this session's own queue and worker names on a broker other sessions share
     base = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "DAGSTER_", "CELERY_"))}
-    with fresh_database("dagster") as dagster_db, fresh_database("warehouse") as warehouse_db:
+    with fresh_database("hub_prod_dagster") as dagster_db, fresh_database("hub_prod_warehouse") as warehouse_db:
         shared = {"DAGSTER_PG_URL": dagster_db.replace("+psycopg:", "+psycopg2:"), "HUB_WAREHOUSE_URL": warehouse_db,
                   "HUB_ARCHIVE_DIR": str(root / "archive"), "HUB_EXECUTOR": "celery", "HUB_CELERY_QUEUE": f"hub_{tag}",
                   "HUB_CELERY_BROKER_URL": "pyamqp://guest:guest@127.0.0.1:5672//"}

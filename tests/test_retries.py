@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import sqlalchemy as sa
 
 from hub import ledger
 from hub.registry import Integration
 from hub.retries import RunState, sweep
-from hub.tables import ensure_tables
 from resources.warehouse import Warehouse
 from tests.conftest import siras_integration
 
 T0 = 1_800_000_000.0
 INTEGRATION = Integration.model_validate(siras_integration({"kind": "folder", "path": "/landing"}, run_retries=2,
                                                            retry_backoff_seconds=60))
-
-
-@pytest.fixture
-def wh(warehouse_url: str) -> Warehouse:
-    warehouse = Warehouse(warehouse_url)
-    ensure_tables(warehouse, [])
-    return warehouse
 
 
 def _record(conn: sa.Connection, did: str, status: str) -> None:

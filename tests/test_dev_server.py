@@ -15,10 +15,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.definitions import PROJECT_ROOT
+from dagster_project.definitions import PROJECT_ROOT, build_definitions
 from demo.seed import seed
 from feeds import FEEDS
 from hub.registry import load_registry
@@ -43,6 +44,11 @@ def _graphql(port: int, query: str) -> dict:
         return json.load(resp)["data"]
 
 
+def _job(run: dict) -> str:
+    return next((t["value"] for t in run["tags"] if t["key"] == "dagster/partition_set"), "").removesuffix(
+        "_partition_set")
+
+
 def _districts(runs: list[dict]) -> set[str]:
     return {t["value"].split("|")[1] for r in runs for t in r["tags"] if t["key"] == "dagster/partition"}
 
@@ -55,7 +61,7 @@ class DemoRun:
     runs: list[dict]
     expected: set[str]  # the demo's enabled districts
     stopped: bool  # dagster dev stopped on SIGTERM
-    marts_after_feeds: bool  # the marts were materialized after the last feed run ended
+    marts_after_feeds: bool  # the student profile was materialized after the last run of a feed it reads ended
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +85,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         start_new_session=True, preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL),
                                                     signal.signal(signal.SIGTERM, signal.SIG_DFL)))
     expected = {i.district for i in load_registry(demo / "registry.yaml").enabled()}
+    graph = build_definitions(demo / "registry.yaml").resolve_asset_graph()  # the feeds the profile reads
+    profile = dg.AssetKey(["marts", "student_profile"])
+    profile_jobs = {f"{k.path[0]}_import" for k in graph.get_ancestor_asset_keys(profile)}
     try:
         deadline, runs, marts = time.monotonic() + 480, [], False
         while time.monotonic() < deadline:
@@ -89,7 +98,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
             except OSError:
                 continue
             done = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE")]
-            feeds_ended = max((r["endTime"] or 0 for r in done if _districts([r])), default=0)
+            feeds_ended = max((r["endTime"] or 0 for r in done if _districts([r]) and _job(r) in profile_jobs),
+                              default=0)
             marts = bool(built) and float(built[0]["timestamp"]) / 1000 > feeds_ended > 0
             if len(done) == len(runs) and _districts(done) == expected and marts:
                 break

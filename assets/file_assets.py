@@ -106,7 +106,7 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
     table = staging_table_name(feed, ft)
     spec = dg.AssetSpec(
         key, group_name=f"{feed.name}_{ft.group}" if ft.group else feed.name, owners=OWNERS,
-        kinds={"file", *feed.kinds}, skippable=True,
+        kinds={"file", *feed.kinds}, skippable=True, deps=[dg.AssetKey([feed.name, a]) for a in ft.after],
         description=f"{feed.title}: {ft.description} Parsed, validated and staged into {table}. File patterns: "
                     f"{', '.join(ft.patterns)}.",
         metadata={"dagster/column_schema": column_schema(ft), "staging table": table})

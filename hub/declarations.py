@@ -79,6 +79,8 @@ class FileType:
     # under this file name), or None: a reason rejects the file whole before any row is read
     layout: Callable[[Sequence[str]], str | None] | None = None
     group: str = ""  # catalog group within the feed (asset group <feed>_<group>), for feeds with many file types
+    # file types of the same feed staged before this one in a run (its link gate reads their staged rows)
+    after: tuple[str, ...] = ()
 
     def stored_identifiers(self) -> tuple[Column, ...]:
         """Identifier columns the hub stores: checked for Excel damage before the file changes anything."""

@@ -80,3 +80,22 @@ def test_peer_without_its_roster_is_blocked_then_applied_again_when_the_roster_a
     assert [r.success for r in again.runs] == [True]  # the same day, applied again
     assert _query("SELECT count(DISTINCT student_key) > 20 FROM core.student_fields") == [(True,)]
     assert tick(defs, instance, "peer_broward__deliveries").runs == []  # once
+
+
+def test_a_roster_whose_enrollment_matches_almost_no_student_is_blocked(tmp_path: Path, hub_env: dict):
+    """The first roster creates the students; an enrollment file naming other ids (here the FLEIDs in the
+    STUDENT_ID column) would have turned every student inactive: it is a failed gate, nothing applied."""
+    defs, instance = _hub(tmp_path, wait_minutes=60)
+    students, enrollment = roster(40)
+    wrong = enrollment.assign(STUDENT_ID=students["FLEID"].where(enrollment.index >= 2, students["STDT_ID"]))
+    _drop(tmp_path / "roster", {"students": students, "student_enrollment": wrong})
+    runs = tick(defs, instance, "focus_roster_broward__deliveries").runs
+    assert [r.success for r in runs] == [False]  # not a green run with every student inactive
+    check = next(e for e in runs[0].get_asset_check_evaluations() if e.check_name == "match_rate")
+    assert check.asset_key == dg.AssetKey(["focus_roster", "enrollment"]) and not check.passed
+    assert check.metadata["result"].value.startswith("2 of 40 rows linked (5.0%); threshold 90%")
+    assert _query("SELECT count(*) FROM core.students") == [(0,)]
+    ((gate, name, reason),) = _query("SELECT gate, file_name, reason FROM ops.ingest_errors")
+    assert (gate, name) == ("match_rate", "06_student_enrollment.csv")
+    assert not any(v in reason for v in [*students["STDT_ID"], *students["FLEID"]])  # counts only
+    assert _query("SELECT status FROM ops.deliveries WHERE file_type = 'enrollment'") == [("rejected",)]

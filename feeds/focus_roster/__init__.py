@@ -1,6 +1,7 @@
 """District SIS roster (Focus-style students and enrollment exports): who is enrolled, where, and whether active."""
 
 from hub.declarations import Column, Feed, FileType
+from feeds.focus_roster.matching import link_enrollment
 from feeds.focus_roster.rules import apply
 
 FLEID = r"[A-Z0-9]{14}"
@@ -40,7 +41,9 @@ FEED = Feed(
         FileType("students", ("*students*.csv", "*demographics*.csv"), STUDENTS, unique_key=("local_student_id",),
                  district_code_in_name=_NAME, description="Students ({FL district number}_students.csv)."),
         FileType("enrollment", ("*student_enrollment*.csv",), ENROLLMENT, district_code_in_name=_NAME,
-                 description="Enrollment records ({FL district number}_student_enrollment.csv)."),
+                 link=link_enrollment, after=("students",),
+                 description="Enrollment records ({FL district number}_student_enrollment.csv); its rows must "
+                             "name students of the district (match_rate gate)."),
     ),
     apply=apply,
     target_tables=("core.students",),

@@ -52,6 +52,6 @@ def test_scale_bench_counts_what_a_small_consortium_shows():
     table = {label: value for label, _unit, value in rows}
     assert table["districts x feeds (integrations)"] == "12"
     # empty folders request nothing; a file in two districts' SIRAS folders requests two runs
-    assert table["run requests: cold / warm / with files"] == "0 / 0 / 2"
+    assert table["run requests (2 folders with a file)"] == "2"
     # a delivery sensor per integration, beside the reporting and notification sensors
     assert last["sensors"] >= 12

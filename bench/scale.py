@@ -1,14 +1,14 @@
 """Benchmark: the hub at consortium scale, N districts x 4 feeds (SIRAS, EdReflect, ClassLink, PowerSchool).
 
-    python bench/scale.py [--districts 1000] [--files 5]
+    python bench/scale.py [--districts 1000] [--files 5] [--warehouse postgresql+psycopg2://…/empty_db]
 
 Writes a registry of N districts, each with four drop-folder integrations (no window, no pause, no first-file hold,
 no quiet wait) under a temporary directory, then, each in a fresh child process (what a code server does):
   - definitions: import the project, build_definitions(), resolve the repository and serialize the snapshot the code
     server sends the webserver and daemon; wall time and peak RSS of the process;
-  - sweep: evaluate every delivery sensor once (what the daemon's ticks do, minus gRPC and tick storage) on a DuckDB
-    warehouse, with one SIRAS file waiting in --files districts' folders and every other folder empty (those files'
-    sensors request runs; nothing is executed). Each evaluation is timed: empty folders and folders with a file.
+  - sweep: evaluate every delivery sensor once (what the daemon's ticks do, minus gRPC and tick storage) on the
+    warehouse (DuckDB unless --warehouse), with one SIRAS file waiting in --files districts' folders and every other
+    folder empty (those files' sensors request runs; nothing is executed). Each evaluation is timed: empty folders and folders with a file.
 Prints a table and, last line: defs_load_s=… defs_rss_mb=… sweep_s=… assets=… sensors=… (sweep_s: the whole
 sweep). Floors (issue 20): definitions ≤ 20 s and ≤ 1.5 GB; a sweep over 4,000 integrations ≤ 60 s.
 """
@@ -122,6 +122,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--districts", type=int, default=1000)
     ap.add_argument("--files", type=int, default=5, help="districts whose SIRAS folder gets one file in the sweep")
+    ap.add_argument("--warehouse", help="the warehouse URL the sensors use (default: a DuckDB file in the temporary "
+                                        "directory); an empty PostgreSQL database measures production's")
     ap.add_argument("--child", choices=["defs", "sweep"], help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -136,7 +138,7 @@ def main() -> None:
         registry = write_registry(root, args.districts)
         env = {k: v for k, v in os.environ.items() if k not in {"HUB_ARCHIVE_URL", "HUB_DISTRICT_DIRECTORY"}}
         env.update(HUB_REGISTRY=str(registry), HUB_HOME=str(root / "hub"), HUB_ARCHIVE_DIR=str(root / "hub" / "archive"),
-                   HUB_WAREHOUSE_URL=f"duckdb:///{root / 'hub' / 'warehouse.duckdb'}",
+                   HUB_WAREHOUSE_URL=args.warehouse or f"duckdb:///{root / 'hub' / 'warehouse.duckdb'}",
                    DAGSTER_HOME=str(root / "dagster_home"))
         (root / "dagster_home").mkdir()
         d = run_child(["--child", "defs"], env)

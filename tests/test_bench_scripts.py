@@ -5,6 +5,7 @@ Nothing is timed here (speed is read from the scripts' own output by hand): thes
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,16 @@ def test_edreflect_bench_applies_a_delta(pg_server_url: str):
     out, last = run("edreflect.py", "--rows", "2000", "--pg", pg_server_url)
     assert "delta: 20 modified observations" in out
     assert set(last) == {"delta_s", "full_s", "ratio"} and last["delta_s"] > 0
+
+
+def test_scale_bench_counts_what_a_small_consortium_shows():
+    out, last = run("scale.py", "--districts", "3", "--files", "2")
+    assert set(last) == {"defs_load_s", "defs_rss_mb", "sweep_s", "assets", "sensors"}
+    assert last["defs_load_s"] > 0 and last["defs_rss_mb"] > 0 and last["sweep_s"] > 0
+    rows = (re.split(r"\s{2,}", line.strip()) for line in out.splitlines()[1:-1])
+    table = {label: value for label, _unit, value in rows}
+    assert table["districts x feeds (integrations)"] == "12"
+    # empty folders request nothing; a file in two districts' SIRAS folders requests two runs
+    assert table["run requests (2 folders with a file)"] == "2"
+    # a delivery sensor per integration, beside the reporting and notification sensors
+    assert last["sensors"] >= 12

@@ -85,7 +85,7 @@ class StageResult:
         self.first_errors += list(errs[: max(0, FIRST_ERRORS - len(self.first_errors))])
         self._bad_rows.update(e.row_number for e in errs if e.row_number > 1)
         if self.file_error is None and (whole := next((e for e in errs if e.row_number <= 1), None)):
-            self.file_error = whole.rule
+            self.file_error = whole.rule if whole.column == "*" else f"row 1, column {whole.column}: {whole.rule}"
         frame = pd.DataFrame({"delivery_id": delivery_id, "file_name": self.file_name,
                               "row_number": [e.row_number for e in errs], "column_name": [e.column for e in errs],
                               "rule": [e.rule for e in errs],

@@ -152,7 +152,7 @@ def repeated_keys(wh: Warehouse, district: str) -> dict[str, int]:
     return out
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(scenario=scenarios())
 def test_incremental_out_of_order_with_reimports_equals_replay(wh, landing, scenario):

@@ -85,9 +85,10 @@ def _night(root: Path, env: dict[str, str]) -> tuple[str, str, str, str]:
     _put(land / "santa_ana_unified" / "3066670_demographics.csv", students(20, "3066670", seed=2), 60)
     for n, age in ((1, 2 * DAY), (3, 60)):  # EdReflect changes of two days; the day between is missing
         ids = [f"OG{n}{k:03d}" for k in range(3)]
-        _put(land / "edreflect_fresno_unified" / f"day{n}" / "Observation_Modified.csv",
-             pd.DataFrame({"observation_group_id": ids, "observation_modified_date": f"2026-09-0{n}"}), age)
-        _put(land / "edreflect_fresno_unified" / f"day{n}" / "Observations.csv",
+        day = (dt.date.today() - dt.timedelta(days=3 - n)).isoformat()  # the export's own day: its folder's name
+        _put(land / "edreflect_fresno_unified" / day / "Observation_Modified.csv",
+             pd.DataFrame({"observation_group_id": ids, "observation_modified_date": day}), age)
+        _put(land / "edreflect_fresno_unified" / day / "Observations.csv",
              pd.DataFrame({"observation_group_id": ids, "observation_status": "open", "school_year": "2026",
                            "school_year_id": "17"}), age)
     with pytest.MonkeyPatch.context() as mp:

@@ -38,7 +38,8 @@ def _estimated_rows(url: str) -> float:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'core.students'::regclass").scalar_one()
+            sql = "SELECT reltuples FROM pg_class WHERE oid = 'core.students'::regclass"
+            return conn.exec_driver_sql(sql).scalar_one()
     finally:
         engine.dispose()
 

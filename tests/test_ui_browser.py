@@ -59,13 +59,14 @@ class Night:
 
 def _registry(demo: Path) -> None:
     """The demo registry with three integrations on (the others would only slow the test), files stable at once,
-    one sensor tick each (the next an hour later: the pages stay still) and Santa Ana in a blackout today."""
+    one sensor tick each (the next an hour later: the pages stay still) and Santa Ana in a blackout from two days
+    before today to two days after (today in any timezone, even if the test runs across midnight)."""
     reg = yaml.safe_load((demo / "registry.yaml").read_text())
     today = dt.date.today()
     for i in reg["integrations"]:
         i.update(enabled=i["id"] in KEEP, quiet_period_seconds=0, poll_seconds=3600)
         if i["id"] == "siras_santa_ana_unified":
-            i["blackouts"] = [{"start": str(today - dt.timedelta(days=1)), "end": str(today + dt.timedelta(days=1)),
+            i["blackouts"] = [{"start": str(today - dt.timedelta(days=2)), "end": str(today + dt.timedelta(days=2)),
                                "reason": "SIS rollover"}]
     (demo / "registry.yaml").write_text(yaml.safe_dump(reg, sort_keys=False))
 
@@ -85,7 +86,7 @@ def _night(root: Path, env: dict[str, str]) -> tuple[str, str, str, str]:
     _put(land / "santa_ana_unified" / "3066670_demographics.csv", students(20, "3066670", seed=2), 60)
     for n, age in ((1, 2 * DAY), (3, 60)):  # EdReflect changes of two days; the day between is missing
         ids = [f"OG{n}{k:03d}" for k in range(3)]
-        day = (dt.date.today() - dt.timedelta(days=3 - n)).isoformat()  # the export's own day: its folder's name
+        day = f"2026-08-0{n}"  # the export's own day, its folder's name: fixed, not the clock's (the demo starts 08-01)
         _put(land / "edreflect_fresno_unified" / day / "Observation_Modified.csv",
              pd.DataFrame({"observation_group_id": ids, "observation_modified_date": day}), age)
         _put(land / "edreflect_fresno_unified" / day / "Observations.csv",
@@ -220,8 +221,10 @@ def _partition(night: Night, asset: str, key: str) -> str:
 def _tick_dialog(browser, night: Night, sensor: str, expected: str, name: str) -> None:  # noqa: ANN001
     """Open the sensor's page and the tick whose skip reason says `expected` (older ticks are further down)."""
     _open(browser, f"{night.url}/locations/{LOCATION}/sensors/{sensor}", "0 runs requested")
-    for link in reversed(browser.find_elements("xpath", "//td//button[.//*[text()='0 runs requested']] | "
-                                                        "//td//button[text()='0 runs requested']")):
+    links = _wait("the ticks table", lambda: browser.find_elements(  # the text may show before the table does
+        "xpath", "//td//button[.//*[text()='0 runs requested']] | //td//button[text()='0 runs requested']"),
+        timeout=60, every=0.5)
+    for link in reversed(links):
         link.click()
         dialog = _wait("the tick dialog", lambda: "Skip reason:" in browser.find_element("tag name", "body").text
                        and browser.find_element("tag name", "body").text, timeout=30, every=0.3)

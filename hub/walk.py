@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 QUIET = "no matching files"  # an integration whose folder had nothing: counted, not named
+BULLET = "• "  # starts each integration's line: the UI shows a skip reason as one paragraph, its line breaks as spaces
 NAMED = 100  # integrations a summary names at most (those with more to say than "already received" first)
 
 
@@ -62,11 +63,12 @@ class Walk:
             head += f"; the next tick goes on from {self.cursor['next']}"
         noted = [(i, r) for i, r in self.reasons.items() if r != QUIET]
         noted.sort(key=lambda ir: ir[1].endswith(" already received") and ir[1].count(";") == 0)  # stable
-        lines = [f"{i}: {r}" for i, r in noted[:NAMED]]
+        lines = [f"{BULLET}{i}: {r}" for i, r in noted[:NAMED]]
         if len(noted) > NAMED:
-            lines.append(f"… and {len(noted) - NAMED} more integration(s) with notes (the sensor's log lists them all)")
+            lines.append(f"{BULLET}… and {len(noted) - NAMED} more integration(s) with notes (the sensor's log lists "
+                         "them all)")
         return "\n".join([head, *lines])
 
     def lines(self) -> list[str]:
         """Every checked integration's line, for the tick's log."""
-        return [f"{i}: {r}" for i, r in self.reasons.items()]
+        return [f"{BULLET}{i}: {r}" for i, r in self.reasons.items()]

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from hub.walk import BULLET
+
 
 @dataclass
 class Tick:
@@ -28,7 +30,7 @@ class Tick:
 def reason_of(skip_reason: str | None, integration_id: str) -> str | None:
     """One integration's line of a feed sensor's skip reason (None: not named, e.g. its folder had nothing)."""
     lines = (skip_reason or "").splitlines()
-    return next((line.split(": ", 1)[1] for line in lines if line.startswith(f"{integration_id}: ")), None)
+    return next((line.split(": ", 1)[1] for line in lines if line.startswith(f"{BULLET}{integration_id}: ")), None)
 
 
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str, cursor: str | None = None,

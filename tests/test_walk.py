@@ -56,8 +56,8 @@ def test_the_skip_reason_names_who_waited_for_what_and_counts_quiet_folders():
     reasons = {"siras_b": "1 waiting: outside the processing window", "siras_a": "3 already received"}
     summary = _tick(["siras_a", "siras_b", "siras_c"], {}, 60, reasons).summary("siras")
     assert summary.splitlines() == ["siras: 3 of 3 integration(s) checked, 1 with no matching files",
-                                    "siras_b: 1 waiting: outside the processing window",  # notes before the routine
-                                    "siras_a: 3 already received"]
+                                    "• siras_b: 1 waiting: outside the processing window",  # notes before the routine
+                                    "• siras_a: 3 already received"]
     many = {f"i{n:04d}": "1 waiting: summer pause" for n in range(NAMED + 5)}
     lines = _tick(list(many), {}, 10_000, many).summary("siras").splitlines()
-    assert len(lines) == NAMED + 2 and lines[-1].startswith("… and 5 more integration(s)")
+    assert len(lines) == NAMED + 2 and lines[-1].startswith("• … and 5 more integration(s)")

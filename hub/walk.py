@@ -51,7 +51,8 @@ class Walk:
     def cursor(self) -> dict:
         checked = len(self.reasons)
         following = self.order[checked] if checked < len(self.order) else (self.order[0] if self.order else "")
-        scans = {i: c for i, c in self.before.items() if i in set(self.ids) - set(self.reasons) and c}
+        unchecked = set(self.ids) - set(self.reasons)
+        scans = {i: c for i, c in self.before.items() if i in unchecked and c}
         scans.update((i, c) for i, c in self.scans.items() if c)
         return {"next": following, "checked": checked, "scans": dict(sorted(scans.items()))}
 

@@ -71,7 +71,7 @@ def hub_import(url: str, work: Path) -> dict[str, float]:
             landed = path.replace(work / "landing" / path.name)
             os.utime(landed, (time.time(), time.time()))  # uploaded after the first night's import
         started = time.perf_counter()
-        t = tick(defs, instance, "siras_bench__deliveries", cursor=cursor)
+        t = tick(defs, instance, "siras__deliveries", cursor=cursor)
         out[f"{night}_s"] = time.perf_counter() - started
         if not t.runs or not all(r.success for r in t.runs):
             raise SystemExit(f"hub import failed ({night}): {t.skip_reason}")

@@ -70,7 +70,7 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
         if freshness := build_freshness_checks(registry, feed):  # its deliveries asset and their freshness checks
             assets.append(freshness[0])
             checks.append(freshness[1])
-        sensors += [build_delivery_sensor(registry, feed, i, job.name, path.parent) for i in registry.enabled(feed.name)]
+        sensors.append(build_delivery_sensor(registry, feed, registry.enabled(feed.name), job.name, path.parent))
         if feed.nightly:
             schedules += [build_nightly_schedule(registry, feed, i, job.name) for i in registry.enabled(feed.name)]
     project = dbt_project()

@@ -19,7 +19,7 @@ def snapshot_of_chain() -> list:
 
 def deliver(defs, instance, folders, feed: str, frame: pd.DataFrame) -> list:
     put(folders[feed] / ("users.csv" if feed == "classlink" else "students.csv"), frame)
-    return tick(defs, instance, f"{feed}_belleville__deliveries").runs
+    return tick(defs, instance, f"{feed}__deliveries").runs
 
 
 def last_gate() -> tuple:

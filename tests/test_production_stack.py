@@ -291,7 +291,7 @@ def test_the_embedded_default_runs_steps_in_process(monkeypatch: pytest.MonkeyPa
 
 def _intake_sensor(port: int) -> dict:
     sensors = graphql(port, SENSORS)["sensorsOrError"]["results"]
-    return next(s for s in sensors if s["name"] == "siras_abc_unified__deliveries")
+    return next(s for s in sensors if s["name"] == "siras__deliveries")
 
 
 def test_runs_are_queued_with_a_global_limit_and_one_run_per_integration(stack: Stack):

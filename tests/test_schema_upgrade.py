@@ -60,7 +60,7 @@ def test_older_warehouse_gains_new_columns_and_indexes_and_keeps_its_students(tm
     frame.to_csv(landing / "1964212_demographics.csv", index=False)
     os.utime(landing / "1964212_demographics.csv", (time.time() - 60, time.time() - 60))
 
-    t = tick(build_definitions(registry), dg.DagsterInstance.ephemeral(), "siras_abc_unified__deliveries")
+    t = tick(build_definitions(registry), dg.DagsterInstance.ephemeral(), "siras__deliveries")
 
     assert [r.success for r in t.runs] == [True]
     with sa.create_engine(hub_env["url"], poolclass=sa.pool.NullPool).connect() as conn:

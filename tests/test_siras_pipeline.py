@@ -16,7 +16,7 @@ from demo.siras_files import students as synthetic_students
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import rematerialize, tick
 
-SENSOR = "siras_abc_unified__deliveries"
+SENSOR = "siras__deliveries"
 
 
 @pytest.fixture

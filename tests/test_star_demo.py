@@ -33,7 +33,7 @@ def test_demo_belleville_links_its_star_zip(tmp_path: Path, warehouse_url: str, 
     assert any(p.suffix == ".zip" for p in written)
     defs, instance = build_definitions(registry), dg.DagsterInstance.ephemeral()
     for feed in ("classlink", "powerschool", "renaissance_star"):
-        t = tick(defs, instance, f"{feed}_belleville__deliveries")
+        t = tick(defs, instance, f"{feed}__deliveries")
         assert [r.success for r in t.runs] == [True], feed
     engine = sa.create_engine(os.environ["HUB_WAREHOUSE_URL"], poolclass=sa.pool.NullPool)
     with engine.connect() as conn:

@@ -35,7 +35,7 @@ def student(sourced_id: str) -> str:
 
 def deliver(defs, instance, folders, feed: str, name: str, frame: pd.DataFrame) -> None:
     put(folders[feed] / name, frame)
-    assert [r.success for r in tick(defs, instance, f"{feed}_belleville__deliveries").runs] == [True], feed
+    assert [r.success for r in tick(defs, instance, f"{feed}__deliveries").runs] == [True], feed
 
 
 @pytest.mark.parametrize("number, email", [("STUDENTS STUDENT_NUMBER", "STUDENTS EMAIL"),
@@ -149,7 +149,7 @@ def test_loose_star_files_are_a_delivery_too(chain):
     load_identity(defs, instance, folders, classlink_users(r), ps_students(r))
     for name, code in (("SM.csv", "SM"), ("SR.csv", "SR"), ("SEL.csv", "SEL")):
         put(folders["renaissance_star"] / name, star_rows(r, RENAISSANCE_NAME, header(name), code))
-    t = tick(defs, instance, "renaissance_star_belleville__deliveries")
+    t = tick(defs, instance, "renaissance_star__deliveries")
     assert [run.success for run in t.runs] == [True]
     assert query("SELECT subject, count(*) FROM core.star_assessments GROUP BY 1 ORDER BY 1") == [
         ("early_literacy", 12), ("math", 12), ("reading", 12)]
@@ -176,7 +176,7 @@ def test_the_historical_enterprise_layout_is_rejected_whole(chain):
     r = roster(3)
     load_identity(defs, instance, folders, classlink_users(r), ps_students(r))
     put(folders["renaissance_star"] / "SM.csv", star_rows(r, RENAISSANCE_NAME, star_layouts.HISTORICAL_ENTERPRISE))
-    t = tick(defs, instance, "renaissance_star_belleville__deliveries")
+    t = tick(defs, instance, "renaissance_star__deliveries")
     assert [run.success for run in t.runs] == [False]
     assert query("SELECT count(*) FROM core.star_assessments") == [(0,)]
     gate, reason = query("SELECT gate, reason FROM ops.ingest_errors")[0]

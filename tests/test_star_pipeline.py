@@ -74,7 +74,7 @@ def load_identity(defs, instance, folders, users: pd.DataFrame, students: pd.Dat
     put(folders["powerschool"] / "students.csv", students)
     results = []
     for feed in ("classlink", "powerschool"):
-        runs = tick(defs, instance, f"{feed}_belleville__deliveries").runs
+        runs = tick(defs, instance, f"{feed}__deliveries").runs
         assert [r.success for r in runs] == [True]
         results += [str(e.metadata["result"].value) for e in runs[0].get_asset_check_evaluations()
                     if e.check_name == "district"]
@@ -83,7 +83,7 @@ def load_identity(defs, instance, folders, users: pd.DataFrame, students: pd.Dat
 
 def star(defs, instance, folders, files: dict[str, pd.DataFrame]):
     put(folders["renaissance_star"] / "Belleville Public Schools.zip", star_zip(files))
-    return tick(defs, instance, "renaissance_star_belleville__deliveries")
+    return tick(defs, instance, "renaissance_star__deliveries")
 
 
 def checks(run: dg.ExecuteInProcessResult) -> dict[tuple[str, str], bool]:
@@ -211,7 +211,7 @@ def test_an_unsure_district_name_is_blocked_until_a_person_confirms_it_once(hub)
 def test_an_unreadable_zip_or_one_without_star_files_is_logged_and_starts_nothing(hub, content: bytes):
     defs, instance, folders = hub
     put(folders["renaissance_star"] / "Belleville Public Schools.zip", content)
-    t = tick(defs, instance, "renaissance_star_belleville__deliveries")
+    t = tick(defs, instance, "renaissance_star__deliveries")
     assert t.runs == [] and "containers without files of this feed" in t.skip_reason
     assert query("SELECT gate, file_name, district_id FROM ops.ingest_errors") == [
         ("container", "Belleville Public Schools.zip", "belleville")]

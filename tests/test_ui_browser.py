@@ -33,7 +33,7 @@ from selenium.webdriver.chrome.service import Service
 from dagster_project.definitions import PROJECT_ROOT, build_definitions
 from demo.siras_files import students
 from tests.conftest import need
-from tests.harness import tick
+from tests.harness import reason_of, tick
 from tests.test_dev_server import _free_port
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -99,8 +99,8 @@ def _night(root: Path, env: dict[str, str]) -> tuple[str, str, str, str]:
             mp.delenv(k, raising=False)
         defs = build_definitions(root / "demo" / "registry.yaml")
         with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-            siras = tick(defs, instance, "siras_abc_unified__deliveries").runs
-            edreflect_runs = tick(defs, instance, "edreflect_fresno_unified__deliveries").runs
+            siras = tick(defs, instance, "siras__deliveries").runs
+            edreflect_runs = tick(defs, instance, "edreflect__deliveries").runs
     assert [r.success for r in siras] == [False, True]  # the older, blocked day first
     assert [r.success for r in edreflect_runs] == [True, True]
     held = [r for r in edreflect_runs if "held" in r.asset_materializations_for_node("edreflect__changes")[0].metadata]
@@ -167,10 +167,11 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Night]:
         _wait("the webserver", lambda: _graphql(port, "{ version }"))
         _graphql(port, "mutation { setNuxSeen }")  # no community pop-up over the pages
         _wait("the Santa Ana sensor's tick", lambda: any(
-            "waiting: paused (SIS rollover" in r for r in _skip_reasons(port, "siras_santa_ana_unified__deliveries")))
+            "• siras_santa_ana_unified: 1 waiting: paused (SIS rollover" in r
+            for r in _skip_reasons(port, "siras__deliveries")))
         _wait("the ABC sensor's tick", lambda: any(
-            "identical bytes" in r and "skipped: last modified more than 7 days ago" in r
-            for r in _skip_reasons(port, "siras_abc_unified__deliveries")))
+            "identical bytes" in (abc := reason_of(r, "siras_abc_unified") or "")
+            and "skipped: last modified more than 7 days ago" in abc for r in _skip_reasons(port, "siras__deliveries")))
         SHOTS.mkdir(parents=True, exist_ok=True)
         yield Night(f"http://127.0.0.1:{port}", good, blocked, blocked_run, held)
     finally:
@@ -236,8 +237,10 @@ def _tick_dialog(browser, night: Night, sensor: str, expected: str, name: str) -
 
 
 def test_waiting_duplicate_and_stale_files_are_told_by_the_sensor(night, browser):
-    _tick_dialog(browser, night, "siras_santa_ana_unified__deliveries", "1 waiting: paused (SIS rollover", "waiting")
-    _tick_dialog(browser, night, "siras_abc_unified__deliveries", "re-uploaded with identical bytes (no run)",
+    """One sensor per feed: its tick names each integration with what it waited for."""
+    _tick_dialog(browser, night, "siras__deliveries", "• siras_santa_ana_unified: 1 waiting: paused (SIS rollover",
+                 "waiting")
+    _tick_dialog(browser, night, "siras__deliveries", "re-uploaded with identical bytes (no run)",
                  "duplicate_stale")
 
 

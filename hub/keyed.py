@@ -1,0 +1,152 @@
+"""Keyed hashes of student identifiers: HMAC-SHA256 with the secret HUB_HASH_KEY, so a dictionary of known emails or
+ids cannot reverse what the hub stores and logs (keys, email hashes, review queue, crosswalk, audit, import logs).
+
+A keyed hash is HMAC-SHA256(key, md5(text)): the md5 inside is the unkeyed digest older hubs stored, so an existing
+warehouse is re-keyed in place (`ensure_hash_key`) without the emails it never kept. Hashes are computed here, in
+Python, never in SQL: one implementation on both warehouses, and the key never reaches the database server (a
+fingerprint of it does, so a changed key is refused instead of silently breaking every link).
+
+The key: $HUB_HASH_KEY (at least 32 characters). In production (HUB_ENV=production, set by `make prod`) a missing
+key stops the hub; elsewhere (the demo, tests) one is generated once into <HUB_HOME>/hash.key (0600).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from resources.warehouse import Warehouse
+
+KEY_ENV, ENV = "HUB_HASH_KEY", "HUB_ENV"
+MIN_KEY_CHARS = 32
+_OLD_DIGEST = 32  # hex characters of the unkeyed md5 an older hub stored; a keyed hash has 64
+KEYED = {"keyed": True}  # Column info of a column holding keyed hashes (re-keyed by ensure_hash_key)
+_LOOKUP = "_hub_keys"  # per-connection temp table: value -> keyed hash (filled by hash_values)
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class HashKeyError(RuntimeError):
+    """HUB_HASH_KEY is missing, too short, or not the key this warehouse's hashes were made with."""
+
+
+def hub_home() -> Path:
+    """The hub's local state: $HUB_HOME, else .hub in the project."""
+    return Path(os.environ.get("HUB_HOME", PROJECT_ROOT / ".hub")).resolve()
+
+
+def in_production() -> bool:
+    return os.environ.get(ENV, "").strip().lower() == "production"
+
+
+def hash_key() -> bytes:
+    """The secret key; never logged or echoed (errors name the variable, never its value)."""
+    value = os.environ.get(KEY_ENV, "")
+    if value:
+        if len(value) < MIN_KEY_CHARS:
+            raise HashKeyError(f"{KEY_ENV} is too short ({len(value)} characters): use at least {MIN_KEY_CHARS} "
+                               "random characters, e.g. the output of `openssl rand -hex 32`")
+        return value.encode()
+    if in_production():
+        raise HashKeyError(f"{KEY_ENV} is not set: in production ({ENV}=production) the hub needs a secret key "
+                           f"of at least {MIN_KEY_CHARS} characters to hash student identifiers (docs/deploy.md)")
+    return _demo_key(hub_home() / "hash.key")
+
+
+def _demo_key(path: Path) -> bytes:
+    """A key generated once for this hub home (never committed: .hub is ignored), readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
+
+
+def rekey(digest: str, key: bytes) -> str:
+    """The keyed hash of a value whose unkeyed md5 (hex) is `digest`."""
+    return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
+
+
+def keyed_hash(text: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256(key, md5(text)) in hex."""
+    return rekey(hashlib.md5(text.encode()).hexdigest(), key or hash_key())
+
+
+def hash_values(conn: sa.Connection, warehouse: Warehouse, values_sql: str, chunk: int = 50_000) -> None:
+    """Make the keyed hash of every distinct non-NULL value `values_sql` yields (one column) available to
+    `lookup_sql` in this connection, streamed in chunks."""
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_LOOKUP} (value VARCHAR PRIMARY KEY, keyed VARCHAR)")
+    key = hash_key()
+    result = conn.execute(sa.text(f"SELECT DISTINCT v FROM ({values_sql}) x(v) WHERE v IS NOT NULL AND v <> '' AND NOT EXISTS "
+                                  f"(SELECT 1 FROM {_LOOKUP} k WHERE k.value = x.v)"))
+    batches = [batch for batch in iter(lambda: result.fetchmany(chunk), [])]  # read before loading (one cursor)
+    for batch in batches:
+        values = [v for (v,) in batch]
+        warehouse.load_frame(conn, _LOOKUP, pd.DataFrame({"value": values, "keyed": [keyed_hash(v, key) for v in values]}))
+
+
+def lookup_sql(expr: str) -> str:
+    """SQL: the keyed hash of `expr` (a value `hash_values` was given; NULL stays NULL)."""
+    return f"(SELECT k.keyed FROM {_LOOKUP} k WHERE k.value = ({expr}))"
+
+
+def fingerprint(key: bytes) -> str:
+    """Names the key without revealing it."""
+    return hmac.new(key, b"hub hash key fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+hash_key_table = sa.Table(  # created by ensure_hash_key
+    "hash_key", sa.MetaData(),
+    sa.Column("fingerprint", sa.String, primary_key=True),
+    sa.Column("since", sa.DateTime, nullable=False),
+    sa.Column("rekeyed", sa.BigInteger, nullable=False),  # values an older hub stored unkeyed, re-keyed at the start
+    schema="ops")
+
+
+def ensure_hash_key(conn: sa.Connection, warehouse: Warehouse, tables: list[sa.Table]) -> None:
+    """On the hub's start: a warehouse without a recorded key has its unkeyed hashes (columns declared with
+    info={"keyed": True}, and audit values of such fields) re-keyed and the key's fingerprint recorded, in one
+    transaction; a warehouse whose hashes were made with another key is refused."""
+    key = hash_key()
+    hash_key_table.create(conn, checkfirst=True)
+    stored = conn.execute(sa.select(hash_key_table.c.fingerprint)).scalars().all()
+    if stored and fingerprint(key) not in stored:
+        raise HashKeyError(f"{KEY_ENV} is not the key this warehouse's hashes were made with (ops.hash_key): set the "
+                           "key it was started with; a new key would break every stored link")
+    if stored:
+        return
+    total = 0
+    keyed_fields = sorted({c.name for t in tables for c in t.columns if c.info.get("keyed")})
+    for table in tables:
+        for col in (c for c in table.columns if c.info.get("keyed")):
+            total += _rekey_column(conn, warehouse, f"{table.schema}.{table.name}", col.name, "TRUE", key)
+        if table.name == "field_audit" and keyed_fields:
+            fields = "field IN (" + ", ".join(f"'{f}'" for f in keyed_fields) + ")"
+            for col in ("old_value", "new_value"):
+                total += _rekey_column(conn, warehouse, f"{table.schema}.{table.name}", col, fields, key)
+    conn.execute(sa.insert(hash_key_table).values(fingerprint=fingerprint(key), rekeyed=total,
+                                                  since=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))
+
+
+def _rekey_column(conn: sa.Connection, warehouse: Warehouse, table: str, column: str, where: str,
+                  key: bytes) -> int:
+    digests = conn.exec_driver_sql(f"SELECT DISTINCT {column} FROM {table} WHERE length({column}) = {_OLD_DIGEST} "
+                                   f"AND {where}").scalars().all()
+    if not digests:
+        return 0
+    conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_rekey")
+    conn.exec_driver_sql("CREATE TEMP TABLE _hub_rekey (old VARCHAR PRIMARY KEY, new VARCHAR)")
+    warehouse.load_frame(conn, "_hub_rekey", pd.DataFrame({"old": digests, "new": [rekey(d, key) for d in digests]}))
+    n = conn.exec_driver_sql(f"UPDATE {table} AS t SET {column} = r.new FROM _hub_rekey r "
+                             f"WHERE t.{column} = r.old AND {where}").rowcount
+    conn.exec_driver_sql("DROP TABLE _hub_rekey")
+    return n

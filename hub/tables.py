@@ -37,6 +37,18 @@ deliveries = sa.Table(
     schema="ops",
 )
 
+archive_purges = sa.Table(  # deliveries whose archived file (and reports beside it) retention removed
+    "archive_purges", metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("integration_id", sa.String, nullable=False),
+    sa.Column("partition_date", sa.String, nullable=False),
+    sa.Column("retention_days", sa.Integer, nullable=False),  # the integration's, when it was purged
+    sa.Column("files", sa.Integer, nullable=False),  # archived objects removed: the file and its import logs, reports
+    sa.Column("purged_at", sa.DateTime, nullable=False),
+    sa.Column("purged_by", sa.String, nullable=False),
+    schema="ops",
+)
+
 delivery_statuses = sa.Table(  # hub.statuses.STATUSES, rewritten at start: what the dbt tests read
     "delivery_statuses", metadata,
     sa.Column("status", sa.String, primary_key=True),

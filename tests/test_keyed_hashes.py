@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from demo.star_files import classlink_users, ps_students, roster, star_rows
+from dagster_project.definitions import build_definitions
 from deploy.stack import check_environment
 from feeds import FEEDS
 from hub import tables
@@ -131,6 +132,11 @@ def test_production_without_a_key_stops_with_the_variable_named(tmp_path: Path, 
     assert short not in str(err.value)
     env = {"HUB_ENV": "production", "DAGSTER_PG_URL": "postgresql://x", "HUB_WAREHOUSE_URL": "postgresql://x"}
     assert any(p.startswith("HUB_HASH_KEY") for p in check_environment(env))  # `make prod` names it before starting
+    monkeypatch.delenv("HUB_HASH_KEY")
+    registry = tmp_path / "registry.yaml"
+    registry.write_text("districts: []\nintegrations: []\n")
+    with pytest.raises(HashKeyError, match="HUB_HASH_KEY is not set"):  # the code server does not load
+        build_definitions(registry)
 
 
 def test_the_demo_generates_a_private_key_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

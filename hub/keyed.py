@@ -82,16 +82,15 @@ def keyed_hash(text: str, key: bytes | None = None) -> str:
 
 
 def hash_values(conn: sa.Connection, warehouse: Warehouse, values_sql: str, chunk: int = 50_000) -> None:
-    """Make the keyed hash of every distinct non-NULL value `values_sql` yields (one column) available to
-    `lookup_sql` in this connection, streamed in chunks."""
+    """Make the keyed hash of every distinct value `values_sql` yields (one column) available to `lookup_sql` in this
+    connection, `chunk` values at a time (memory does not grow with the file)."""
     conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_LOOKUP} (value VARCHAR PRIMARY KEY, keyed VARCHAR)")
     key = hash_key()
-    result = conn.execute(sa.text(f"SELECT DISTINCT v FROM ({values_sql}) x(v) WHERE v IS NOT NULL AND v <> '' AND NOT EXISTS "
-                                  f"(SELECT 1 FROM {_LOOKUP} k WHERE k.value = x.v)"))
-    batches = [batch for batch in iter(lambda: result.fetchmany(chunk), [])]  # read before loading (one cursor)
-    for batch in batches:
-        values = [v for (v,) in batch]
-        warehouse.load_frame(conn, _LOOKUP, pd.DataFrame({"value": values, "keyed": [keyed_hash(v, key) for v in values]}))
+    new = sa.text(f"SELECT DISTINCT v FROM ({values_sql}) x(v) WHERE v IS NOT NULL AND v <> '' AND NOT EXISTS "
+                  f"(SELECT 1 FROM {_LOOKUP} k WHERE k.value = x.v) LIMIT {chunk}")
+    while values := conn.execute(new).scalars().all():
+        warehouse.load_frame(conn, _LOOKUP, pd.DataFrame({"value": values,
+                                                          "keyed": [keyed_hash(v, key) for v in values]}))
 
 
 def lookup_sql(expr: str) -> str:
@@ -104,37 +103,47 @@ def fingerprint(key: bytes) -> str:
     return hmac.new(key, b"hub hash key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
-hash_key_table = sa.Table(  # created by ensure_hash_key
-    "hash_key", sa.MetaData(),
+_keys = sa.MetaData()  # created by ensure_hash_key
+hash_key_table = sa.Table(
+    "hash_key", _keys,
     sa.Column("fingerprint", sa.String, primary_key=True),
     sa.Column("since", sa.DateTime, nullable=False),
-    sa.Column("rekeyed", sa.BigInteger, nullable=False),  # values an older hub stored unkeyed, re-keyed at the start
+    schema="ops")
+rekeyed_table = sa.Table(  # what ensure_hash_key re-keyed (each once): schema.table.column, or field_audit's per field
+    "hash_key_rekeyed", _keys,
+    sa.Column("unit", sa.String, primary_key=True),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("rekeyed_at", sa.DateTime, nullable=False),
     schema="ops")
 
 
 def ensure_hash_key(conn: sa.Connection, warehouse: Warehouse, tables: list[sa.Table]) -> None:
-    """On the hub's start: a warehouse without a recorded key has its unkeyed hashes (columns declared with
-    info={"keyed": True}, and audit values of such fields) re-keyed and the key's fingerprint recorded, in one
-    transaction; a warehouse whose hashes were made with another key is refused."""
+    """On the hub's start: the key's fingerprint is recorded in a new warehouse, and a warehouse whose hashes were
+    made with another key is refused. Unkeyed md5 hashes an older hub stored (columns declared with info=KEYED, and
+    field_audit values of such fields) are re-keyed in place, each column once, the first time a hub with a key
+    declares it."""
     key = hash_key()
-    hash_key_table.create(conn, checkfirst=True)
+    _keys.create_all(conn)
     stored = conn.execute(sa.select(hash_key_table.c.fingerprint)).scalars().all()
     if stored and fingerprint(key) not in stored:
         raise HashKeyError(f"{KEY_ENV} is not the key this warehouse's hashes were made with (ops.hash_key): set the "
                            "key it was started with; a new key would break every stored link")
-    if stored:
-        return
-    total = 0
-    keyed_fields = sorted({c.name for t in tables for c in t.columns if c.info.get("keyed")})
-    for table in tables:
-        for col in (c for c in table.columns if c.info.get("keyed")):
-            total += _rekey_column(conn, warehouse, f"{table.schema}.{table.name}", col.name, "TRUE", key)
-        if table.name == "field_audit" and keyed_fields:
-            fields = "field IN (" + ", ".join(f"'{f}'" for f in keyed_fields) + ")"
-            for col in ("old_value", "new_value"):
-                total += _rekey_column(conn, warehouse, f"{table.schema}.{table.name}", col, fields, key)
-    conn.execute(sa.insert(hash_key_table).values(fingerprint=fingerprint(key), rekeyed=total,
-                                                  since=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))
+    if not stored:
+        conn.execute(sa.insert(hash_key_table).values(fingerprint=fingerprint(key), since=_now()))
+    done = set(conn.execute(sa.select(rekeyed_table.c.unit)).scalars())
+    keyed = [(f"{t.schema}.{t.name}", c.name) for t in tables for c in t.columns if c.info.get("keyed")]
+    units = [(table, column, "TRUE", f"{table}.{column}") for table, column in keyed]
+    if any(t.name == "field_audit" and t.schema == "ops" for t in tables):
+        units += [("ops.field_audit", col, f"field = '{field}'", f"ops.field_audit.{col}:{field}")
+                  for field in sorted({c for _, c in keyed}) for col in ("old_value", "new_value")]
+    for table, column, where, unit in units:
+        if unit not in done:
+            rows = _rekey_column(conn, warehouse, table, column, where, key)
+            conn.execute(sa.insert(rekeyed_table).values(unit=unit, rows=rows, rekeyed_at=_now()))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def _rekey_column(conn: sa.Connection, warehouse: Warehouse, table: str, column: str, where: str,

@@ -34,9 +34,10 @@ def purge_archive(warehouse: Warehouse, registry: Registry, feeds: dict[str, Fee
         cutoff = (today - dt.timedelta(days=integration.retention_days)).isoformat()
         with warehouse.begin(lock=integration.id) as conn:  # not while a run of the integration stages a file
             due = [Delivery.from_row(r) for r in conn.execute(
-                sa.select(deliveries).where(deliveries.c.integration_id == integration.id,
-                                            deliveries.c.partition_date < cutoff, deliveries.c.archive_path.is_not(None),
-                                            deliveries.c.delivery_id.not_in(sa.select(archive_purges.c.delivery_id)))
+                sa.select(deliveries).where(
+                    deliveries.c.integration_id == integration.id, deliveries.c.partition_date < cutoff,
+                    deliveries.c.archive_path.is_not(None),
+                    deliveries.c.delivery_id.not_in(sa.select(archive_purges.c.delivery_id)))
                 .order_by(deliveries.c.partition_date, deliveries.c.delivery_id))]
             for d in due:
                 files = [d.archive_path, *beside(f"{d.archive_path}.")]

@@ -81,7 +81,8 @@ def test_an_older_warehouse_is_rekeyed_in_place_and_a_changed_key_is_refused(war
     tables.ensure_tables(wh, FEEDS.values())
     old = {t: hashlib.md5(t.encode()).hexdigest() for t in ("d1:0001", "d1:classlink:u1", "ada@example.org", "A-1")}
     with wh.begin() as conn:  # as an older hub stored them: unkeyed md5, no key recorded
-        conn.exec_driver_sql("DELETE FROM ops.hash_key")
+        conn.exec_driver_sql("DROP TABLE ops.hash_key")
+        conn.exec_driver_sql("DROP TABLE ops.hash_key_rekeyed")
         conn.execute(sa.text("INSERT INTO core.students (student_key, district_id, state_student_id, status, "
                              "created_at, updated_at) VALUES (:k, 'd1', '0001', 'active', :t, :t)"),
                      {"k": old["d1:0001"], "t": "2026-01-01 00:00:00"})

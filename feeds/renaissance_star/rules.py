@@ -110,7 +110,8 @@ def _ts(col: str) -> str:
 def _source(ctx: ApplyContext, ft: str, staged: str) -> str:
     """SQL: the staged rows in core.star_assessments' columns, with their link (hub student or review reason)."""
     return (
-        f"SELECT {ctx.keyed('s.assessment_id', staged)} AS assessment_key, {lit(ctx.district.id)} AS district_id, s.assessment_id, "
+        f"SELECT {ctx.keyed('s.assessment_id', staged)} AS assessment_key, {lit(ctx.district.id)} AS district_id, "
+        f"s.assessment_id, "
         f"l.hub_student_key, {lit(SUBJECTS[ft])} AS subject, s.school_year, {_ts('completed_date')} AS completed_at, "
         f"CAST(CAST(s.scaled_score AS NUMERIC) AS INTEGER) AS scaled_score, "
         f"CAST(s.percentile_rank AS INTEGER) AS percentile_rank, s.grade_equivalent, s.benchmark_category, "

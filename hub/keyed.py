@@ -28,7 +28,6 @@ KEY_ENV, ENV = "HUB_HASH_KEY", "HUB_ENV"
 MIN_KEY_CHARS = 32
 _OLD_DIGEST = 32  # hex characters of the unkeyed md5 an older hub stored; a keyed hash has 64
 KEYED = {"keyed": True}  # Column info of a column holding keyed hashes (re-keyed by ensure_hash_key)
-_LOOKUP = "_hub_keys"  # per-connection temp table: value -> keyed hash (filled by hash_values)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -84,18 +83,24 @@ def keyed_hash(text: str, key: bytes | None = None) -> str:
 def hash_values(conn: sa.Connection, warehouse: Warehouse, values_sql: str, chunk: int = 50_000) -> None:
     """Make the keyed hash of every distinct value `values_sql` yields (one column) available to `lookup_sql` in this
     connection, `chunk` values at a time (memory does not grow with the file)."""
-    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_LOOKUP} (value VARCHAR PRIMARY KEY, keyed VARCHAR)")
     key = hash_key()
+    lookup = _lookup_table(key)
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {lookup} (value VARCHAR PRIMARY KEY, keyed VARCHAR)")
     new = sa.text(f"SELECT DISTINCT v FROM ({values_sql}) x(v) WHERE v IS NOT NULL AND v <> '' AND NOT EXISTS "
-                  f"(SELECT 1 FROM {_LOOKUP} k WHERE k.value = x.v) LIMIT {chunk}")
+                  f"(SELECT 1 FROM {lookup} k WHERE k.value = x.v) LIMIT {chunk}")
     while values := conn.execute(new).scalars().all():
-        warehouse.load_frame(conn, _LOOKUP, pd.DataFrame({"value": values,
+        warehouse.load_frame(conn, lookup, pd.DataFrame({"value": values,
                                                           "keyed": [keyed_hash(v, key) for v in values]}))
 
 
 def lookup_sql(expr: str) -> str:
     """SQL: the keyed hash of `expr` (a value `hash_values` was given; NULL stays NULL)."""
-    return f"(SELECT k.keyed FROM {_LOOKUP} k WHERE k.value = ({expr}))"
+    return f"(SELECT k.keyed FROM {_lookup_table(hash_key())} k WHERE k.value = ({expr}))"
+
+
+def _lookup_table(key: bytes) -> str:
+    """The per-connection temp table of value -> keyed hash, one per key (a pooled connection may outlive a key)."""
+    return f"_hub_keys_{fingerprint(key)[:8]}"
 
 
 def fingerprint(key: bytes) -> str:

@@ -23,7 +23,7 @@ COLUMNS = (
 def apply(ctx: ApplyContext) -> ApplyStats:
     """Upsert the students of the day's users.csv (the export replaces the previous one: students it leaves out are
     kept, no longer linked), then rebuild the district's crosswalk."""
-    d, users = ctx.deliveries["users"], ctx.staged("users")
+    d, users = ctx.deliveries["users"], f"(SELECT * FROM {ctx.staged('users')} x WHERE x.role = 'STUDENT')"
     source = (f"SELECT {ctx.keyed(lit(ctx.district.id + ':classlink:') + ' || s.sourced_id', users)} AS "
               f"hub_student_key, {lit(ctx.district.id)} AS district_id, s.sourced_id, "
               f"{email_hash(ctx, 's.email', users)} AS email_hash, s.status, "

@@ -19,6 +19,7 @@ from hub.district_names import candidates, confirmed
 from hub.fetch import FetchConfig, fetch_now
 from hub.gates import district_gate, identifier_gate
 from hub.registry import Integration, Registry
+from hub.retention import purged_reason
 from hub.staging import StageResult, stage_delivery
 from hub.tables import staging_table_name
 from resources.archive import ArchiveResource
@@ -138,6 +139,8 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
         with wh.begin() as conn:
             delivery = _reapplied(conn, config, integration, ft, day) if config.delivery_id else \
                 ledger.for_run(conn, integration.id, ft.name, day, reuse(feed, config))
+            if delivery is not None and (purged := purged_reason(conn, delivery)):
+                raise dg.Failure(description=purged, allow_retries=False)  # retention removed its archived file
             versions = ledger.earlier_same_day(conn, delivery) if delivery and ft.load == "reference" else []
             superseded = ledger.supersede_same_day(conn, delivery) if delivery and ft.load != "reference" else []
             apply_follows = delivery is None and not config.delivery_id and _apply_follows(context, conn, feed, ft, integration.id, day,

@@ -14,6 +14,7 @@ from assets.inventory import build_inventory_asset
 from dagster_project.executor import hub_executor
 from feeds import FEEDS
 from hub.district_names import directory as district_directory
+from hub.keyed import hash_key, hub_home
 from hub.registry import Registry, load_registry
 from resources.archive import Archive, ArchiveResource
 from resources.warehouse import WarehouseResource
@@ -23,10 +24,6 @@ from sensors.notifications import build_notification_sensor
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PRIVATE_UMASK = 0o077  # files 0600, folders 0700
-
-
-def hub_home() -> Path:
-    return Path(os.environ.get("HUB_HOME", PROJECT_ROOT / ".hub")).resolve()
 
 
 def load_hub_registry(path: Path | None = None) -> Registry:
@@ -58,6 +55,7 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
     registry = load_hub_registry(path)
     district_directory()  # a bad HUB_DISTRICT_DIRECTORY stops the load here, with the setting named
     Archive(archive_url())  # so does a bad HUB_ARCHIVE_URL
+    hash_key()  # and a missing HUB_HASH_KEY in production (the demo's is generated here once)
     assets, jobs, sensors, schedules, checks = [], [], [], [], []
     for feed in FEEDS.values():
         feed_assets = build_feed_assets(registry, feed, path.parent)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from hub.declarations import Feed
+from hub.keyed import hash_values, lookup_sql
 from hub.ledger import Delivery, utcnow
 from hub.registry import District, Integration, Registry
 from hub.schedule_rules import limited_reason
@@ -59,6 +60,12 @@ class ApplyContext:
         """SQL relation of the staged rows of `file_type` for this partition's delivery."""
         d = self.deliveries[file_type]
         return f"(SELECT * FROM staging.{self.feed.name}__{file_type} WHERE delivery_id = {lit(d.delivery_id)})"
+
+    def keyed(self, expr: str, relation: str) -> str:
+        """SQL: the keyed hash (hub/keyed.py) of `expr`, an expression over `s`, a row of `relation`; the hashes
+        are computed here (in Python) for the values `relation` holds."""
+        hash_values(self.conn, self.warehouse, f"SELECT {expr} FROM {relation} s")
+        return lookup_sql(expr)
 
 
 def lit(value: str | None) -> str:

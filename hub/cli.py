@@ -11,11 +11,15 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import yaml
 
 from hub.district_match import DistrictMatcher, DistrictRecord, MatchResult, load_district_records
+
+if TYPE_CHECKING:
+    from hub.registry import Registry
+    from resources.warehouse import Warehouse
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -42,6 +46,31 @@ def subcommand(words: str, help: str, arguments: Callable[[argparse.ArgumentPars
         SUBCOMMANDS.append(Subcommand(tuple(words.split()), help, arguments, handler))
         return handler
     return register
+
+
+def hub_arguments(parser: argparse.ArgumentParser) -> None:
+    """--registry and --warehouse, for subcommands that open the hub (open_hub)."""
+    parser.add_argument("--registry", type=Path, metavar="FILE",
+                        help="registry YAML (default: $HUB_REGISTRY or the demo)")
+    parser.add_argument("--warehouse", metavar="URL", help="warehouse URL (default: $HUB_WAREHOUSE_URL)")
+
+
+def open_hub(args: argparse.Namespace) -> "tuple[Registry, Warehouse]":
+    """The registry as the UI loads it and the warehouse, with its tables brought up to date."""
+    from dagster_project.definitions import load_hub_registry
+    from hub.registry import RegistryError
+    from hub.tables import ensure_tables
+    from resources.warehouse import Warehouse
+    try:
+        registry = load_hub_registry(args.registry.resolve() if args.registry else None)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from exc
+    url = args.warehouse or os.environ.get("HUB_WAREHOUSE_URL")
+    if not url:
+        raise UsageError("no warehouse: pass --warehouse or set HUB_WAREHOUSE_URL")
+    wh = Warehouse(url)
+    ensure_tables(wh, [])
+    return registry, wh
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,6 +215,7 @@ from hub import inventory_cli  # noqa: E402,F401  registers `hub inventory`
 from hub import students_cli  # noqa: E402,F401  registers `hub students exit|reactivate|inactive`
 from hub import deliveries_cli  # noqa: E402,F401  registers `hub deliveries reapply`
 from hub import holds_cli  # noqa: E402,F401  registers `hub holds list|approve|discard`
+from hub import archive_cli  # noqa: E402,F401  registers `hub archive purge`
 
 if __name__ == "__main__":
     from hub.cli import main as registered_main  # the module the subcommands registered with

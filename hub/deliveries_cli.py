@@ -27,6 +27,7 @@ def reapply(args: argparse.Namespace) -> int:
     from hub import ledger
     from hub.fetch import fetch_config
     from hub.registry import RegistryError
+    from hub.retention import purged_reason
     from hub.tables import ensure_tables
     from resources.warehouse import Warehouse
 
@@ -44,6 +45,9 @@ def reapply(args: argparse.Namespace) -> int:
         d = ledger.get(conn, args.delivery_id)
     if d is None:
         raise UsageError(f"no delivery {args.delivery_id} in the warehouse")
+    with wh.begin() as conn:
+        if purged := purged_reason(conn, d):
+            raise UsageError(purged)
     feed = FEEDS[d.feed]
     config = fetch_config(feed, fetch=False)
     for op in config["ops"].values():

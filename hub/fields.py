@@ -10,11 +10,12 @@ import sqlalchemy as sa
 
 from hub.apply import AUDIT_COLUMNS, LIMITED, LIMITED_DELETE, ApplyContext, TableStats, lit
 from hub.tables import metadata
+from hub.keyed import KEYED
 
 student_fields = sa.Table(
     "student_fields", metadata,
     sa.Column("district_id", sa.String, primary_key=True),
-    sa.Column("student_key", sa.String, primary_key=True),  # core.students.student_key
+    sa.Column("student_key", sa.String, primary_key=True, info=KEYED),  # core.students.student_key
     sa.Column("field_id", sa.String, primary_key=True),  # e.g. custom_879
     sa.Column("value", sa.String),
     sa.Column("last_delivery_id", sa.String),
@@ -26,7 +27,7 @@ student_fields = sa.Table(
 student_field_logs = sa.Table(
     "student_field_logs", metadata,
     sa.Column("district_id", sa.String, primary_key=True),
-    sa.Column("student_key", sa.String, primary_key=True),
+    sa.Column("student_key", sa.String, primary_key=True, info=KEYED),
     sa.Column("field_id", sa.String, primary_key=True),
     sa.Column("value", sa.String, primary_key=True),  # one log record; never stored twice
     sa.Column("last_delivery_id", sa.String),

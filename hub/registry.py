@@ -129,6 +129,9 @@ class Integration(_Strict):
     run_retries: Annotated[int, Field(ge=0, le=10)] = 3  # runs that died (not gate failures) are retried this often
     retry_backoff_seconds: Annotated[int, Field(ge=0)] = 120  # wait before the first retry; doubles for each next one
     holds: HoldRules = HoldRules()  # when a delivery waits for approval; the fields set here replace the feed's
+    # archived files (and their import logs and reports) of delivery days older than this are removed by
+    # `hub archive purge`; None: kept until removed by hand
+    retention_days: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("timezone")
     @classmethod

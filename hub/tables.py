@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from hub.declarations import Feed, FileType
+from hub.keyed import KEYED, ensure_hash_key
 from hub.statuses import FINAL, HEALTH, STATUSES
 from resources.warehouse import Warehouse
 
@@ -33,6 +34,18 @@ deliveries = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("run_id", sa.String),
     sa.Column("row_count", sa.BigInteger),  # rows read from the file when it was staged
+    schema="ops",
+)
+
+archive_purges = sa.Table(  # deliveries whose archived file (and reports beside it) retention removed
+    "archive_purges", metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("integration_id", sa.String, nullable=False),
+    sa.Column("partition_date", sa.String, nullable=False),
+    sa.Column("retention_days", sa.Integer, nullable=False),  # the integration's, when it was purged
+    sa.Column("files", sa.Integer, nullable=False),  # archived objects removed: the file and its import logs, reports
+    sa.Column("purged_at", sa.DateTime, nullable=False),
+    sa.Column("purged_by", sa.String, nullable=False),
     schema="ops",
 )
 
@@ -126,7 +139,7 @@ field_audit = sa.Table(
     "field_audit", metadata,
     sa.Column("district_id", sa.String, nullable=False),
     sa.Column("entity", sa.String, nullable=False),  # target table
-    sa.Column("entity_key", sa.String, nullable=False),  # hub key (a hash), never a raw id
+    sa.Column("entity_key", sa.String, nullable=False, info=KEYED),  # hub key (a hash), never a raw id
     sa.Column("action", sa.String, nullable=False),  # create|update|delete
     sa.Column("field", sa.String),
     sa.Column("old_value", sa.String),
@@ -166,7 +179,8 @@ delivery_sizes = sa.Table(  # rows staged per delivery: "much smaller than usual
 
 students = sa.Table(
     "students", metadata,
-    sa.Column("student_key", sa.String, nullable=False),  # md5(district_id:state id): stable, not an id itself
+    # keyed hash of district_id:state id (hub/keyed.py): stable, not an id itself
+    sa.Column("student_key", sa.String, nullable=False, info=KEYED),
     sa.Column("district_id", sa.String, primary_key=True),
     # SSID (CA), FLEID (FL), ...; "identifying": a change counts toward the hold rule `identity_changed`
     sa.Column("state_student_id", sa.String, primary_key=True, info={"identifying": True}),
@@ -297,6 +311,7 @@ def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         metadata.create_all(conn)
         add_missing(conn, metadata.sorted_tables)
+        ensure_hash_key(conn, warehouse, metadata.sorted_tables)
         _write_statuses(conn)
         if conn.dialect.name == "postgresql":  # staging is rebuilt from the archive at will: skip the WAL
             logged = conn.exec_driver_sql(  # only those still logged: SET UNLOGGED locks the table exclusively

@@ -148,7 +148,7 @@ def test_unlinked_rows_go_to_the_review_queue_with_their_reason(hub):
         (8, "ambiguous_email"), (9, "no_email_match")]
     assert query("SELECT count(*) FROM core.star_assessments") == [(54,)]
     keys = {k for (k,) in query("SELECT record_key FROM ops.identity_review")}
-    assert not keys & set(sm["AssessmentID"]) and all(len(k) == 32 for k in keys)  # hashed, never the id
+    assert not keys & set(sm["AssessmentID"]) and all(len(k) == 64 for k in keys)  # keyed hashes, never the id
     md = next(e for e in t.runs[0].get_asset_check_evaluations() if e.check_name == "match_rate").metadata
     assert md["match rate"].value == 0.9 and md["rows no_email_match"].value == 2
     assert "999999" not in str(md) and "@" not in str(md)

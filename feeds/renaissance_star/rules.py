@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from hub.apply import AUDIT_COLUMNS, ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
 from hub.tables import metadata
+from hub.keyed import KEYED
 from feeds.identity import follows_chain, left_sql, link_by_student_number, sync_system
 from feeds.identity.review import sync_review
 
@@ -15,10 +16,10 @@ SUBJECTS = {"sm": "math", "sr": "reading", "sel": "early_literacy"}  # file type
 
 assessments = sa.Table(
     "star_assessments", metadata,
-    sa.Column("assessment_key", sa.String, nullable=False),  # md5 of the AssessmentID (audit key)
+    sa.Column("assessment_key", sa.String, nullable=False, info=KEYED),  # keyed hash of the AssessmentID (audit key)
     sa.Column("district_id", sa.String, primary_key=True),
     sa.Column("assessment_id", sa.String, primary_key=True),
-    sa.Column("hub_student_key", sa.String, nullable=False),
+    sa.Column("hub_student_key", sa.String, nullable=False, info=KEYED),
     sa.Column("subject", sa.String, nullable=False),
     sa.Column("school_year", sa.String),
     sa.Column("completed_at", sa.DateTime),
@@ -109,7 +110,8 @@ def _ts(col: str) -> str:
 def _source(ctx: ApplyContext, ft: str, staged: str) -> str:
     """SQL: the staged rows in core.star_assessments' columns, with their link (hub student or review reason)."""
     return (
-        f"SELECT md5(s.assessment_id) AS assessment_key, {lit(ctx.district.id)} AS district_id, s.assessment_id, "
+        f"SELECT {ctx.keyed('s.assessment_id', staged)} AS assessment_key, {lit(ctx.district.id)} AS district_id, "
+        f"s.assessment_id, "
         f"l.hub_student_key, {lit(SUBJECTS[ft])} AS subject, s.school_year, {_ts('completed_date')} AS completed_at, "
         f"CAST(CAST(s.scaled_score AS NUMERIC) AS INTEGER) AS scaled_score, "
         f"CAST(s.percentile_rank AS INTEGER) AS percentile_rank, s.grade_equivalent, s.benchmark_category, "

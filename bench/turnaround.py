@@ -2,7 +2,8 @@
 
     python bench/turnaround.py [--files 4] [--timeout 600]
 
-Copies the demo into a temporary directory (SIRAS integrations only, no quiet wait beyond 5 s), starts `dagster dev`
+Copies the demo into a temporary directory (SIRAS integrations only, no quiet wait beyond 5 s, no hold rules: each
+dropped file is a new cohort that a mass-change rule would hold for review), starts `dagster dev`
 with deploy/dagster.yaml, waits until it is idle, then drops one new SIRAS file at a time into each district's
 folder. Per run, from the UI's GraphQL: run_start_s = started - created (queue, process start, definitions load),
 turnaround_s = run end - (file stable: written + the quiet period); run_start_s split into queued (creation to the
@@ -87,7 +88,8 @@ def main() -> None:
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="turnaround-"))
     demo = yaml.safe_load((ROOT / "demo" / "registry.yaml").read_text())
-    demo["integrations"] = [dict(i, quiet_period_seconds=5, poll_seconds=5, window=None, pause=None)
+    holds = {"first_file": False, "deleted": None, "updated": None, "identity_changed": None, "smaller_than_median": None}
+    demo["integrations"] = [dict(i, quiet_period_seconds=5, poll_seconds=5, window=None, pause=None, holds=holds)
                             for i in demo["integrations"] if i["feed"] == "siras" and i.get("enabled", True)]
     (root / "demo").mkdir()
     (root / "demo" / "registry.yaml").write_text(yaml.safe_dump(demo))

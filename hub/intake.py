@@ -28,7 +28,6 @@ from hub.parsing import FileFormatError, open_table
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
 from resources.archive import CHUNK, Archive, ArchivedFile, local_copy, name_problem
-from resources.sftp import SftpTransport
 from resources.transport import FolderTransport, RemoteFile, Transport, TransportError, printable
 from resources.warehouse import Warehouse
 
@@ -41,6 +40,8 @@ def make_transport(integration: Integration, base_dir: Path | None = None) -> Tr
     if isinstance(t, FolderTransportConfig):
         root = Path(t.path)
         return FolderTransport(integration.id, root if root.is_absolute() or base_dir is None else base_dir / root)
+    from resources.sftp import SftpTransport  # paramiko: only runs and sensors that reach an SFTP server import it
+
     return SftpTransport(integration.id, host=t.host, port=t.port, username=t.username, remote_dir=t.remote_dir,
                          host_key=t.host_key, private_key_env=t.private_key_env, password_env=t.password_env)
 

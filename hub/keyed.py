@@ -92,7 +92,7 @@ def keyed_hash(text: str, key: bytes | None = None) -> str:
     return hasher(key or hash_key())(text)
 
 
-def hash_values(conn: sa.Connection, warehouse: Warehouse, values_sql: str, chunk: int = 50_000) -> None:
+def hash_values(conn: sa.Connection, warehouse: Warehouse, values_sql: str, chunk: int = 200_000) -> None:
     """Make the keyed hash of every distinct value `values_sql` yields (one column) available to `lookup_sql` in this
     connection, `chunk` values at a time (memory does not grow with the file)."""
     key = hash_key()

@@ -15,6 +15,7 @@ from hub.declarations import Feed
 from hub.ledger import Delivery, utcnow
 from hub.registry import District, Integration, Registry
 from hub.schedule_rules import limited_reason
+from hub.tables import CREATED_BY_REFERENCE
 from resources.warehouse import Warehouse
 
 
@@ -70,7 +71,7 @@ def lit(value: str | None) -> str:
 class UpsertPlan:
     """Keyed upsert of a source relation into a target table.
 
-    `source_sql` yields target column names plus `source_file` and `delivery_id`. NULL in the
+    `source_sql` yields target column names plus `source_file`, `delivery_id` and `source_row`. NULL in the
     source means "no value delivered": the target keeps what it has.
     """
 
@@ -95,7 +96,7 @@ LIMITED_DELETE = "limited import (not deleted)"
 def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
     """Audit, update and insert in set-based SQL; returns the per-table counts.
 
-    The target needs created_at, updated_at and last_delivery_id columns (the lineage of each row).
+    The target needs hub.tables.lineage_columns() (where each row came from).
     """
     conn, t = ctx.conn, plan.target
     target = f"{t.schema}.{t.name}"
@@ -122,26 +123,26 @@ def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
 
 
 def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> int:  # noqa: ANN001
-    """Create the source rows that have no target row and may be created; one 'create' audit row each."""
-    into = f"INSERT INTO {target} ({', '.join(plan.insert_columns)}, last_delivery_id, created_at, updated_at)"
-    rows = (f"SELECT {', '.join('s.' + c for c in plan.insert_columns)}, s.delivery_id AS last_delivery_id, "
-            f":now AS created_at, :now AS updated_at FROM ({plan.source_sql}) s "
+    """Create the source rows that have no target row and may be created. Creates are audited by reference: each
+    row records the delivery and source row that created it, and ops.field_audit gets one 'create' row per
+    delivery (run, file, how many; `field` names the entity's key column), not one per record."""
+    lineage = "last_delivery_id, created_delivery_id, created_source_row, created_at, updated_at"
+    into = f"INSERT INTO {target} ({', '.join(plan.insert_columns)}, {lineage})"
+    rows = (f"SELECT {', '.join('s.' + c for c in plan.insert_columns)}, s.delivery_id, s.delivery_id AS _created_by, "
+            f"s.source_row, :now AS created_at, :now AS updated_at FROM ({plan.source_sql}) s "
             f"WHERE ({plan.can_insert}) AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
-
-    def audit(created: str) -> str:
-        return (f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, {lit(target)}, "
-                f"t.{plan.entity_key}, 'create', NULL, NULL, NULL, d.file_name, t.last_delivery_id, :run_id, :now "
-                f"FROM {created} t JOIN ops.deliveries d ON d.delivery_id = t.last_delivery_id")
-
     # The rows to create are set aside first, on both warehouses: an INSERT that reads its own target in the
     # anti-join rescans the pages it is adding when the target's statistics say empty (emptied and vacuumed on
-    # PostgreSQL: a nested-loop anti-join, quadratic in the rows; ANALYZE of an empty table plans the same). The
-    # target's rows with the same created_at may come from an earlier upsert of this transaction.
+    # PostgreSQL: a nested-loop anti-join, quadratic in the rows; ANALYZE of an empty table plans the same).
     created = f"_created_{plan.target.name}"
     ctx.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {created}")
     run(f"CREATE TEMP TABLE {created} AS {rows}")
     inserted = run(f"{into} SELECT * FROM {created}").rowcount
-    run(audit(created))
+    if inserted:
+        run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT {lit(ctx.district.id)}, {lit(target)}, "
+            f"{lit(CREATED_BY_REFERENCE)}, 'create', {lit(plan.entity_key)}, NULL, CAST(c.n AS VARCHAR), d.file_name, "
+            f"c.delivery_id, :run_id, :now, NULL FROM (SELECT delivery_id, count(*) AS n FROM {created} "
+            f"GROUP BY delivery_id) c JOIN ops.deliveries d ON d.delivery_id = c.delivery_id")
     ctx.conn.exec_driver_sql(f"DROP TABLE {created}")
     if inserted > ANALYZE_AFTER_ROWS and ctx.conn.dialect.name == "postgresql":
         ctx.conn.exec_driver_sql(f"ANALYZE {target}")  # later statements of this apply plan with its new size
@@ -178,9 +179,11 @@ def _credited(plan: UpsertPlan, column: str, changed: str) -> str:
     """SQL from the source file and delivery an update of `column` is credited to, to the FROM clause over the
     changed rows (`x`)."""
     if not plan.field_deliveries:
-        return f"x.source_file, x.delivery_id, :run_id, :now FROM {changed} x"
-    return (f"d.file_name, d.delivery_id, :run_id, :now FROM {changed} x JOIN ops.deliveries d "
-            f"ON d.delivery_id = COALESCE(x.{column}__delivery, x.delivery_id)")
+        return f"x.source_file, x.delivery_id, :run_id, :now, x.source_row FROM {changed} x"
+    # the merged row's source row is the row of its own delivery; a field another file supplied has none known
+    return (f"d.file_name, d.delivery_id, :run_id, :now, CASE WHEN d.delivery_id = x.delivery_id THEN x.source_row "
+            f"END FROM {changed} x JOIN ops.deliveries d ON d.delivery_id = COALESCE(x.{column}__delivery, x.delivery_id)")
 
 
-AUDIT_COLUMNS = "district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, changed_at"
+AUDIT_COLUMNS = ("district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, "
+                 "changed_at, source_row")

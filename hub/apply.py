@@ -117,33 +117,38 @@ def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
         stats.updated = _update(ctx, plan, target, on, run)
     stats.unchanged = int(matched) - stats.updated - stats.skipped["inactive"] - stats.skipped.get(LIMITED, 0)
     if plan.can_insert and total > matched:
-        stats.inserted = _insert(ctx, plan, target, on, run)
+        stats.inserted = _insert(ctx, plan, target, on, run, anti_join=matched > 0)
     stats.skipped["not_created"] = int(total) - int(matched) - stats.inserted
     return stats
 
 
-def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> int:  # noqa: ANN001
-    """Create the source rows that have no target row and may be created. Creates are audited by reference: each
-    row records the delivery and source row that created it, and ops.field_audit gets one 'create' row per
-    delivery (run, file, how many; `field` names the entity's key column), not one per record."""
+def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run, anti_join: bool) -> int:  # noqa: ANN001
+    """Create the source rows that have no target row and may be created (`anti_join` False: no source row has
+    one, e.g. a first import: one pass, straight into the target). Creates are audited by reference: each row
+    records the delivery and source row that created it, and ops.field_audit gets one 'create' row per delivery
+    (run, file, how many; `field` names the entity's key column), not one per record."""
     lineage = "last_delivery_id, created_delivery_id, created_source_row, created_at, updated_at"
     into = f"INSERT INTO {target} ({', '.join(plan.insert_columns)}, {lineage})"
     rows = (f"SELECT {', '.join('s.' + c for c in plan.insert_columns)}, s.delivery_id, s.delivery_id AS _created_by, "
-            f"s.source_row, :now AS created_at, :now AS updated_at FROM ({plan.source_sql}) s "
-            f"WHERE ({plan.can_insert}) AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
-    # The rows to create are set aside first, on both warehouses: an INSERT that reads its own target in the
-    # anti-join rescans the pages it is adding when the target's statistics say empty (emptied and vacuumed on
-    # PostgreSQL: a nested-loop anti-join, quadratic in the rows; ANALYZE of an empty table plans the same).
+            f"s.source_row, :now AS created_at, :now AS updated_at FROM ({plan.source_sql}) s WHERE ({plan.can_insert})")
     created = f"_created_{plan.target.name}"
     ctx.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {created}")
-    run(f"CREATE TEMP TABLE {created} AS {rows}")
-    inserted = run(f"{into} SELECT * FROM {created}").rowcount
+    if anti_join:
+        # The rows to create are set aside first, on both warehouses: an INSERT that reads its own target in the
+        # anti-join rescans the pages it is adding when the target's statistics say empty (emptied and vacuumed on
+        # PostgreSQL: a nested-loop anti-join, quadratic in the rows; ANALYZE of an empty table plans the same).
+        run(f"CREATE TEMP TABLE {created} AS {rows} AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
+        inserted = run(f"{into} SELECT * FROM {created}").rowcount
+        counts = f"SELECT delivery_id, count(*) AS n FROM {created} GROUP BY delivery_id"
+    else:
+        inserted = run(f"{into} {rows}").rowcount  # one upsert per target and apply: its rows are created now
+        counts = (f"SELECT created_delivery_id AS delivery_id, count(*) AS n FROM {target} WHERE created_at = :now "
+                  f"GROUP BY created_delivery_id")
     if inserted:
         run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT {lit(ctx.district.id)}, {lit(target)}, "
             f"{lit(CREATED_BY_REFERENCE)}, 'create', {lit(plan.entity_key)}, NULL, CAST(c.n AS VARCHAR), d.file_name, "
-            f"c.delivery_id, :run_id, :now, NULL FROM (SELECT delivery_id, count(*) AS n FROM {created} "
-            f"GROUP BY delivery_id) c JOIN ops.deliveries d ON d.delivery_id = c.delivery_id")
-    ctx.conn.exec_driver_sql(f"DROP TABLE {created}")
+            f"c.delivery_id, :run_id, :now, NULL FROM ({counts}) c JOIN ops.deliveries d ON d.delivery_id = c.delivery_id")
+    ctx.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {created}")
     if inserted > ANALYZE_AFTER_ROWS and ctx.conn.dialect.name == "postgresql":
         ctx.conn.exec_driver_sql(f"ANALYZE {target}")  # later statements of this apply plan with its new size
     return inserted

@@ -106,17 +106,21 @@ def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
         return conn.execute(sa.text(sql), params)
 
     on = " AND ".join(f"t.{k} = s.{k}" for k in plan.key)
-    total, matched, inactive = run(
-        f"SELECT count(*), count(t.{plan.key[0]}), COALESCE(SUM(CASE WHEN t.{plan.key[0]} IS NOT NULL AND NOT "
-        f"({plan.can_update}) THEN 1 ELSE 0 END), 0) FROM ({plan.source_sql}) s LEFT JOIN {target} t ON {on}").one()
+    found, k = f"t.{plan.key[0]} IS NOT NULL", f"t.{plan.key[0]}"
+    changing = f"{found} AND ({plan.can_update}) AND ({_changed(plan)})" if plan.update_columns else "FALSE"
+    creating = f"{k} IS NULL AND ({plan.can_insert})" if plan.can_insert else "FALSE"
+    # one pass tells what there is to do: a night that changes few rows runs no statement over the others
+    total, matched, inactive, changed, creatable = run(
+        f"SELECT count(*), count({k}), {_count(f'{found} AND NOT ({plan.can_update})')}, {_count(changing)}, "
+        f"{_count(creating)} "
+        f"FROM ({plan.source_sql}) s LEFT JOIN {target} t ON {on}").one()
     stats = TableStats(skipped={"inactive": int(inactive)})
-    if plan.update_columns and matched > inactive and ctx.limited:  # rows that would change are left as they are
-        stats.skipped[LIMITED] = run(f"SELECT count(*) FROM ({plan.source_sql}) s JOIN {target} t ON {on} "
-                                     f"WHERE ({plan.can_update}) AND ({_changed(plan)})").scalar_one()
-    elif plan.update_columns and matched > inactive:
+    if changed and ctx.limited:  # rows that would change are left as they are
+        stats.skipped[LIMITED] = int(changed)
+    elif changed:
         stats.updated = _update(ctx, plan, target, on, run)
     stats.unchanged = int(matched) - stats.updated - stats.skipped["inactive"] - stats.skipped.get(LIMITED, 0)
-    if plan.can_insert and total > matched:
+    if creatable:
         stats.inserted = _insert(ctx, plan, target, on, run, anti_join=matched > 0)
     stats.skipped["not_created"] = int(total) - int(matched) - stats.inserted
     return stats
@@ -152,6 +156,10 @@ def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run, anti
     if inserted > ANALYZE_AFTER_ROWS and ctx.conn.dialect.name == "postgresql":
         ctx.conn.exec_driver_sql(f"ANALYZE {target}")  # later statements of this apply plan with its new size
     return inserted
+
+
+def _count(predicate: str) -> str:
+    return f"COALESCE(SUM(CASE WHEN {predicate} THEN 1 ELSE 0 END), 0)"
 
 
 def _changed(plan: UpsertPlan) -> str:

@@ -53,7 +53,7 @@ DLT_PATH = "BENCH_DLT_PATH"  # the --dlt-path of a child process
 def plain_copy(url: str, csv_path: Path) -> float:
     """Load the same CSV into a table of text columns, the warehouse's own fastest way: the floor any loader is
     compared with (PostgreSQL: COPY; DuckDB: read_csv into a table)."""
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)  # DuckDB: the file is free for the hub after it
     if url.startswith("duckdb"):
         started = time.perf_counter()
         with engine.begin() as conn:
@@ -88,9 +88,10 @@ def hub_import(url: str, work: Path) -> dict[str, float]:
             landed = (work / "landing" / path.name)
             landed.write_bytes(path.read_bytes())
             os.utime(landed, (time.time(), time.time()))  # uploaded after the first night's import
-        started = time.perf_counter()
+        wal, started = _wal_lsn(url), time.perf_counter()
         t = tick(defs, instance, "siras_bench__deliveries", cursor=cursor)
         out[f"{night}_s"] = time.perf_counter() - started
+        out[f"{night}_wal_mb"] = _wal_mb_since(url, wal)
         if not t.runs or not all(r.success for r in t.runs):
             raise SystemExit(f"hub import failed ({night}): {t.skip_reason}")
         cursor = t.cursor
@@ -105,6 +106,22 @@ def hub_import(url: str, work: Path) -> dict[str, float]:
     return out
 
 
+def _wal_lsn(url: str) -> str | None:
+    """PostgreSQL: the server's WAL position (WAL is server-wide: other databases' writes count too)."""
+    if url.startswith("duckdb"):
+        return None
+    with sa.create_engine(url, poolclass=sa.pool.NullPool).connect() as conn:
+        return conn.exec_driver_sql("SELECT CAST(pg_current_wal_lsn() AS text)").scalar_one()
+
+
+def _wal_mb_since(url: str, lsn: str | None) -> float:
+    if lsn is None:
+        return 0.0
+    with sa.create_engine(url, poolclass=sa.pool.NullPool).connect() as conn:
+        diff = conn.execute(sa.text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), CAST(:l AS pg_lsn))"), {"l": lsn})
+        return float(diff.scalar_one()) / 1e6
+
+
 def dlt_merge(url: str, work: Path) -> dict[str, float]:
     """Child process: dlt merges the first file, then the next night's, into one table keyed by SSID (its
     documented way to upsert a snapshot); every column as text, read by Arrow."""
@@ -115,7 +132,8 @@ def dlt_merge(url: str, work: Path) -> dict[str, float]:
     if url.startswith("duckdb"):
         dest = dlt.destinations.duckdb(url.removeprefix("duckdb:///").replace(".duckdb", "_dlt.duckdb"))
     else:
-        dest = dlt.destinations.postgres(url.replace("postgresql+psycopg://", "postgresql://"))
+        plain = sa.engine.make_url(url).set(drivername="postgresql")  # dlt wants a password: trust ignores it
+        dest = dlt.destinations.postgres(plain.set(password=plain.password or "unused").render_as_string(False))
     pipeline = dlt.pipeline(pipeline_name="bench", destination=dest, dataset_name="dlt_bench",
                             pipelines_dir=str(work / "dlt"))
     text = pa_csv.ConvertOptions(column_types={h: pa.string() for h in HEADER})
@@ -179,8 +197,6 @@ def one_run(args: argparse.Namespace, with_dlt: bool) -> dict[str, float]:
             else create_database(args.pg)
         try:
             copy_s = plain_copy(url, csv_path)
-            if args.warehouse == "duckdb":
-                sa.create_engine(url).dispose()
             hub = _child("hub", url, work)
             dlt = _child("dlt", url, work, args.dlt_path) if with_dlt else {}
         finally:
@@ -214,7 +230,8 @@ def main() -> None:
     print(f"{'step (' + args.warehouse + f', medians of {args.repeat})':<44}{'rows':>10}{'seconds':>10}{'rows/s':>12}")
     print(f"{plain + ' (text table)':<44}{n:>10}{m['copy_s']:>10.2f}{copy_rps:>12.0f}")
     for night, label in (("first", "hub import, first (tick+stage+apply)"), ("next", "hub import, next night")):
-        print(f"{label:<44}{n:>10}{m[night + '_s']:>10.2f}{n / m[night + '_s']:>12.0f}")
+        wal = f"  WAL {m[night + '_wal_mb']:.0f} MB" if args.warehouse == "postgres" else ""
+        print(f"{label:<44}{n:>10}{m[night + '_s']:>10.2f}{n / m[night + '_s']:>12.0f}{wal}")
         print(f"{'  of which parse+validate+stage':<44}{n:>10}{m[night + '_demographics_s']:>10.2f}")
         print(f"{'  of which apply (+audit, import log)':<44}{n:>10}{m[night + '_student_updates_s']:>10.2f}")
     if with_dlt:

@@ -145,9 +145,16 @@ def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run, anti
         inserted = run(f"{into} SELECT * FROM {created}").rowcount
         counts = f"SELECT delivery_id, count(*) AS n FROM {created} GROUP BY delivery_id"
     else:
-        inserted = run(f"{into} {rows}").rowcount  # one upsert per target and apply: its rows are created now
-        counts = (f"SELECT created_delivery_id AS delivery_id, count(*) AS n FROM {target} WHERE created_at = :now "
-                  f"GROUP BY created_delivery_id")
+        # every row the source may create is new: the counts per delivery are those of the source
+        counts = (f"SELECT s.delivery_id, count(*) AS n FROM ({plan.source_sql}) s WHERE ({plan.can_insert}) "
+                  "GROUP BY s.delivery_id")
+        if ctx.conn.dialect.name == "postgresql":  # PostgreSQL counts what it inserted, no second pass
+            run(f"CREATE TEMP TABLE {created} AS WITH i AS ({into} {rows} RETURNING created_delivery_id) "
+                "SELECT created_delivery_id AS delivery_id, count(*) AS n FROM i GROUP BY created_delivery_id")
+            inserted = int(run(f"SELECT COALESCE(SUM(n), 0) FROM {created}").scalar_one())
+            counts = f"SELECT delivery_id, n FROM {created}"
+        else:
+            inserted = run(f"{into} {rows}").rowcount
     if inserted:
         run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT {lit(ctx.district.id)}, {lit(target)}, "
             f"{lit(CREATED_BY_REFERENCE)}, 'create', {lit(plan.entity_key)}, NULL, CAST(c.n AS VARCHAR), d.file_name, "

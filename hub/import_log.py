@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Mapping
-from typing import IO
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import sqlalchemy as sa
 
@@ -81,12 +81,15 @@ def write_errors_csv(conn: sa.Connection, warehouse: Warehouse, delivery: Delive
     return path
 
 
-def _created(conn: sa.Connection, warehouse: Warehouse, d: str, r: str, out: IO[bytes]) -> int:
+def _created(conn: sa.Connection, warehouse: Warehouse, d: str, r: str, out: BinaryIO) -> int:
     """Lines of the records the delivery created in the run by reference (their keys are on the created rows)."""
-    refs = conn.exec_driver_sql(f"SELECT entity, field FROM ops.field_audit WHERE delivery_id = {d} AND run_id = {r} "
-                                f"AND action = 'create' AND entity_key = '{CREATED_BY_REFERENCE}' ORDER BY 1").all()
-    return sum(warehouse.copy_lines(conn, f"SELECT {key} || ', create, ' FROM {entity} WHERE created_delivery_id = {d}", out)
-               for entity, key in refs if entity in metadata.tables and key in metadata.tables[entity].c)
+    audit = (f"FROM ops.field_audit WHERE delivery_id = {d} AND run_id = {r} AND action = 'create' "
+             f"AND entity_key = '{CREATED_BY_REFERENCE}'")
+    refs = conn.exec_driver_sql(f"SELECT DISTINCT entity, field {audit} ORDER BY 1").all()
+    return sum(warehouse.copy_lines(conn, (  # the run's own creates: one apply, one timestamp
+        f"SELECT {key} || ', create, ' FROM {entity} WHERE created_delivery_id = {d} "
+        f"AND created_at IN (SELECT changed_at {audit} AND entity = {lit(entity)})"), out)
+        for entity, key in refs if entity in metadata.tables and key in metadata.tables[entity].c)
 
 
 def write_import_log(conn: sa.Connection, warehouse: Warehouse, delivery: Delivery, *, run_id: str, trigger: str,

@@ -28,7 +28,8 @@ def apply(ctx: ApplyContext) -> ApplyStats:
     d = ctx.deliveries["students"]
     source = (f"SELECT md5({lit(ctx.district.id + ':powerschool:')} || s.student_number) AS ps_key, "
               f"{lit(ctx.district.id)} AS district_id, s.student_number, {email_hash('s.email')} AS email_hash, "
-              f"s.school_id, s.grade_level, s.enroll_status, {lit(d.file_name)} AS source_file, s.delivery_id, s.source_row "
+              f"s.school_id, s.grade_level, s.enroll_status, {lit(d.file_name)} AS source_file, s.delivery_id, "
+              f"s.source_row "
               f"FROM {ctx.staged('students')} s")
     stats = upsert_with_audit(ctx, UpsertPlan(
         target=ps_students, key=("district_id", "student_number"), entity_key="ps_key", source_sql=source,

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
-from hub import holds, ledger
+from hub import holds, ledger, staging
 from hub.apply import ApplyContext, ApplyStats
 from hub.declarations import Feed
 from hub.delta import OrderResult, apply_in_order
@@ -82,6 +82,7 @@ def apply_day(conn: sa.Connection, wh: Warehouse, registry: Registry, feed: Feed
         result.stats = holds.checked_apply(conn, feed, integration, todo, run_id, lambda: feed.apply(
             _context(conn, wh, registry, feed, integration, todo, run_id)))
         ledger.set_status(conn, [d.delivery_id for d in todo.values()], "applied", run_id=run_id)
+        staging.prune_staged(conn, feed, integration.id, todo)
         for d in todo.values() if reapply else ():
             ledger.record_reapplication(conn, d, requested_by, run_id)
     return result

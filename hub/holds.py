@@ -21,7 +21,8 @@ from hub.declarations import Feed
 from hub.ledger import Delivery, utcnow
 from hub.parsing import FileFormatError, open_table
 from hub.registry import Integration
-from hub.tables import delivery_sizes, deliveries, field_audit, holds, metadata, row_errors
+from hub.tables import (CREATED_BY_REFERENCE, audited_records, deliveries, delivery_sizes, field_audit, holds, metadata,
+                        row_errors)
 from resources.archive import local_copy
 
 HELD = "held for approval: "
@@ -268,9 +269,10 @@ def _identity_changes(conn: sa.Connection, judged: list[Delivery], run_id: str) 
 def _fields(conn: sa.Connection, judged: list[Delivery], run_id: str) -> list[list[object]]:
     """[table, action, field, records] this run would change (names and counts, never values)."""
     a = field_audit.c
-    rows = conn.execute(sa.select(a.entity, a.action, a.field, sa.func.count(sa.distinct(a.entity_key)))
+    field = sa.case((a.entity_key == CREATED_BY_REFERENCE, None), else_=a.field)  # by reference: the whole record
+    rows = conn.execute(sa.select(a.entity, a.action, field, sa.literal_column(audited_records()))
                         .where(a.run_id == run_id, a.delivery_id.in_([d.delivery_id for d in judged]))
-                        .group_by(a.entity, a.action, a.field).order_by(a.entity, a.action, a.field)).all()
+                        .group_by(a.entity, a.action, field).order_by(a.entity, a.action, field)).all()
     return [[e, act, f or "", int(n)] for e, act, f, n in rows]
 
 

@@ -135,19 +135,32 @@ notifications = sa.Table(  # every notification the hub sent or tried, once per 
     schema="ops",
 )
 
+CREATED_BY_REFERENCE = "*"  # ops.field_audit.entity_key of a delivery's creates (their keys are on the rows)
+
+
+def audited_records(alias: str = "") -> str:
+    """SQL aggregate over ops.field_audit rows (`alias.`): how many records they are about, a delivery's creates
+    by reference counted by the number they carry."""
+    a = f"{alias}." if alias else ""
+    return (f"(count(DISTINCT NULLIF({a}entity_key, '{CREATED_BY_REFERENCE}')) + COALESCE(SUM(CASE WHEN "
+            f"{a}entity_key = '{CREATED_BY_REFERENCE}' THEN CAST({a}new_value AS BIGINT) END), 0))")
+
+
 field_audit = sa.Table(
     "field_audit", metadata,
     sa.Column("district_id", sa.String, nullable=False),
     sa.Column("entity", sa.String, nullable=False),  # target table
-    sa.Column("entity_key", sa.String, nullable=False, info=KEYED),  # hub key (a hash), never a raw id
-    sa.Column("action", sa.String, nullable=False),  # create|update|delete
-    sa.Column("field", sa.String),
+    # hub key (a hash), never a raw id; CREATED_BY_REFERENCE: the delivery's creates in `entity`, as a whole
+    sa.Column("entity_key", sa.String, nullable=False, info=KEYED),
+    sa.Column("action", sa.String, nullable=False),  # create|update|delete|loose_match
+    sa.Column("field", sa.String),  # by-reference creates: the entity's key column; new_value: how many
     sa.Column("old_value", sa.String),
     sa.Column("new_value", sa.String),
     sa.Column("source_file", sa.String),
     sa.Column("delivery_id", sa.String),
     sa.Column("run_id", sa.String),
     sa.Column("changed_at", sa.DateTime, nullable=False),
+    sa.Column("source_row", sa.BigInteger),  # the file's row (header = 1) that delivered the value, where known
     # the import log reads a delivery's audit by action (an action it did not take costs nothing);
     # "what did this file change" reads by delivery
     sa.Index("ix_field_audit_delivery_action", "delivery_id", "action"),
@@ -176,6 +189,15 @@ delivery_sizes = sa.Table(  # rows staged per delivery: "much smaller than usual
     sa.Column("rows", sa.BigInteger, nullable=False),
     schema="ops",
 )
+
+def lineage_columns() -> list[sa.Column]:
+    """Columns of a target row that say where it came from (hub.apply.upsert_with_audit writes them): the delivery
+    that last created or changed it, and the delivery and source row that created it (creates are audited by
+    reference: ops.field_audit holds one 'create' row per delivery and target table, see docs/audit.md)."""
+    return [sa.Column("last_delivery_id", sa.String), sa.Column("created_delivery_id", sa.String),
+            sa.Column("created_source_row", sa.BigInteger), sa.Column("created_at", sa.DateTime, nullable=False),
+            sa.Column("updated_at", sa.DateTime, nullable=False)]
+
 
 students = sa.Table(
     "students", metadata,
@@ -211,9 +233,7 @@ students = sa.Table(
     sa.Column("residential_status", sa.String),
     sa.Column("designation", sa.String),  # SPED | 504 | SST
     sa.Column("status", sa.String, nullable=False, server_default="active"),  # active|exited|not_eligible|inactive
-    sa.Column("last_delivery_id", sa.String),  # lineage: the delivery that last created or changed the row
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *lineage_columns(),
     schema="core",
 )
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
+from hub.tables import audited_records
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import rematerialize, tick
 from tests.sshd import Sshd, keygen, public_line
@@ -66,7 +67,7 @@ def test_upload_to_sshd_reaches_students_and_audit(sftp_hub, pg_instance, sftp_d
     t = settle(sftp_hub, pg_instance)
     assert [r.success for r in t.runs] == [True]
     assert count("SELECT count(*) FROM core.students") == 25
-    assert count("SELECT count(*) FROM ops.field_audit WHERE action = 'create'") == 25
+    assert count(f"SELECT {audited_records()} FROM ops.field_audit WHERE action = 'create'") == 25
     assert len(pg_instance.get_runs()) == 1  # the run history lives in PostgreSQL
 
 

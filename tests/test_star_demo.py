@@ -14,6 +14,7 @@ import yaml
 from dagster_project.definitions import build_definitions
 from demo.seed import seed_star
 from hub.registry import load_registry
+from hub.tables import audited_records
 from tests.harness import tick
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "registry.yaml"
@@ -38,7 +39,7 @@ def test_demo_belleville_links_its_star_zip(tmp_path: Path, warehouse_url: str, 
     engine = sa.create_engine(os.environ["HUB_WAREHOUSE_URL"], poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM core.star_assessments")).scalar() == 3 * 197
-        assert conn.execute(sa.text("SELECT count(*) FROM ops.field_audit WHERE action = 'create' AND "
+        assert conn.execute(sa.text(f"SELECT {audited_records()} FROM ops.field_audit WHERE action = 'create' AND "
                                     "entity = 'core.star_assessments'")).scalar() == 3 * 197  # one each, not per file
         assert conn.execute(sa.text("SELECT reason, count(*) FROM ops.identity_review GROUP BY 1")).all() == [
             ("no_email_match", 9)]

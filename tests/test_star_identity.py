@@ -96,8 +96,9 @@ def test_a_powerschool_or_classlink_fix_moves_scores_crosswalk_and_review_at_onc
         (hashed(aid[0]), "update", "hub_student_key", student("cl-0-00000"), student("cl-9-00000")),
         (hashed(aid[5]), "update", "hub_student_key", student("cl-0-00005"), student("cl-9-00001"))],
         key=lambda a: (a[1], a[0]))
-    assert query("SELECT count(*) FROM ops.field_audit WHERE entity_key = :k AND action = 'create'",
-                 k=hashed(aid[29])) == [(1,)]
+    assert query("SELECT count(*) FROM core.star_assessments t JOIN ops.field_audit a ON a.delivery_id = "
+                 "t.created_delivery_id AND a.changed_at = t.created_at AND a.action = 'create' AND a.entity = "
+                 "'core.star_assessments' WHERE t.assessment_key = :k", k=hashed(aid[29])) == [(1,)]  # created once
     # ClassLink: student 2's email changes, so PowerSchool 605002 no longer reaches a ClassLink user
     users.loc[2, "email"] = "renamed@belleville.example.org"
     deliver(defs, instance, folders, "classlink", "users.csv", users)

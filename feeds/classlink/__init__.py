@@ -27,7 +27,8 @@ def apply(ctx: ApplyContext) -> ApplyStats:
     source = (f"SELECT {ctx.keyed(lit(ctx.district.id + ':classlink:') + ' || s.sourced_id', users)} AS "
               f"hub_student_key, {lit(ctx.district.id)} AS district_id, s.sourced_id, "
               f"{email_hash(ctx, 's.email', users)} AS email_hash, s.status, "
-              f"{lit(d.file_name)} AS source_file, s.delivery_id FROM {ctx.staged('users')} s WHERE s.role = 'STUDENT'")
+              f"{lit(d.file_name)} AS source_file, s.delivery_id, s.source_row FROM {ctx.staged('users')} s "
+              "WHERE s.role = 'STUDENT'")
     stats = upsert_with_audit(ctx, UpsertPlan(
         target=classlink_users, key=("district_id", "sourced_id"), entity_key="hub_student_key", source_sql=source,
         update_columns=("email_hash", "status"), insert_columns=("hub_student_key", "district_id", "sourced_id",

@@ -13,13 +13,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from hub.apply import ApplyContext, ApplyStats, lit
-from hub.tables import metadata
+from hub.tables import lineage_columns, metadata
 from hub.keyed import KEYED
-
-
-def _lineage() -> list[sa.Column]:
-    return [sa.Column("last_delivery_id", sa.String), sa.Column("created_at", sa.DateTime, nullable=False),
-            sa.Column("updated_at", sa.DateTime, nullable=False)]
 
 
 classlink_users = sa.Table(
@@ -30,7 +25,7 @@ classlink_users = sa.Table(
     sa.Column("email_hash", sa.String, info={"identifying": True, **KEYED}),  # keyed hash of the normalised email
     sa.Column("status", sa.String),
     sa.Column("listed", sa.Boolean),  # in the newest users.csv (NULL: stored before the hub tracked it)
-    *_lineage(), schema="core")
+    *lineage_columns(), schema="core")
 
 ps_students = sa.Table(
     "ps_students", metadata,
@@ -42,7 +37,7 @@ ps_students = sa.Table(
     sa.Column("grade_level", sa.String),
     sa.Column("enroll_status", sa.String),
     sa.Column("listed", sa.Boolean),  # in the newest students export (NULL: stored before the hub tracked it)
-    *_lineage(), schema="core")
+    *lineage_columns(), schema="core")
 
 crosswalk = sa.Table(
     "student_crosswalk", metadata,

@@ -29,7 +29,7 @@ def apply(ctx: ApplyContext) -> ApplyStats:
     source = (f"SELECT {ctx.keyed(lit(ctx.district.id + ':powerschool:') + ' || s.student_number', staged)} AS "
               f"ps_key, {lit(ctx.district.id)} AS district_id, s.student_number, "
               f"{email_hash(ctx, 's.email', staged)} AS email_hash, "
-              f"s.school_id, s.grade_level, s.enroll_status, {lit(d.file_name)} AS source_file, s.delivery_id "
+              f"s.school_id, s.grade_level, s.enroll_status, {lit(d.file_name)} AS source_file, s.delivery_id, s.source_row "
               f"FROM {ctx.staged('students')} s")
     stats = upsert_with_audit(ctx, UpsertPlan(
         target=ps_students, key=("district_id", "student_number"), entity_key="ps_key", source_sql=source,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from hub.apply import AUDIT_COLUMNS, ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
-from hub.tables import metadata
+from hub.tables import lineage_columns, metadata
 from hub.keyed import KEYED
 from feeds.identity import follows_chain, left_sql, link_by_student_number, sync_system
 from feeds.identity.review import sync_review
@@ -29,9 +29,7 @@ assessments = sa.Table(
     sa.Column("benchmark_category", sa.String),
     sa.Column("benchmark_level", sa.Integer),
     sa.Column("screening_window", sa.String),
-    sa.Column("last_delivery_id", sa.String),  # its staged row is the score's source when it is linked again
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *lineage_columns(),  # the staged row of its last delivery is the score's source when it is linked again
     schema="core")
 
 FACTS = ("hub_student_key", "subject", "school_year", "completed_at", "scaled_score", "percentile_rank",
@@ -132,7 +130,7 @@ def _unlink(ctx: ApplyContext) -> int:
     ctx.conn.execute(sa.text(
         f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, 'core.star_assessments', "
         f"t.assessment_key, 'delete', 'hub_student_key', t.hub_student_key, NULL, s.source_file, s.delivery_id, "
-        f":run_id, :now {gone}"), {"run_id": ctx.run_id, "now": ctx.now})
+        f":run_id, :now, s.source_row {gone}"), {"run_id": ctx.run_id, "now": ctx.now})
     return ctx.conn.exec_driver_sql(
         f"DELETE FROM core.star_assessments WHERE district_id = {lit(ctx.district.id)} AND assessment_id IN "
         "(SELECT assessment_id FROM _star_linked WHERE reason IS NOT NULL AND NOT kept)").rowcount

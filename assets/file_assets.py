@@ -113,7 +113,7 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
         metadata={"dagster/column_schema": column_schema(ft), "staging table": table})
     checks = [
         dg.AssetCheckSpec("schema", asset=key, blocking=True, partitions_def=pdef,
-                          description="pandera: required columns, formats and code sets; row-level report"),
+                          description="required columns, formats and code sets (Arrow), row rules (pandera); row-level report"),
         dg.AssetCheckSpec("district", asset=key, blocking=True, partitions_def=pdef,
                           description="the district the file names must be in the registry and match the integration"),
         *([dg.AssetCheckSpec("identifiers", asset=key, blocking=True, partitions_def=pdef,

@@ -89,7 +89,7 @@ def hub_import(url: str, work: Path) -> dict[str, float]:
             landed.write_bytes(path.read_bytes())
             os.utime(landed, (time.time(), time.time()))  # uploaded after the first night's import
         wal, started = _wal_lsn(url), time.perf_counter()
-        t = tick(defs, instance, "siras_bench__deliveries", cursor=cursor)
+        t = tick(defs, instance, "siras__deliveries", cursor=cursor)
         out[f"{night}_s"] = time.perf_counter() - started
         out[f"{night}_wal_mb"] = _wal_mb_since(url, wal)
         if not t.runs or not all(r.success for r in t.runs):

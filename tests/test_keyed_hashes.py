@@ -20,8 +20,8 @@ from feeds import FEEDS
 from hub import tables
 from hub.keyed import HashKeyError, hash_key, keyed_hash
 from resources.warehouse import Warehouse
-from tests.harness import rematerialize
-from tests.test_star_pipeline import RENAISSANCE_NAME, belleville, header, load_identity, query, star
+from tests.harness import rematerialize, tick
+from tests.test_star_pipeline import RENAISSANCE_NAME, belleville, header, load_identity, put, query, star
 
 EMAIL = "U_StudentsUserFields.StudentEmail"
 SECRET = "a-key-only-this-test-knows-0123456789abcdef"
@@ -40,8 +40,9 @@ def _stored() -> dict[str, set[str]]:
             "crosswalk": "SELECT hub_student_key, email_hash FROM core.student_crosswalk",
             "star_assessments": "SELECT assessment_key, hub_student_key FROM core.star_assessments",
             "identity_review": "SELECT record_key, record_key FROM ops.identity_review",
-            "field_audit": "SELECT entity_key, new_value FROM ops.field_audit WHERE field = 'hub_student_key' "
-                           "OR field IS NULL"}
+            # creates are audited by reference ('*', docs/audit.md); an update's row keeps the key and the old and new hashes
+            "field_audit": "SELECT entity_key, old_value, new_value FROM ops.field_audit WHERE entity_key <> '*' "
+                           "AND (field IN ('hub_student_key', 'email_hash') OR field IS NULL)"}
     return {name: {v for row in query(sql) for v in row if v is not None} for name, sql in sqls.items()}
 
 
@@ -54,17 +55,21 @@ def test_stored_identifiers_resist_a_dictionary_and_are_the_same_on_a_reimport(t
     load_identity(defs, instance, folders, users, students.drop(index=11))  # 11: a Star row to review
     sm = star_rows(r, RENAISSANCE_NAME, header("SM.csv"), "SM")
     assert [run.success for run in star(defs, instance, folders, {"SM.csv": sm}).runs] == [True]
+    moved = "moved.0@belleville.example.org"  # an update: the audit keeps the old and the new address's hashes
+    users.loc[0, "email"] = moved
+    put(folders["classlink"] / "users.csv", users)
+    assert [run.success for run in tick(defs, instance, "classlink__deliveries").runs] == [True]
     stored = _stored()
     assert all(stored.values()), {k: len(v) for k, v in stored.items()}
 
-    known = [*r["sourced_id"], *r["number"], *r["email"], *students[EMAIL], *sm["AssessmentID"]]
+    known = [*r["sourced_id"], *r["number"], *r["email"], moved, *students[EMAIL], *sm["AssessmentID"]]
     dictionary = _dictionary([str(v) for v in known])
     every = set().union(*stored.values())
     assert not every & dictionary
     assert all(len(v) == 64 for v in every)  # HMAC-SHA256, hex
     key = SECRET.encode()
     assert {keyed_hash(f"belleville:classlink:{s}", key) for s in r["sourced_id"]} == stored["classlink_users"] - {
-        keyed_hash(e.lower(), key) for e in r["email"]}
+        keyed_hash(e.lower(), key) for e in [*r["email"], moved]}
     assert {keyed_hash(str(a), key) for a in sm["AssessmentID"]} >= stored["identity_review"]
 
     day = query("SELECT max(partition_date) FROM ops.deliveries WHERE integration_id = 'classlink_belleville'")[0][0]

@@ -49,6 +49,7 @@ class ApplyContext:
     options: BaseModel
     run_id: str
     now: object = field(default_factory=utcnow)
+    _keys_filled: set[str] = field(default_factory=set, repr=False)
 
     @property
     def limited(self) -> str | None:
@@ -60,7 +61,22 @@ class ApplyContext:
     def staged(self, file_type: str) -> str:
         """SQL relation of the staged rows of `file_type` for this partition's delivery."""
         d = self.deliveries[file_type]
+        if file_type not in self._keys_filled:
+            self._keys_filled.add(file_type)
+            self._fill_keys(file_type)
         return f"(SELECT * FROM staging.{self.feed.name}__{file_type} WHERE delivery_id = {lit(d.delivery_id)})"
+
+    def _fill_keys(self, file_type: str) -> None:
+        """Keyed hash columns (KeyedColumn) of rows staged before the file type declared them (an older hub) are
+        filled in once; rows staged since carry them (one indexed look over the delivery's rows to tell)."""
+        d = self.deliveries[file_type]
+        table = f"staging.{self.feed.name}__{file_type}"
+        for k in next(f for f in self.feed.files if f.name == file_type).keyed:
+            where = f"delivery_id = {lit(d.delivery_id)} AND {k.name} IS NULL AND {k.source} IS NOT NULL"
+            if self.conn.exec_driver_sql(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1").first():
+                expr = f"{lit(f'{d.district_id}:{k.prefix}')} || {k.source}"
+                hash_values(self.conn, self.warehouse, f"SELECT {expr} FROM {table} WHERE {where}")
+                self.conn.exec_driver_sql(f"UPDATE {table} SET {k.name} = {lookup_sql(expr)} WHERE {where}")
 
     def keyed(self, expr: str, relation: str) -> str:
         """SQL: the keyed hash (hub/keyed.py) of `expr`, an expression over `s`, a row of `relation`; the hashes

@@ -60,6 +60,16 @@ class RowCheck:
 
 
 @dataclass(frozen=True)
+class KeyedColumn:
+    """A staged column holding the keyed hash (hub/keyed.py) of `<district id>:<prefix><source value>`, computed while
+    staging: the apply reads a column instead of hashing (a blank source value stays NULL)."""
+
+    name: str
+    source: str  # a column of the file type
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
 class FileType:
     """A kind of file a feed receives; each becomes one partitioned source asset."""
 
@@ -81,6 +91,7 @@ class FileType:
     group: str = ""  # catalog group within the feed (asset group <feed>_<group>), for feeds with many file types
     # file types of the same feed staged before this one in a run (its link gate reads their staged rows)
     after: tuple[str, ...] = ()
+    keyed: tuple[KeyedColumn, ...] = ()  # keyed hashes staged with the rows
 
     def stored_identifiers(self) -> tuple[Column, ...]:
         """Identifier columns the hub stores: checked for Excel damage before the file changes anything."""

@@ -92,17 +92,27 @@ def keyed_hash(text: str, key: bytes | None = None) -> str:
     return hasher(key or hash_key())(text)
 
 
+def hash_series(values: pd.Series, prefix: str, one: Callable[[str], str]) -> list[str | None]:
+    """The keyed hash (`one`, from `hasher`) of `prefix` + each value, as `lookup_sql` gives it for the staged value:
+    a blank or missing value (NULL once staged) stays None."""
+    return [one(prefix + v) if v else None for v in values.astype("string").fillna("").tolist()]
+
+
 def hash_values(conn: sa.Connection, warehouse: Warehouse, values_sql: str, chunk: int = 200_000) -> None:
     """Make the keyed hash of every distinct value `values_sql` yields (one column) available to `lookup_sql` in this
-    connection, `chunk` values at a time (memory does not grow with the file)."""
+    connection, `chunk` values at a time (memory does not grow with the file). The lookup table is indexed once
+    loaded (one sorted build, not one insert per value)."""
     key = hash_key()
     lookup = _lookup_table(key)
-    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {lookup} (value VARCHAR PRIMARY KEY, keyed VARCHAR)")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {lookup} (value VARCHAR, keyed VARCHAR)")
     new = sa.text(f"SELECT DISTINCT v FROM ({values_sql}) x(v) WHERE v IS NOT NULL AND v <> '' AND NOT EXISTS "
                   f"(SELECT 1 FROM {lookup} k WHERE k.value = x.v) LIMIT {chunk}")
     one = hasher(key)
     while values := conn.execute(new).scalars().all():
         warehouse.load_frame(conn, lookup, pd.DataFrame({"value": values, "keyed": [one(v) for v in values]}))
+        if len(values) < chunk:  # the last chunk: no need to look again
+            break
+    conn.exec_driver_sql(f"CREATE UNIQUE INDEX IF NOT EXISTS {lookup}_value ON {lookup} (value)")
 
 
 def lookup_sql(expr: str) -> str:

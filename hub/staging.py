@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from hub.declarations import Feed, FileType
+from hub.keyed import hash_key, hash_series, hasher
 from hub.ledger import Delivery
 from hub.layouts import layout_errors
 from hub.minimisation import record_dropped_columns
@@ -111,6 +112,7 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
     skip = on_row_error == SKIP_ROWS
     schema = build_schema(ft)
     keys = KeyHashes(ft.unique_key)
+    keyed = _keyed_columns(ft, delivery.district_id)
     # two runs of one integration: one after the other; the archived file may be in object storage (a local copy)
     with warehouse.begin(lock=delivery.integration_id) as conn, local_copy(delivery.archive_path or "") as source:
         for t in (table, quarantine, row_errors):
@@ -138,9 +140,9 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
                     bad = chunk[ROW].isin([e.row_number for e in errs]).to_numpy()
                     if errs:
                         _quarantine(conn, warehouse, quarantine, delivery.delivery_id, chunk[bad], errs, unread)
-                    load.write(_staged(chunk[~bad], delivery.delivery_id))
+                    load.write(keyed(_staged(chunk[~bad], delivery.delivery_id)))
                 elif result.passed:
-                    load.write(_staged(chunk, delivery.delivery_id))
+                    load.write(keyed(_staged(chunk, delivery.delivery_id)))
                     keys.add(chunk)
             unread = reader.take_errors()  # a last record of another field count, after the last chunk
             load.close()
@@ -273,6 +275,18 @@ class KeyHashes:
         hashes.sort()
         self._parts = [hashes]
         return bool((hashes[1:] == hashes[:-1]).any())
+
+
+def _keyed_columns(ft: FileType, district_id: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Adds the file type's keyed hash columns (KeyedColumn) to a frame of rows to stage."""
+    one = hasher(hash_key()) if ft.keyed else None
+
+    def add(frame: pd.DataFrame) -> pd.DataFrame:
+        for k in ft.keyed:
+            frame[k.name] = hash_series(frame[k.source], f"{district_id}:{k.prefix}", one) if k.source in frame \
+                else None
+        return frame
+    return add
 
 
 def _staged(chunk: pd.DataFrame, delivery_id: str) -> pd.DataFrame:

@@ -254,6 +254,7 @@ def staging_table(feed: Feed, ft: FileType) -> sa.Table:
         sa.Column("source_row", sa.BigInteger, nullable=False),  # spreadsheet row (header = 1)
         sa.Column("source_line", sa.BigInteger),  # CSV: the physical line where the record starts
         *[sa.Column(c.name, sa.String) for c in ft.columns],
+        *[sa.Column(k.name, sa.String) for k in ft.keyed],  # keyed hashes (KeyedColumn), staged rows only
         schema="staging",
     )
 

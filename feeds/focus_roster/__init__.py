@@ -1,6 +1,6 @@
 """District SIS roster (Focus-style students and enrollment exports): who is enrolled, where, and whether active."""
 
-from hub.declarations import Column, Feed, FileType
+from hub.declarations import Column, Feed, FileType, KeyedColumn
 from feeds.focus_roster.matching import link_enrollment
 from feeds.focus_roster.rules import apply
 
@@ -39,7 +39,7 @@ FEED = Feed(
                 "their primary (current) school and whether they are active.",
     files=(
         FileType("students", ("*students*.csv", "*demographics*.csv"), STUDENTS, unique_key=("local_student_id",),
-                 district_code_in_name=_NAME, description="Students ({FL district number}_students.csv)."),
+                 district_code_in_name=_NAME, keyed=(KeyedColumn("state_student_id_key", "state_student_id"),), description="Students ({FL district number}_students.csv)."),
         FileType("enrollment", ("*student_enrollment*.csv",), ENROLLMENT, district_code_in_name=_NAME,
                  link=link_enrollment, after=("students",),
                  description="Enrollment records ({FL district number}_student_enrollment.csv); its rows must "

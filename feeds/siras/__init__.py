@@ -2,12 +2,13 @@
 
 import datetime as dt
 
-from hub.declarations import Feed, FileType
+from hub.declarations import Feed, FileType, KeyedColumn
 from hub.schedule_rules import Blackout, Window
 from feeds.siras.columns import COLUMNS
 from feeds.siras.rules import SirasOptions, apply
 
 _NAME = r"^(?P<code>\d{7})_"
+KEYS = (KeyedColumn("ssid_key", "ssid"),)  # the student's hub key, keyed(district:SSID)
 
 FEED = Feed(
     name="siras",
@@ -18,11 +19,11 @@ FEED = Feed(
     ),
     files=(
         FileType("demographics_504", ("*_demographics_504*.csv", "*_demographics_504*.xls", "*_demographics_504*.xlsx"),
-                 COLUMNS, unique_key=("ssid",), district_code_in_name=_NAME,
+                 COLUMNS, unique_key=("ssid",), district_code_in_name=_NAME, keyed=KEYS,
                  description="504 Plan students ({CDE district code}_demographics_504.csv, also with a suffix such as "
                              "_demographics_504_20240901.csv): every row is designated 504."),
         FileType("demographics", ("*demographics*.csv", "*demographics*.xls", "*demographics*.xlsx"),
-                 COLUMNS, unique_key=("ssid",), district_code_in_name=_NAME,
+                 COLUMNS, unique_key=("ssid",), district_code_in_name=_NAME, keyed=KEYS,
                  description="Student demographics ({7-digit CDE district code}_demographics.csv)."),
     ),
     apply=apply,

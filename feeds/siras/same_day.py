@@ -23,13 +23,13 @@ SCHOOL = ("school_code", "site_code")  # one file's pair
 
 
 def merged_sql(ctx: ApplyContext, designation_of: Mapping[str, str | None]) -> str:
-    """SQL: one row per SSID of the day's staged files (columns as staged, plus `<field>__delivery`, `designation`,
+    """SQL: one row per SSID of the day's staged files (columns as staged, the keyed `ssid_key`, plus `<field>__delivery`, `designation`,
     the row's `delivery_id` and `source_file`, and `conflicts`: fields where the 504 file's value lost). A day of one
     file reads its staged rows as they are (plain columns keep the planner's estimates for the joins that follow)."""
     present = [ft for ft in (MAIN, PLANS) if ft in ctx.deliveries]
     if len(present) == 1:
         return _one_file(ctx, present[0], designation_of.get(present[0]))
-    out = ["COALESCE(a.ssid, b.ssid) AS ssid"]
+    out = ["COALESCE(a.ssid, b.ssid) AS ssid", "COALESCE(a.ssid_key, b.ssid_key) AS ssid_key"]
     for c in FIELDS:
         out += [f"COALESCE(a.{c}, b.{c}) AS {c}",
                 f"CASE WHEN a.{c} IS NOT NULL THEN a.delivery_id ELSE b.delivery_id END AS {c}__delivery"]
@@ -53,7 +53,7 @@ def merged_sql(ctx: ApplyContext, designation_of: Mapping[str, str | None]) -> s
 def _one_file(ctx: ApplyContext, file_type: str, designation: str | None) -> str:
     """The merged columns of a day with one file: every field from it."""
     by = ", ".join(f"s.delivery_id AS {c}__delivery" for c in (*FIELDS, *SCHOOL))
-    return (f"SELECT s.ssid, {', '.join(f's.{c}' for c in (*FIELDS, *SCHOOL))}, {by}, "
+    return (f"SELECT s.ssid, s.ssid_key, {', '.join(f's.{c}' for c in (*FIELDS, *SCHOOL))}, {by}, "
             f"COALESCE(s.designation, {lit(designation)}) AS designation, s.delivery_id, "
             f"s.delivery_id AS designation__delivery, s.source_row, {lit(_file(ctx, file_type))} AS source_file, "
             f"0 AS conflicts FROM {ctx.staged(file_type)} s")

@@ -6,6 +6,10 @@ warehouse is re-keyed in place (`ensure_hash_key`) without the emails it never k
 Python, never in SQL: one implementation on both warehouses, and the key never reaches the database server (a
 fingerprint of it does, so a changed key is refused instead of silently breaking every link).
 
+Two ways in: the hash of a delivered identifier is staged with its row (a file type's KeyedColumn, computed in the
+chunk before COPY: the apply reads a column); a value the apply derives in SQL (a normalised email) is hashed with
+`hash_values` into a per-connection lookup table that `lookup_sql` reads.
+
 The key: $HUB_HASH_KEY (at least 32 characters). In production (HUB_ENV=production, set by `make prod`) a missing
 key stops the hub; elsewhere (the demo, tests) one is generated once into <HUB_HOME>/hash.key (0600).
 """

@@ -1,7 +1,7 @@
 """PowerSchool students export: STUDENT_NUMBER, the student email field, school, grade and enroll status."""
 
 from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
-from hub.declarations import Column, Feed, FileType
+from hub.declarations import Column, Feed, FileType, KeyedColumn
 from feeds.identity import email_hash, ps_students, refresh_crosswalk, replace_snapshot
 
 # Headers match after hub.parsing.normalize_header (case, spaces, underscores and hyphens folded; dots kept), so
@@ -26,8 +26,7 @@ def apply(ctx: ApplyContext) -> ApplyStats:
     """Upsert the day's students (emails hashed); the export replaces the previous one (students it leaves out are
     kept, no longer linked); then rebuild the district's crosswalk."""
     d, staged = ctx.deliveries["students"], ctx.staged("students")
-    source = (f"SELECT {ctx.keyed(lit(ctx.district.id + ':powerschool:') + ' || s.student_number', staged)} AS "
-              f"ps_key, {lit(ctx.district.id)} AS district_id, s.student_number, "
+    source = (f"SELECT s.ps_key, {lit(ctx.district.id)} AS district_id, s.student_number, "
               f"{email_hash(ctx, 's.email', staged)} AS email_hash, "
               f"s.school_id, s.grade_level, s.enroll_status, {lit(d.file_name)} AS source_file, s.delivery_id, s.source_row "
               f"FROM {ctx.staged('students')} s")
@@ -45,6 +44,7 @@ FEED = Feed(
     title="PowerSchool students",
     description="Students export from PowerSchool (CSV or tab-delimited): student number, email, school, grade.",
     files=(FileType("students", ("*students*.csv", "*students*.txt"), COLUMNS, unique_key=("student_number",),
+                    keyed=(KeyedColumn("ps_key", "student_number", "powerschool:"),),
                     description="Students export with the district's student email field."),),
     apply=apply,
     target_tables=("core.ps_students", "core.student_crosswalk"),

@@ -15,12 +15,10 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict
 
 from hub.hold_rules import HoldRules
-from hub.schedule_rules import Blackout, Window
+from hub.windows import Blackout, Window
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
-
-    from hub.apply import ApplyContext, ApplyStats
 
 
 @dataclass(frozen=True)
@@ -132,7 +130,9 @@ class Feed:
     title: str
     description: str
     files: tuple[FileType, ...]
-    apply: Callable[["ApplyContext"], "ApplyStats"]
+    # the feed's own rules: (hub.apply.ApplyContext) -> hub.apply.ApplyStats; the context is built from feeds and
+    # the registry, so it sits above them and is not named here (imports point down)
+    apply: Callable[[Any], Mapping[str, Any]]
     target_tables: tuple[str, ...]  # tables the apply step changes
     options_model: type[BaseModel] = NoOptions
     date_formats: tuple[str, ...] = ("YYYYMMDD",)  # accepted date formats unless an integration overrides them

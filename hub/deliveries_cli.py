@@ -9,7 +9,7 @@ import argparse
 import os
 from pathlib import Path
 
-from hub.cli import UsageError, subcommand
+from hub.commands import UsageError, subcommand
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ from hub.declarations import Feed
 from hub.freshness import Freshness
 from hub.notices import Notice
 from hub.registry import District, Registry
-from hub.schedule_rules import local_now
+from hub.windows import local_now
 
 OUTCOMES = ("applied", "rejected", "held", "failed")
 ACTIONS = {"create": "created", "update": "updated", "delete": "deleted"}

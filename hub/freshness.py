@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from hub.schedule_rules import local_now, pause_reason
+from hub.schedule_rules import pause_reason
+from hub.windows import local_now
 from hub.tables import deliveries
 
 if TYPE_CHECKING:

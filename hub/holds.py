@@ -19,7 +19,8 @@ from hub import ledger
 from hub.apply import ApplyStats, lit
 from hub.declarations import Feed
 from hub.ledger import Delivery, utcnow
-from hub.parsing import FileFormatError, open_table
+from hub.file_errors import FileFormatError
+from hub.parsing import open_table
 from hub.registry import Integration
 from hub.tables import delivery_sizes, deliveries, field_audit, holds, metadata, row_errors
 from resources.archive import local_copy

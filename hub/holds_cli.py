@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from hub import holds
-from hub.cli import UsageError, subcommand
+from hub.commands import UsageError, subcommand
 from hub.registry import Registry, RegistryError
 from resources.warehouse import Warehouse
 

@@ -24,7 +24,8 @@ from hub.containers import ContainerError, other_members, unpack
 from hub.declarations import Feed, FileType
 from hub.dependencies import dependency_hold, epoch, reapply
 from hub.limits import xlsx_problem, zip_problem
-from hub.parsing import FileFormatError, open_table
+from hub.file_errors import FileFormatError
+from hub.parsing import open_table
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
 from resources.archive import CHUNK, Archive, ArchivedFile, local_copy, name_problem

@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from hub.cli import UsageError, subcommand
+from hub.commands import UsageError, subcommand
 from hub.inventory import DEFAULT_STALE_DAYS, build_inventory
 from hub.inventory_report import to_csv, to_html
 from hub.registry import RegistryError

@@ -10,14 +10,12 @@ first irregular record reading goes on with Python's csv module, which reports e
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from hub.file_errors import FileFormatError, RowError, TruncatedFile
+from hub.headers import match_headers, sniff
 from hub.sheets import READERS
 
 try:  # jemalloc hands freed chunks back to the OS: peak memory stays flat (the default mimalloc kept ~50 MB more)
@@ -38,40 +38,12 @@ ROW = "__row"
 LINE = "__line"  # CSV only
 TEXT = pd.StringDtype("pyarrow")  # every parsed cell: Arrow-backed text ('' for blank)
 _ARROW_BLOCK = 1 << 20
-_DELIMITERS = "\t|;^"
 _BREAK = r"\r\n|\r|\n"
 # the non-blank cells of a record after the data, joined by commas: a footer (a count, if stated, in group 1)
 _FOOTER = re.compile(r"(?:total(?:\s*(?:records?|rows?|students?|lines?|count))?|(?:record|row|line)s?\s*count|count"
                      r"|end\s*of\s*(?:file|data|report|records?)|eof|trailer)\s*[:=#,]?\s*(\d[\d,]*)?\s*\.?",
                      re.IGNORECASE)
 _FOOTER_START = r"^(total|record|row|line|count|end|eof|trailer)"  # what the Arrow pass leaves to the csv pass
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One rule a row breaks: row (spreadsheet row, header = 1), column and rule — never the value."""
-
-    row_number: int
-    column: str
-    rule: str
-    line: int | None = None  # CSV: the physical line where the record starts
-
-
-class FileFormatError(ValueError):
-    """Whole-file problem; the message names the file and row/column where known, never cell values."""
-
-    def __init__(self, message: str, row: int | None = None) -> None:
-        super().__init__(message)
-        self.row = row  # the file row at fault, when there is one
-
-
-class TruncatedFile(FileFormatError):
-    """The file was cut short (an upload that did not finish): rejected whole, whatever the row-error policy."""
-
-
-def normalize_header(h: str) -> str:
-    """Case-, space-, underscore-, hyphen- and BOM-insensitive key: 'Local Student ID' -> 'localstudentid'."""
-    return re.sub(r"[\s_\-\ufeff]+", "", h).casefold()
 
 
 class _Irregular(Exception):
@@ -295,70 +267,6 @@ def _ends_in_quote(text: str, delimiter: str) -> bool:
     return quoted
 
 
-def _scan(path: Path) -> tuple[str, str, bool, bool, list[str], int]:
-    """One streaming pass: (encoding, delimiter, quotes balanced, ends with a line break, header cells, header lines).
-
-    Encoding: BOM -> utf-8-sig; whole file valid UTF-8 -> utf-8; else cp1252. Delimiter: from the first line.
-    """
-    decoder, utf8, quotes, last = codecs.getincrementaldecoder("utf-8")(), True, 0, b""
-    with open(path, "rb") as f:
-        first = f.readline(1 << 20)
-        delimiter = _detect_delimiter(first.decode("latin-1"))
-        f.seek(0)
-        while block := f.read(1 << 20):
-            quotes += block.count(b'"')
-            last = block[-1:]
-            if utf8:
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError:
-                    utf8 = False
-        try:
-            utf8 = utf8 and decoder.decode(b"", final=True) is not None
-        except UnicodeDecodeError:
-            utf8 = False
-    encoding = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8" if utf8 else "cp1252"
-    try:
-        with open(path, encoding=encoding, newline="") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            head = next(reader, [])
-            lines = reader.line_num
-    except UnicodeDecodeError:
-        raise FileFormatError(f"{path.name}: not valid {encoding} text") from None
-    except csv.Error as e:
-        raise FileFormatError(f"{path.name}: unreadable header ({e})") from None
-    return encoding, delimiter, quotes % 2 == 0, last in (b"\n", b"\r"), head, lines
-
-
-def _detect_delimiter(line: str) -> str:
-    """Most frequent of tab, pipe, semicolon, caret outside quotes if it beats the comma; else comma."""
-    outside = "".join(line.split('"')[::2])
-    best = max(_DELIMITERS, key=outside.count)
-    return best if outside.count(best) > outside.count(",") else ","
-
-
-def _match(path: Path, headers: list[str], aliases: Mapping[str, Sequence[str]]) -> tuple[dict[str, int], list[str]]:
-    """(canonical name -> header position, unmatched header names)."""
-    lookup: dict[str, str] = {}
-    for canonical, accepted in aliases.items():
-        for alias in accepted:
-            if lookup.setdefault(normalize_header(alias), canonical) != canonical:
-                raise ValueError(f"alias {alias!r} is given for two columns")
-    positions: dict[str, int] = {}
-    unmatched: list[str] = []
-    for i, h in enumerate(headers):
-        canonical = lookup.get(normalize_header(h))
-        if canonical is None:
-            unmatched += [h] if h else []
-        elif canonical in positions:
-            j = positions[canonical]
-            raise FileFormatError(f"{path.name}: headers {headers[j]!r} (column {j + 1}) and {h!r} (column {i + 1}) "
-                                  f"both mean {canonical!r}")
-        else:
-            positions[canonical] = i
-    return positions, unmatched
-
-
 def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int = 100_000,
                sheet: str | None = None, max_cells: int | None = None) -> TableReader:
     """Open a .csv/.txt, .xlsx or .xls file, read its header row and match it against aliases."""
@@ -368,7 +276,7 @@ def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int
         raise FileFormatError(f"{path.name}: no such file")
     delimiter, balanced, line_end, header_lines, rows = ",", True, True, 1, None
     if suffix in (".csv", ".txt"):
-        encoding, delimiter, balanced, line_end, headers, header_lines = _scan(path)
+        encoding, delimiter, balanced, line_end, headers, header_lines = sniff(path)
     elif suffix in (".xlsx", ".xls"):
         encoding = suffix[1:]
         rows = READERS[encoding](path, sheet, max_cells)
@@ -383,7 +291,7 @@ def open_table(path: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int
         headers.pop()
     if not headers:
         raise FileFormatError(f"{path.name}: no header row")
-    positions, unmatched = _match(path, headers, aliases)
+    positions, unmatched = match_headers(path, headers, aliases)
     return TableReader(path, encoding, {k: headers[p] for k, p in positions.items()}, unmatched,
                        chunk_rows, sheet, delimiter, positions, len(headers), cells, arrow, rows, max_cells,
                        header_lines, line_end, balanced)

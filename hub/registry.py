@@ -20,7 +20,7 @@ from hub.declarations import Feed
 from hub.hold_rules import HoldRules
 from hub.limits import ArchiveLimits
 from hub.notification_settings import EnvName, NotificationSettings, Recipients
-from hub.schedule_rules import Blackout, Window
+from hub.windows import Blackout, Window
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
 

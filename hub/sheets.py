@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from hub.file_errors import FileFormatError
+
 
 def cell_text(v: Any) -> str:
     """Cell value -> text: int-valued floats without '.0', dates as YYYYMMDD, None as '', whitespace stripped."""
@@ -78,6 +80,4 @@ def _pick(path: Path, names: list[str], sheet: str | None, sheets: list[Any]) ->
 
 
 def _error(message: str) -> ValueError:
-    from hub.parsing import FileFormatError  # imported late: hub.parsing imports this module
-
     return FileFormatError(message)

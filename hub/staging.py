@@ -16,7 +16,8 @@ from hub.declarations import Feed, FileType
 from hub.ledger import Delivery
 from hub.layouts import layout_errors
 from hub.minimisation import record_dropped_columns
-from hub.parsing import LINE, ROW, FileFormatError, open_table
+from hub.file_errors import FileFormatError
+from hub.parsing import LINE, ROW, open_table
 from hub.tables import deliveries, quarantine_table, row_errors, staging_table
 from hub.validation import RowError, build_schema, missing_columns, prepare_chunk
 from resources.archive import local_copy

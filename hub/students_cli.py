@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from hub.cli import UsageError, subcommand
+from hub.commands import UsageError, subcommand
 from hub.registry import RegistryError
 from hub.student_status import INACTIVE_REASONS, set_status, write_inactive_csv
 from resources.warehouse import Warehouse

@@ -13,7 +13,8 @@ import pandera.pandas as pa
 
 from hub.dates import parse_dates
 from hub.declarations import Column, FileType, RowCheck
-from hub.parsing import LINE, ROW, RowError
+from hub.file_errors import RowError
+from hub.parsing import LINE, ROW
 
 _TEXT = "string[pyarrow]"
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # C0 controls and DEL; tab and line breaks are text

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hub.cli import MATCH_COLUMNS, main
+from hub.cli import main
+from hub.districts_cli import MATCH_COLUMNS
 from hub.district_match import (DistrictMatcher, DistrictRecord, load_district_records, load_nces_elsi,
                                 load_registry_districts, normalize_name)
 

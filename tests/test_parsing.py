@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.parsing import (LINE, ROW, TEXT, FileFormatError, RowError, TableReader, TruncatedFile, normalize_header,
-                         open_table)
+from hub.file_errors import FileFormatError, RowError, TruncatedFile
+from hub.headers import normalize_header
+from hub.parsing import LINE, ROW, TEXT, TableReader, open_table
 
 DATA_DIR = Path(__file__).parent / "data"
 ALIASES = {

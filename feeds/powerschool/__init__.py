@@ -4,7 +4,7 @@ from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_aud
 from hub.declarations import Column, Feed, FileType
 from feeds.identity import email_hash, ps_students, refresh_crosswalk, replace_snapshot
 
-# Headers match after hub.parsing.normalize_header (case, spaces, underscores and hyphens folded; dots kept), so
+# Headers match after hub.headers.normalize_header (case, spaces, underscores and hyphens folded; dots kept), so
 # "STUDENTS STUDENT_NUMBER" (the spec's spelling) also covers "Students Student_Number", and "Students.Email" covers
 # "STUDENTS.EMAIL".
 COLUMNS = (

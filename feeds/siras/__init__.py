@@ -3,7 +3,7 @@
 import datetime as dt
 
 from hub.declarations import Feed, FileType
-from hub.schedule_rules import Blackout, Window
+from hub.windows import Blackout, Window
 from feeds.siras.columns import COLUMNS
 from feeds.siras.rules import SirasOptions, apply
 

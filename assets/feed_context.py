@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from hub.declarations import Feed
 from hub.fetch import ReuseConfig
-from hub.tables import ensure_tables
+from hub.schema import ensure_tables
 from resources.warehouse import Warehouse, WarehouseResource
 
 WAREHOUSE_POOL = "hub_warehouse"

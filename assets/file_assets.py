@@ -20,7 +20,7 @@ from hub.fetch import FetchConfig, fetch_now
 from hub.gates import district_gate, identifier_gate
 from hub.registry import Integration, Registry
 from hub.staging import StageResult, stage_delivery
-from hub.tables import staging_table_name
+from hub.schema import staging_table_name
 from resources.archive import ArchiveResource
 from resources.warehouse import Warehouse, WarehouseResource
 

@@ -9,7 +9,7 @@ import dagster as dg
 from hub.declarations import Feed
 from hub.freshness import check_name, deliveries_key, due_time, evaluate, last_deliveries
 from hub.registry import Registry
-from hub.tables import ensure_tables
+from hub.schema import ensure_tables
 from resources.warehouse import WarehouseResource
 
 

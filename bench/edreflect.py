@@ -26,7 +26,7 @@ from feeds.edreflect.targets import ensure_targets  # noqa: E402
 from hub.apply import ApplyContext  # noqa: E402
 from hub.ledger import Delivery  # noqa: E402
 from hub.registry import parse_registry  # noqa: E402
-from hub.tables import ensure_tables  # noqa: E402
+from hub.schema import ensure_tables  # noqa: E402
 from resources.warehouse import Warehouse  # noqa: E402
 
 STAGE = {

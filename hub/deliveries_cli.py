@@ -27,7 +27,7 @@ def reapply(args: argparse.Namespace) -> int:
     from hub import ledger
     from hub.fetch import fetch_config
     from hub.registry import RegistryError
-    from hub.tables import ensure_tables
+    from hub.schema import ensure_tables
     from resources.warehouse import Warehouse
 
     url = os.environ.get("HUB_WAREHOUSE_URL")

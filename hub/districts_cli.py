@@ -106,7 +106,7 @@ def _confirm_arguments(parser: argparse.ArgumentParser) -> None:
 def districts_confirm(args: argparse.Namespace) -> int:
     """Persist the confirmation; the district gate accepts the name from then on."""
     from hub.district_names import confirm
-    from hub.tables import ensure_tables
+    from hub.schema import ensure_tables
     from resources.warehouse import Warehouse
     if not (args.leaid.isdigit() and len(args.leaid) == 7) or len(args.state.strip()) != 2:
         raise UsageError("--leaid must be 7 digits and --state a 2-letter code")

@@ -36,7 +36,7 @@ def _decide_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _open(args: argparse.Namespace) -> tuple[Registry, Warehouse]:
     from dagster_project.definitions import load_hub_registry  # the registry as the UI loads it
-    from hub.tables import ensure_tables
+    from hub.schema import ensure_tables
     try:
         registry = load_hub_registry(args.registry.resolve() if args.registry else None)
     except RegistryError as exc:

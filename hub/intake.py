@@ -10,25 +10,19 @@ import errno
 import fnmatch
 import hashlib
 import logging
-import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from hub import ledger
-from hub.container_members import record_skipped_members
-from hub.containers import ContainerError, other_members, unpack
-from hub.declarations import Feed, FileType
+from hub.declarations import Feed
 from hub.dependencies import dependency_hold, epoch, reapply
-from hub.limits import xlsx_problem, zip_problem
-from hub.file_errors import FileFormatError
-from hub.parsing import open_table
+from hub.receive import CONTAINER, PartitionRun, TickResult, is_container, ledger_base, receive, remote_id
 from hub.registry import FolderTransportConfig, Integration, Registry
 from hub.schedule_rules import hold_reason, stale_reason
-from resources.archive import CHUNK, Archive, ArchivedFile, local_copy, name_problem
+from resources.archive import CHUNK, Archive, name_problem
 from resources.sftp import SftpTransport
 from resources.transport import FolderTransport, RemoteFile, Transport, TransportError, printable
 from resources.warehouse import Warehouse
@@ -44,37 +38,6 @@ def make_transport(integration: Integration, base_dir: Path | None = None) -> Tr
         return FolderTransport(integration.id, root if root.is_absolute() or base_dir is None else base_dir / root)
     return SftpTransport(integration.id, host=t.host, port=t.port, username=t.username, remote_dir=t.remote_dir,
                          host_key=t.host_key, private_key_env=t.private_key_env, password_env=t.password_env)
-
-
-@dataclass
-class PartitionRun:
-    """A run to start: one district/day partition and the file types that arrived for it."""
-
-    district_id: str
-    day: str
-    file_types: set[str] = field(default_factory=set)
-    delivery_ids: list[str] = field(default_factory=list)
-    after: list[str] = field(default_factory=list)  # needed deliveries applied since the day ran (a re-apply)
-
-
-@dataclass
-class TickResult:
-    runs: list[PartitionRun]
-    cursor: dict[str, list[float]]
-    counts: Counter[str]
-    error: str | None = None
-
-    @property
-    def skip_reason(self) -> str:
-        if self.error:
-            return self.error
-        if not self.counts:
-            return "no matching files"
-        return "; ".join(f"{n} {what}" for what, n in sorted(self.counts.items()))
-
-
-def delivery_day(mtime: float, tz: str) -> str:
-    return dt.datetime.fromtimestamp(mtime, ZoneInfo(tz)).date().isoformat()
 
 
 def scan(*, registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
@@ -99,7 +62,7 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
                 if _bad_name(feed, integration, warehouse, remote, file_type, tz, now, result):
                     continue
                 if not _too_old(feed, integration, warehouse, remote, file_type, tz, now, result):
-                    _receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, now,
+                    receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, now,
                              runs, result, None if day else hold, day)
             if day is None:  # a fetch inside a run is timed by its schedule or operator, not held
                 _waiting(registry, feed, integration, warehouse, hold, now, runs, result)
@@ -134,7 +97,7 @@ def _bad_name(feed: Feed, integration: Integration, warehouse: Warehouse, remote
     if problem is None:
         return False
     reason = f"not received: {problem}"
-    base = _ledger_base(feed, integration, remote, file_type, tz, now)
+    base = ledger_base(feed, integration, remote, file_type, tz, now)
     with warehouse.begin() as conn:
         if ledger.record(conn, **base, status="rejected", reason=reason):
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
@@ -159,12 +122,12 @@ def _warn_deprecated(feed: Feed, listing: list[RemoteFile], result: TickResult) 
 def _stable_files(feed: Feed, integration: Integration, transport: Transport, warehouse: Warehouse,
                   listing: list[RemoteFile], cursor: dict[str, list[float]], now: float, result: TickResult,
                   by_mtime: bool = False) -> list[tuple[RemoteFile, str]]:
-    typed = [(f, CONTAINER) for f in listing if feed.containers and _is_container(feed, f.name)]
+    typed = [(f, CONTAINER) for f in listing if feed.containers and is_container(feed, f.name)]
     typed += [(f, ft.name) for f in listing
               if (ft := feed.file_type_for(f.name, integration.patterns, integration.file_patterns))]
     typed = [(f if _stale_anyway(feed, integration, f, t, now) else _rewritten(integration, transport, warehouse, f), t)
              for f, t in typed]
-    ids = {f.path: _id(integration, f) for f, _ in typed}
+    ids = {f.path: remote_id(integration, f) for f, _ in typed}
     with warehouse.begin() as conn:
         known = {i for i in ids.values() if ledger.get(conn, i)}
     stable = []
@@ -183,10 +146,6 @@ def _stable_files(feed: Feed, integration: Integration, transport: Transport, wa
     return stable
 
 
-def _id(integration: Integration, remote: RemoteFile) -> str:
-    return ledger.delivery_id(integration.id, remote.path, remote.size, remote.mtime, remote.rewritten)
-
-
 def _stale_anyway(feed: Feed, integration: Integration, remote: RemoteFile, file_type: str, now: float) -> bool:
     """Modified longer ago than the integration takes files: not worth hashing again."""
     return file_type not in feed.reference_types() and now - remote.mtime > integration.max_file_age_days * 86400
@@ -199,7 +158,7 @@ def _rewritten(integration: Integration, transport: Transport, warehouse: Wareho
     if not (transport.local or remote.size <= integration.rehash_max_bytes) or name_problem(remote.path):
         return remote
     with warehouse.begin() as conn:
-        before = ledger.get(conn, _id(integration, remote))
+        before = ledger.get(conn, remote_id(integration, remote))
     if before is None or before.sha256 is None:
         return remote
     digest = hashlib.sha256()
@@ -213,19 +172,6 @@ def _rewritten(integration: Integration, transport: Transport, warehouse: Wareho
     return remote if sha256 == before.sha256 else replace(remote, rewritten=sha256)
 
 
-def _ledger_base(feed: Feed, integration: Integration, remote: RemoteFile, file_type: str, tz: str,
-                 now: float) -> dict:
-    """The ledger row of a received file; its partition day is the modification day (reference files: the day
-    received, as their modification day says nothing about when they apply)."""
-    received = now if file_type in feed.reference_types() else remote.mtime
-    return dict(delivery_id=_id(integration, remote),
-                integration_id=integration.id, district_id=integration.district, feed=feed.name,
-                file_type=file_type, remote_path=printable(remote.path), file_name=printable(remote.name),
-                size=remote.size,
-                mtime=dt.datetime.fromtimestamp(remote.mtime, dt.timezone.utc).replace(tzinfo=None),
-                partition_date=delivery_day(received, tz))
-
-
 def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str,
              now: float, result: TickResult) -> bool:
     """Freshness: a stale file is recorded once as skipped (its ledger row stops later ticks) and never run.
@@ -237,7 +183,7 @@ def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote:
                               _newest_processed(conn, feed, integration, file_type),
                               None if remote.rewritten else _processed_at(conn, feed, integration, file_type))
         if reason:
-            ledger.record(conn, **_ledger_base(feed, integration, remote, file_type, tz, now), status="skipped",
+            ledger.record(conn, **ledger_base(feed, integration, remote, file_type, tz, now), status="skipped",
                           reason=reason)
     if reason:
         result.counts[f"skipped: {reason}"] += 1
@@ -258,150 +204,6 @@ def _processed_at(conn: sa.Connection, feed: Feed, integration: Integration, fil
                   ) -> dt.datetime | None:
     """Snapshot feeds: when the file type was last processed (a file modified before it is stale)."""
     return ledger.last_processed_at(conn, integration.id, file_type) if feed.load == "snapshot" else None
-
-
-def _receive(registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
-             warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str, now: float,
-             runs: dict[str, PartitionRun], result: TickResult, hold: str | None, day: str | None = None) -> None:
-    base = _ledger_base(feed, integration, remote, file_type, tz, now)
-    if day:
-        base["partition_date"] = day
-    day = base["partition_date"]
-    if day < integration.start_date.isoformat():
-        with warehouse.begin() as conn:
-            ledger.record(conn, **base, status="skipped", reason="modified before the integration's start date")
-        result.counts["older than the integration's start date"] += 1
-        return
-    got = archive.receive(transport, remote, integration.id, day)
-    if file_type != CONTAINER and feed.load == "delta" and file_type not in feed.reference_types():
-        base["partition_date"] = export_day(feed.file_type_for(remote.name) or feed.files[0], remote.path,
-                                            got.path) or day
-    if hold is None and feed.needs:
-        with warehouse.begin() as conn:
-            hold = dependency_hold(conn, registry, feed, integration, day, now, now)
-    if file_type == CONTAINER:
-        _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result, hold)
-        return
-    _record_file(feed, integration, warehouse, base, got.sha256, got.path, hold, runs, result)
-
-
-_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
-
-
-def export_day(ft: FileType, remote_path: str, archived: Path) -> str | None:
-    """A delta file's own date, where it carries one: a date in a folder of its path (2026-03-01 or 20260301), else
-    the newest date of its `*_modified_date` column; None otherwise (the modification day decides)."""
-    for folder in reversed(remote_path.split("/")[:-1]):
-        if (m := _DATE.search(folder)) and (day := _iso(*m.groups())):
-            return day
-    dated = [c.name for c in ft.columns if c.name.endswith("_modified_date")]
-    if not dated:
-        return None
-    try:
-        reader = open_table(archived, {c: ft.column(c).headers for c in dated})
-        days = {_iso(*m.groups()) for chunk in reader.chunks() for c in dated if c in chunk
-                for v in chunk[c] if (m := _DATE.match(str(v)))}
-    except (FileFormatError, OSError, UnicodeError):
-        return None  # the schema gate reports an unreadable file; its modification day stands
-    return max((d for d in days if d), default=None)
-
-
-def _iso(year: str, month: str, day: str) -> str | None:
-    try:
-        return dt.date(int(year), int(month), int(day)).isoformat()
-    except ValueError:
-        return None
-
-
-def _record_file(feed: Feed, integration: Integration, warehouse: Warehouse, base: dict, sha256: str,
-                 archive_path: str, hold: str | None, runs: dict[str, PartitionRun], result: TickResult) -> None:
-    """Ledger row for one received file; identical bytes start no run, a hold waits, anything else joins a run.
-
-    For delta feeds identical bytes on another day are a new change set (e.g. the same ids modified again); reference
-    files are days-independent. Identical bytes of another file type are not a duplicate (e.g. two empty crosswalks)."""
-    with warehouse.begin() as conn:
-        dated = feed.load == "delta" and base["file_type"] not in feed.reference_types()
-        same = ledger.find_same_bytes(conn, base["integration_id"], base["file_type"], sha256,
-                                      base["partition_date"] if dated else None)
-        status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
-        if hold and not same:  # archived now, run when the window opens (or by an operator's materialization)
-            status, reason = "waiting", hold
-        bomb = None if same else _workbook_problem(integration, archive_path)
-        if bomb:  # kept in the archive but not importable (no archive_path): staging never opens it
-            status, reason, archive_path = "rejected", f"{base['file_name']}: not imported: {bomb}", None
-        if not ledger.record(conn, **base, sha256=sha256, archive_path=archive_path, status=status, reason=reason):
-            result.counts["already received (by a concurrent tick)"] += 1
-            return
-        if bomb:
-            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
-                                    file_name=base["file_name"], gate="limits", reason=str(reason),
-                                    delivery_id=base["delivery_id"])
-    if bomb:
-        result.counts["rejected: beyond the integration's limits"] += 1
-        return
-    if same:
-        result.counts["re-uploaded with identical bytes (no run)"] += 1
-    if same or hold:
-        return
-    result.counts["new deliveries"] += 1
-    run = runs.setdefault(base["partition_date"], PartitionRun(base["district_id"], base["partition_date"]))
-    run.file_types.add(base["file_type"])
-    run.delivery_ids.append(base["delivery_id"])
-
-
-def _workbook_problem(integration: Integration, archive_path: str) -> str | None:
-    """Why an XLSX workbook would expand beyond the integration's limits (None for other files)."""
-    if not archive_path.lower().endswith(".xlsx"):
-        return None
-    with local_copy(archive_path) as path:
-        return xlsx_problem(path, integration.limits)
-
-
-CONTAINER = "container"  # ledger file type of an archive whose members are the delivery's files
-
-
-def _is_container(feed: Feed, name: str) -> bool:
-    return any(fnmatch.fnmatch(name.lower(), p.lower()) for p in feed.containers)
-
-
-def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: Warehouse, remote: RemoteFile,
-            got: ArchivedFile, base: dict, day: str, runs: dict[str, PartitionRun], result: TickResult,
-            hold: str | None) -> None:
-    """Keep the container, then record each member that is a file of the feed as a delivery of its own."""
-    def type_of(name: str) -> FileType | None:  # a member whose name the archive cannot keep is not extracted
-        return None if name_problem(name) else feed.file_type_for(name, file_patterns=integration.file_patterns)
-
-    expected = ", ".join(feed.all_patterns(integration.file_patterns))
-    with local_copy(got.path) as container:
-        try:
-            if problem := zip_problem(container, integration.limits):  # from the zip's directory: nothing inflated
-                raise ContainerError(f"{base['file_name']}: not unpacked: {problem}")
-            members = list(unpack(archive, container, integration.id, day, lambda n: type_of(n) is not None))
-            status, reason = ("unpacked", f"{len(members)} member(s) received") if members else (
-                "rejected", f"no file of this feed inside (expected {expected})")
-        except ContainerError as exc:
-            members, status, reason = [], "rejected", str(exc)
-        others = other_members(container, lambda n: type_of(n) is not None)
-    if others:
-        reason += f"; {len(others)} skipped: {', '.join(printable(n) for n, _, _ in others)} (not files of this feed)"
-    with warehouse.begin() as conn:
-        ledger.record(conn, **base, sha256=got.sha256, archive_path=got.path, status=status, reason=reason)
-        if members:  # a rejected container's reason lists them
-            record_skipped_members(conn, base, remote.mtime, others,
-                                   f"not a file of this feed inside {remote.name} (the feed takes {expected})")
-        if status == "rejected":
-            ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
-                                    file_name=base["file_name"], gate="container", reason=reason,
-                                    delivery_id=base["delivery_id"])
-    result.counts["containers unpacked" if members else "containers without files of this feed"] += 1
-    for m in members:
-        path = printable(f"{remote.path}!{m.inner_path}")
-        member = {**base, "file_type": type_of(m.name).name, "remote_path": path, "file_name": m.name, "size": m.size,
-                  "delivery_id": ledger.delivery_id(integration.id, path, m.size, remote.mtime, remote.rewritten)}
-        with warehouse.begin() as conn:
-            if ledger.get(conn, member["delivery_id"]):
-                continue
-        _record_file(feed, integration, warehouse, member, m.sha256, m.path, hold, runs, result)
 
 
 def _waiting(registry: Registry, feed: Feed, integration: Integration, warehouse: Warehouse, hold: str | None,

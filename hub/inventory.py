@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from hub.declarations import Feed
 from hub.registry import Integration, Registry
-from hub.tables import deliveries, staging_table_name
+from hub.tables import deliveries
+from hub.schema import staging_table_name
 from resources.warehouse import Warehouse
 
 DEFAULT_STALE_DAYS = 30

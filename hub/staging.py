@@ -18,7 +18,8 @@ from hub.layouts import layout_errors
 from hub.minimisation import record_dropped_columns
 from hub.file_errors import FileFormatError
 from hub.parsing import LINE, ROW, open_table
-from hub.tables import deliveries, quarantine_table, row_errors, staging_table
+from hub.tables import deliveries, row_errors
+from hub.schema import quarantine_table, staging_table
 from hub.validation import RowError, build_schema, missing_columns, prepare_chunk
 from resources.archive import local_copy
 from resources.warehouse import BulkLoad, Warehouse

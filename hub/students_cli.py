@@ -40,7 +40,7 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 def _warehouse(args: argparse.Namespace) -> Warehouse:
     """The warehouse, after checking that the district is in the registry."""
     from dagster_project.definitions import load_hub_registry  # the registry as the UI loads it
-    from hub.tables import ensure_tables
+    from hub.schema import ensure_tables
     try:
         registry = load_hub_registry(args.registry.resolve() if args.registry else None)
     except RegistryError as exc:

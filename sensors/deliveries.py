@@ -12,7 +12,7 @@ from hub.declarations import Feed
 from hub.intake import make_transport, scan
 from hub.registry import Integration, Registry
 from hub.retries import RunState, sweep
-from hub.tables import ensure_tables
+from hub.schema import ensure_tables
 from resources.archive import ArchiveResource
 from resources.warehouse import WarehouseResource
 

@@ -14,7 +14,7 @@ from hub.declarations import Feed
 from hub.freshness import Freshness, check_name, deliveries_key, freshness_of
 from hub.notify import collect, deliver
 from hub.registry import Registry
-from hub.tables import ensure_tables
+from hub.schema import ensure_tables
 from resources.warehouse import WarehouseResource
 
 SENSOR_NAME = "hub_notifications"

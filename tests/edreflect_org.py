@@ -20,7 +20,7 @@ from hub.delta import OrderResult, apply_in_order
 from hub.intake import scan
 from hub.registry import parse_registry
 from hub.staging import stage_delivery
-from hub.tables import ensure_tables
+from hub.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport
 from resources.warehouse import Warehouse

@@ -18,7 +18,7 @@ from feeds.renaissance_star import FEED as STAR
 from feeds.siras import FEED as SIRAS
 from hub.intake import scan
 from hub.registry import RegistryError, parse_registry
-from hub.tables import ensure_tables
+from hub.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport
 from resources.warehouse import Warehouse

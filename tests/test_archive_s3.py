@@ -21,7 +21,7 @@ from feeds.siras import FEED
 from hub.import_log import ImportLog
 from hub.intake import scan
 from hub.registry import parse_registry
-from hub.tables import ensure_tables
+from hub.schema import ensure_tables
 from resources.archive import Archive, beside, local_copy, open_text, write_file
 from resources.transport import FolderTransport
 from resources.warehouse import Warehouse

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from feeds.siras import FEED
 from hub.intake import scan
 from hub.registry import parse_registry
-from hub.tables import ensure_tables
+from hub.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport, RemoteFile
 from resources.warehouse import Warehouse

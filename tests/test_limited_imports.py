@@ -17,7 +17,7 @@ from hub.apply import LIMITED, LIMITED_DELETE, ApplyContext
 from hub.fields import apply_values, sync_logs
 from hub.ledger import Delivery
 from hub.registry import parse_registry
-from hub.tables import ensure_tables
+from hub.schema import ensure_tables
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick

@@ -137,7 +137,7 @@ def test_a_send_that_cannot_log_in_is_recorded_failed_without_the_secret(tmp_pat
     from hub.notices import Notice
     from hub.notify import deliver
     from hub.registry import parse_registry
-    from hub.tables import ensure_tables
+    from hub.schema import ensure_tables
     from resources.warehouse import Warehouse
     registry = parse_registry({"districts": CA_DISTRICTS, "integrations": [siras_integration(
         {"kind": "folder", "path": str(tmp_path)}, contact={"role": "SIS Administrator", "email": CONTACTS["abc_unified"]})],

@@ -14,7 +14,7 @@ from feeds.siras import FEED
 from hub.intake import scan
 from hub.registry import RegistryError, parse_registry
 from hub.schedule_rules import hold_reason
-from hub.tables import ensure_tables
+from hub.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport
 from resources.warehouse import Warehouse

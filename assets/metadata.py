@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import dagster as dg
 import sqlalchemy as sa
 
-from hub.apply import ApplyStats
-from hub.declarations import FileType
-from hub.staging import StageResult
-from hub.validation import RowError
+from hub.apply.upsert import ApplyStats
+from hub.registry.declarations import FileType
+from hub.load.staging import StageResult
+from hub.load.validation import RowError
 
 
 def errors_markdown(errors: Sequence[RowError]) -> dg.MetadataValue:

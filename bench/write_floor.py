@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 from bench.ingest import create_database, drop_database, plain_copy  # noqa: E402
 from demo.siras_files import HEADER, write_csv  # noqa: E402
 from feeds import FEEDS  # noqa: E402
-from hub.apply import AUDIT_COLUMNS  # noqa: E402
-from hub.schema import ensure_tables, staging_table  # noqa: E402
-from hub.tables import students  # noqa: E402
+from hub.apply.upsert import AUDIT_COLUMNS  # noqa: E402
+from hub.store.schema import ensure_tables, staging_table  # noqa: E402
+from hub.store.tables import students  # noqa: E402
 from resources.warehouse import Warehouse  # noqa: E402
 
 DELIVERY, DISTRICT, RUN, FILE = "bench_delivery", "bench_unified", "bench_run", "1964212_demographics.csv"

@@ -13,8 +13,8 @@ from assets.freshness_checks import build_freshness_checks
 from assets.inventory import build_inventory_asset
 from dagster_project.executor import hub_executor
 from feeds import FEEDS
-from hub.district_names import directory as district_directory
-from hub.registry import Registry, load_registry
+from hub.gates.district_names import directory as district_directory
+from hub.registry.registry import Registry, load_registry
 from resources.archive import Archive, ArchiveResource
 from resources.warehouse import WarehouseResource
 from schedules.nightly import build_nightly_schedule

@@ -80,7 +80,7 @@ def wh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     with w.begin() as conn:
         for schema in ("edreflect", "staging", "ops"):
             conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    from hub import schema
+    from hub.store import schema
     schema._ready.clear()
 
 

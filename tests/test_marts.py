@@ -19,8 +19,8 @@ from feeds.peer.rules import LAYOUT
 from demo.seed import DEFAULT_REGISTRY as DEMO, seed
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
-from hub.cli import main as cli_main
-from hub.inventory import build_inventory
+from hub.cli.main import main as cli_main
+from hub.inventory.build import build_inventory
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import rematerialize, tick

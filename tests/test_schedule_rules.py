@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from feeds.siras import FEED
-from hub.intake import scan
-from hub.registry import RegistryError, parse_registry
-from hub.schedule_rules import hold_reason
-from hub.schema import ensure_tables
+from hub.intake.tick import scan
+from hub.registry.registry import RegistryError, parse_registry
+from hub.registry.schedule_rules import hold_reason
+from hub.store.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport
 from resources.warehouse import Warehouse

@@ -14,8 +14,8 @@ from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
 from feeds.edreflect.targets import TARGETS, ensure_targets
-from hub import schema as hub_schema
-from hub import tables
+from hub.store import schema as hub_schema
+from hub.store import tables
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
-from hub import schema
+from hub.store import schema
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 from tests.test_siras_pipeline import SENSOR, query

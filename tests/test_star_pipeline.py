@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions
 from demo.star_files import classlink_users, ps_students, roster, star_rows, star_zip
-from hub.cli import main as hub_cli
+from hub.cli.main import main as hub_cli
 from tests.conftest import write_registry
 from tests import star_layouts
 from tests.harness import rematerialize, tick

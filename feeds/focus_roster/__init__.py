@@ -1,6 +1,6 @@
 """District SIS roster (Focus-style students and enrollment exports): who is enrolled, where, and whether active."""
 
-from hub.declarations import Column, Feed, FileType
+from hub.registry.declarations import Column, Feed, FileType
 from feeds.focus_roster.matching import link_enrollment
 from feeds.focus_roster.rules import apply
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from hub.apply import ApplyContext, ApplyStats, lit
-from hub.tables import metadata
+from hub.apply.upsert import ApplyContext, ApplyStats, lit
+from hub.store.tables import metadata
 
 
 def _lineage() -> list[sa.Column]:

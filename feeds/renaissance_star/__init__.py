@@ -3,8 +3,8 @@ PowerSchool STUDENT_NUMBER and the ClassLink email; rows that cannot be linked g
 
 from __future__ import annotations
 
-from hub.declarations import Feed, FileType, LinkRequest, Need
-from hub.hold_rules import NO_SIZE_RULE
+from hub.registry.declarations import Feed, FileType, LinkRequest, Need
+from hub.registry.hold_rules import NO_SIZE_RULE
 from feeds.identity import link_by_student_number, link_counts
 from feeds.renaissance_star.columns import COLUMNS
 from feeds.renaissance_star.layouts import star_layout

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.apply import AUDIT_COLUMNS, ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
-from hub.tables import metadata
+from hub.apply.upsert import AUDIT_COLUMNS, ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
+from hub.store.tables import metadata
 from feeds.identity import follows_chain, left_sql, link_by_student_number, sync_system
 from feeds.identity.review import sync_review
 

@@ -2,8 +2,8 @@
 
 import datetime as dt
 
-from hub.declarations import Feed, FileType
-from hub.windows import Blackout, Window
+from hub.registry.declarations import Feed, FileType
+from hub.registry.windows import Blackout, Window
 from feeds.siras.columns import COLUMNS
 from feeds.siras.rules import SirasOptions, apply
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students
-from hub import schema
+from hub.store import schema
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 

@@ -1,0 +1,297 @@
+"""Parse an archived file in chunks, validate it, and stage it — all or nothing, in one transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from hub.registry.declarations import Feed, FileType
+from hub.intake.ledger import Delivery
+from hub.load.layouts import layout_errors
+from hub.load.minimisation import record_dropped_columns
+from hub.read.errors import FileFormatError
+from hub.read.parsing import LINE, ROW, open_table
+from hub.store.tables import deliveries, row_errors
+from hub.store.schema import quarantine_table, staging_table
+from hub.load.validation import RowError, build_schema, missing_columns, prepare_chunk
+from resources.archive import local_copy
+from resources.warehouse import BulkLoad, Warehouse
+
+FIRST_ERRORS = 20
+REJECT_FILE, SKIP_ROWS = "reject_file", "skip_rows"
+
+
+@dataclass
+class StageResult:
+    """What staging one delivery found; `errors` counts row errors (all stored in ops.row_errors)."""
+
+    file_name: str
+    rows: int = 0  # data records read (blank rows and footers not counted; rows with errors counted)
+    errors: int = 0
+    first_errors: list[RowError] = field(default_factory=list)
+    encoding: str | None = None
+    columns: list[str] = field(default_factory=list)
+    unmatched_headers: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    on_row_error: str = REJECT_FILE
+    max_row_error_share: float = 0.01
+    file_error: str | None = None  # why the file as a whole is refused (truncated, unreadable, layout, columns)
+    footers: list[int] = field(default_factory=list)  # rows read as footers
+    _bad_rows: set[int] = field(default_factory=set, repr=False)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows with at least one error."""
+        return len(self._bad_rows)
+
+    @property
+    def share(self) -> float:
+        return self.rows_rejected / self.rows if self.rows else 0.0
+
+    @property
+    def passed(self) -> bool:
+        if self.file_error is not None:
+            return False
+        if self.on_row_error == SKIP_ROWS:
+            return self.share <= self.max_row_error_share
+        return self.errors == 0
+
+    @property
+    def skipped(self) -> int:
+        """Rows quarantined while the others are staged (skip_rows, below the share)."""
+        return self.rows_rejected if self.passed else 0
+
+    @property
+    def reason(self) -> str:
+        """Why the file is rejected, for people: counts, rows, columns and rules, never values."""
+        if self.file_error is not None:
+            return self.file_error
+        first = self.first_errors[0] if self.first_errors else None
+        where = f"; first: row {first.row_number}, column {first.column}: {first.rule}" if first else ""
+        if self.on_row_error == SKIP_ROWS:
+            return (f"{self.rows_rejected} of {self.rows} rows have errors ({self.share:.1%}), above the integration's "
+                    f"max_row_error_share of {self.max_row_error_share:.1%}{where}")
+        return f"{self.errors} row error(s){where}"
+
+    def add_errors(self, conn: sa.Connection, warehouse: Warehouse, delivery_id: str, errs: Sequence[RowError]) -> None:
+        if not errs:
+            return
+        self.errors += len(errs)
+        self.first_errors += list(errs[: max(0, FIRST_ERRORS - len(self.first_errors))])
+        self._bad_rows.update(e.row_number for e in errs if e.row_number > 1)
+        if self.file_error is None and (whole := next((e for e in errs if e.row_number <= 1), None)):
+            self.file_error = whole.rule if whole.column == "*" else f"row 1, column {whole.column}: {whole.rule}"
+        frame = pd.DataFrame({"delivery_id": delivery_id, "file_name": self.file_name,
+                              "row_number": [e.row_number for e in errs], "column_name": [e.column for e in errs],
+                              "rule": [e.rule for e in errs],
+                              "line_number": pd.array([e.line for e in errs], dtype="Int64")})
+        warehouse.load_frame(conn, "ops.row_errors", frame)
+
+
+def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Delivery, *,
+                   date_formats: Sequence[str], value_maps: Mapping[str, Mapping[str, str]],
+                   headers: Mapping[str, Sequence[str]] | None = None, chunk_rows: int = 50_000,
+                   max_cells: int | None = None, on_row_error: str = REJECT_FILE,
+                   max_row_error_share: float = 0.01) -> StageResult:
+    """Stage `delivery`'s archived file into its staging table. `reject_file`: on any row error nothing stays staged.
+    `skip_rows`: rows with errors go to the quarantine table, the others are staged, unless their share is above
+    `max_row_error_share` (then nothing stays staged). A whole-file error (truncated, unreadable, layout, missing
+    columns, a spreadsheet of more than `max_cells` cells) stages nothing either way. `headers` adds the
+    integration's own headers to the declared ones."""
+    started = time.monotonic()
+    table, quarantine = staging_table(feed, ft), quarantine_table(feed, ft)
+    target = f"staging.{table.name}"
+    result = StageResult(file_name=delivery.file_name, on_row_error=on_row_error,
+                         max_row_error_share=max_row_error_share)
+    skip = on_row_error == SKIP_ROWS
+    schema = build_schema(ft)
+    keys = KeyHashes(ft.unique_key)
+    # two runs of one integration: one after the other; the archived file may be in object storage (a local copy)
+    with warehouse.begin(lock=delivery.integration_id) as conn, local_copy(delivery.archive_path or "") as source:
+        for t in (table, quarantine, row_errors):
+            conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
+        load = BulkLoad(warehouse, conn, target)
+        reader = None
+        try:
+            aliases = {c: (*hs, *(headers or {}).get(c, ())) for c, hs in ft.aliases().items()}
+            reader = open_table(source, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
+            result.encoding, result.columns = reader.encoding, list(reader.columns)
+            result.unmatched_headers = list(reader.unmatched_headers)
+            record_dropped_columns(conn, delivery, result.unmatched_headers)
+            result.add_errors(conn, warehouse, delivery.delivery_id,
+                              layout_errors(ft, reader) or missing_columns(ft, result.columns))
+            for chunk in reader.chunks():
+                chunk, errs = prepare_chunk(ft, chunk, schema, date_formats, value_maps)
+                unread = reader.take_errors()  # records not in the chunk (wrong field count)
+                errs = sorted([*unread, *errs], key=lambda e: (e.row_number, e.column))
+                result.rows = reader.records
+                if errs:
+                    load.close()  # the COPY ends before errors are written
+                    result.add_errors(conn, warehouse, delivery.delivery_id, errs)
+                if skip and result.file_error is None:
+                    keys.add(chunk)
+                    bad = chunk[ROW].isin([e.row_number for e in errs]).to_numpy()
+                    if errs:
+                        _quarantine(conn, warehouse, quarantine, delivery.delivery_id, chunk[bad], errs, unread)
+                    load.write(_staged(chunk[~bad], delivery.delivery_id))
+                elif result.passed:
+                    load.write(_staged(chunk, delivery.delivery_id))
+                    keys.add(chunk)
+            unread = reader.take_errors()  # a last record of another field count, after the last chunk
+            load.close()
+            result.add_errors(conn, warehouse, delivery.delivery_id, unread)
+            if skip and result.file_error is None and unread:
+                _quarantine(conn, warehouse, quarantine, delivery.delivery_id, pd.DataFrame({ROW: []}), unread, unread)
+            result.rows, result.footers = reader.records, list(reader.footers)
+        except FileFormatError as exc:
+            load.close()
+            # the file as a whole (row 0; a truncated upload is not an error of its last row), named as delivered
+            rule = str(exc).replace(source.name, delivery.file_name)  # the local copy has the archived name
+            result.add_errors(conn, warehouse, delivery.delivery_id, [RowError(0, "*", rule)])
+            result.rows = reader.records if reader is not None else 0
+        finally:
+            load.close()
+        if (skip or result.passed) and result.file_error is None and keys.may_repeat():
+            dups = _duplicates(conn, target, quarantine, ft, delivery.delivery_id, skip)
+            result.add_errors(conn, warehouse, delivery.delivery_id, dups)
+            if skip and dups:
+                _quarantine_staged(conn, target, quarantine, ft, delivery.delivery_id, dups)
+        if not result.passed:
+            for t in (table, quarantine):
+                conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
+        elif not warehouse.is_duckdb:  # row estimates for the apply's joins (autovacuum would come too late)
+            conn.exec_driver_sql(f"ANALYZE {target} (delivery_id)")
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def rows_set_aside(conn: sa.Connection, feed: Feed, file_type: str, delivery_id: str) -> int:
+    """Rows of a staged delivery kept in its quarantine table (skip_rows): never applied."""
+    ft = next(f for f in feed.files if f.name == file_type)
+    q = quarantine_table(feed, ft)
+    return conn.execute(sa.select(sa.func.count()).select_from(q).where(q.c.delivery_id == delivery_id)).scalar_one()
+
+
+def applied_outcome(conn: sa.Connection, feed: Feed, file_type: str, delivery_id: str) -> str:
+    """'applied', or 'applied with N rows rejected' (also the applied delivery's reason) when skip_rows set rows
+    of it aside."""
+    if not (n := rows_set_aside(conn, feed, file_type, delivery_id)):
+        return "applied"
+    outcome = f"applied with {n} rows rejected"
+    conn.execute(sa.update(deliveries).where(deliveries.c.delivery_id == delivery_id).values(reason=outcome))
+    return outcome
+
+
+def _quarantine(conn: sa.Connection, warehouse: Warehouse, quarantine: sa.Table, delivery_id: str,
+                rows: pd.DataFrame, errs: Sequence[RowError], unread: Sequence[RowError]) -> None:
+    """Keep rows with errors aside with their errors: rows of the chunk with their values, records that could not
+    be read (another field count) without values."""
+    said: dict[int, list[str]] = {}
+    for e in errs:
+        said.setdefault(e.row_number, []).append(f"{e.column}: {e.rule}")
+    frame = _staged(rows, delivery_id)
+    lines = {e.row_number: e.line for e in unread}
+    blank = pd.DataFrame({"delivery_id": delivery_id, "source_row": np.array(sorted(lines), dtype=np.int64),
+                          "source_line": pd.array([lines[r] for r in sorted(lines)], dtype="Int64")})
+    for part in (frame, blank):
+        if len(part):
+            part["errors"] = ["; ".join(said[int(r)]) for r in part["source_row"]]
+            warehouse.load_frame(conn, f"{quarantine.schema}.{quarantine.name}", part)
+
+
+def _quarantine_staged(conn: sa.Connection, target: str, quarantine: sa.Table, ft: FileType, delivery_id: str,
+                       dups: Sequence[RowError]) -> None:
+    """Move staged rows whose key is duplicated into the quarantine table (rows already there get the error too)."""
+    cols = ", ".join(c.name for c in ft.columns)
+    q = f"{quarantine.schema}.{quarantine.name}"
+    p = {"d": delivery_id, "e": f"{dups[0].column}: {dups[0].rule}"}
+    conn.execute(sa.text(f"UPDATE {q} SET errors = errors || '; ' || :e WHERE delivery_id = :d AND "
+                         f"{_dup_filter(ft, q)}"), p)
+    conn.execute(sa.text(
+        f"INSERT INTO {q} (delivery_id, source_row, source_line, errors, {cols}) SELECT delivery_id, source_row, "
+        f"source_line, :e, {cols} FROM {target} WHERE delivery_id = :d AND {_dup_filter(ft, target)}"), p)
+    conn.execute(sa.text(f"DELETE FROM {target} WHERE delivery_id = :d AND {_dup_filter(ft, target)}"), p)
+    conn.exec_driver_sql("DROP TABLE _dup_keys")
+class KeyHashes:
+    """64-bit hashes of the unique key of the staged rows: the exact, row-numbered duplicate search runs in SQL only
+    when two hashes meet, or when the file has more rows than `limit` (memory stays at 8 bytes x limit).
+    Rows with a blank key part are not compared."""
+
+    def __init__(self, key: Sequence[str], limit: int = 1_000_000) -> None:  # 1M: more than any district's students
+        self.key, self.limit = list(key), limit
+        self._parts: list[np.ndarray] = []
+        self._count = 0
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        if not self.key or not all(k in chunk for k in self.key):
+            return
+        self._count += len(chunk)
+        if self._count > self.limit:
+            self._parts = []
+            return
+        cols = [pa.array(chunk[k].array) for k in self.key]
+        filled = np.logical_and.reduce([pc.not_equal(c, "").to_numpy(zero_copy_only=False) for c in cols])
+        joined = cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, pa.scalar("\x1f", cols[0].type))
+        text = joined.filter(pa.array(filled)).to_numpy(zero_copy_only=False)
+        self._parts.append(pd.util.hash_array(text, categorize=False))
+
+    def may_repeat(self) -> bool:
+        if self._count > self.limit:
+            return True
+        if not self._parts:
+            return False
+        hashes = np.concatenate(self._parts)
+        hashes.sort()
+        self._parts = [hashes]
+        return bool((hashes[1:] == hashes[:-1]).any())
+
+
+def _staged(chunk: pd.DataFrame, delivery_id: str) -> pd.DataFrame:
+    frame = chunk.rename(columns={ROW: "source_row", LINE: "source_line"})
+    if "source_line" not in frame:
+        frame["source_line"] = pd.array([None] * len(frame), dtype="Int64")
+    frame.insert(0, "delivery_id", delivery_id)
+    return frame
+
+
+def _keys_of(relation: str, ft: FileType) -> str:
+    key = ", ".join(ft.unique_key)
+    filled = " AND ".join(f"{k} IS NOT NULL" for k in ft.unique_key)
+    return f"SELECT {key} FROM {relation} WHERE delivery_id = :d AND {filled}"
+
+
+def _dup_filter(ft: FileType, relation: str) -> str:
+    """SQL: the row of `relation` has one of the delivery's duplicated keys (`_dup_keys`, a temporary table)."""
+    on = " AND ".join(f"k.{c} = {relation}.{c}" for c in ft.unique_key)
+    return f"EXISTS (SELECT 1 FROM _dup_keys k WHERE {on})"
+
+
+def _duplicates(conn: sa.Connection, target: str, quarantine: sa.Table, ft: FileType, delivery_id: str,
+                skip: bool) -> list[RowError]:
+    """Every row of the file sharing its unique key with another (none of them can be trusted); with `skip` the
+    quarantined rows count too. Leaves the duplicated keys in the temporary table _dup_keys."""
+    key = ", ".join(ft.unique_key)
+    rows = _keys_of(target, ft)
+    if skip:
+        rows += f" UNION ALL {_keys_of(f'{quarantine.schema}.{quarantine.name}', ft)}"
+    conn.exec_driver_sql("DROP TABLE IF EXISTS _dup_keys")
+    conn.execute(sa.text(f"CREATE TEMP TABLE _dup_keys AS SELECT {key}, count(*) AS n FROM ({rows}) x GROUP BY {key} "
+                         "HAVING count(*) > 1"), {"d": delivery_id})
+    found = conn.execute(sa.text(
+        f"SELECT s.source_row, s.source_line FROM (SELECT source_row, source_line, {key} FROM {target} "
+        "WHERE delivery_id = :d"
+        + (f" UNION ALL SELECT source_row, source_line, {key} FROM {quarantine.schema}.{quarantine.name} "
+           "WHERE delivery_id = :d" if skip else "")
+        + f") s JOIN _dup_keys k ON {' AND '.join(f'k.{c} = s.{c}' for c in ft.unique_key)} ORDER BY s.source_row"),
+        {"d": delivery_id}).all()
+    if not skip or not found:
+        conn.exec_driver_sql("DROP TABLE _dup_keys")
+    rule = f"duplicate {'/'.join(ft.unique_key)}: another row of this file has the same (none of them is applied)"
+    return [RowError(int(r), ft.unique_key[0], rule, None if n is None else int(n)) for r, n in found]

@@ -1,0 +1,285 @@
+"""The integration registry: one YAML file that says what runs (districts and integrations).
+
+Validated with pydantic at load; a bad entry fails with the integration (or district) and field named.
+Feed-specific `options` are validated by the feed's own options model, `headers` and `file_patterns` against the
+feed's columns and file types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hub.registry.declarations import Feed
+from hub.registry.hold_rules import HoldRules
+from hub.registry.limits import ArchiveLimits
+from hub.registry.notification_settings import EnvName, NotificationSettings, Recipients
+from hub.registry.windows import Blackout, Window
+
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
+
+
+class RegistryError(ValueError):
+    """The registry file cannot be used; the message names the entry and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class District(_Strict):
+    """A district (LEA) the hub serves: the hub's account table."""
+
+    id: Slug
+    name: str
+    state: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    nces_leaid: Annotated[str, Field(pattern=r"^\d{7}$")]
+    state_district_id: str | None = None  # e.g. the 7-digit CDE code in California, "13" in Florida
+    account_id: str | None = None
+    aliases: tuple[str, ...] = ()
+    timezone: str = "America/New_York"
+    blackouts: tuple[Blackout, ...] = ()  # this district's own pauses (e.g. its SIS rollover)
+    alerts: Recipients = Recipients()  # who gets every notification of the district and its daily digest
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _check_tz(v)
+
+
+class Contact(_Strict):
+    name: str | None = None
+    role: str
+    email: str | None = None
+
+
+class SftpTransportConfig(_Strict):
+    kind: Literal["sftp"]
+    host: str
+    port: int = 22
+    username: str
+    remote_dir: str = "."
+    host_key: Annotated[str, Field(pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$")]
+    private_key_env: EnvName | None = None  # env var names only: a pasted secret is refused at load
+    password_env: EnvName | None = None
+
+
+class FolderTransportConfig(_Strict):
+    kind: Literal["folder"]
+    path: str
+
+
+class Integration(_Strict):
+    """One data movement: who, what, when, where, why and how (the NERIC inventory columns)."""
+
+    id: Slug
+    district: Slug
+    feed: str
+    source: str
+    destination: str
+    transport: Annotated[SftpTransportConfig | FolderTransportConfig, Field(discriminator="kind")]
+    patterns: tuple[str, ...] = ()  # narrows: only files matching one of these are taken (and typed as the feed says)
+    file_patterns: dict[str, tuple[str, ...]] = {}  # file type -> the district's own file names for it (replace the feed's)
+    timezone: str | None = None  # defaults to the district's
+    contact: Contact
+    filtering: str = ""
+    timing: str = ""
+    start_date: dt.date
+    ticket: str = ""
+    local_location: str = ""
+    notes: str = ""
+    enabled: bool = True
+    quiet_period_seconds: Annotated[int, Field(ge=0)] = 300
+    poll_seconds: Annotated[int, Field(ge=5)] = 30
+    # SFTP files up to this size that keep their name, size and mtime are downloaded and hashed again every tick (those
+    # younger than max_file_age_days), so a re-upload that preserves the timestamp (WinSCP's default) is still taken;
+    # 0: never. Drop folders: every such file.
+    rehash_max_bytes: Annotated[int, Field(ge=0)] = 8 * 1024 * 1024
+    limits: ArchiveLimits = ArchiveLimits()  # what a zip or XLSX may expand to (archive bombs are refused)
+    date_formats: tuple[str, ...] = ()  # overrides the feed's accepted date formats (e.g. the SIS writes MM/DD/YYYY)
+    value_maps: dict[str, dict[str, str]] = {}  # column -> {SIS code: hub code}, e.g. grade: {K: KN}
+    headers: dict[str, tuple[str, ...]] = {}  # column -> this district's own headers for it, beside the feed's aliases
+    options: dict[str, Any] = {}  # the feed's own options, validated by its options model
+    min_match_rate: Annotated[float, Field(ge=0, le=1)] = 0.9  # identity-linking gate of file types that link rows
+    # rows with errors: reject the whole file (the specs' rule), or set them aside and apply the others while their
+    # share of the file's rows stays at or below max_row_error_share (docs/feeds/row-errors.md)
+    on_row_error: Literal["reject_file", "skip_rows"] = "reject_file"
+    max_row_error_share: Annotated[float, Field(ge=0, le=1)] = 0.01
+    window: Window | None = None  # daily processing window (local time); None: any time
+    blackouts: tuple[Blackout, ...] = ()  # this integration's pauses
+    max_file_age_days: Annotated[int, Field(ge=1)] = 7  # older files are skipped, not processed
+    # how long a delivery waits for the same night's delivery of a feed its feed needs (Feed.needs) before it runs
+    # with the latest applied one
+    dependency_wait_minutes: Annotated[int, Field(ge=0)] = 120
+    # Absent: the feed's default (hub/registry/declarations.Feed); null: none.
+    pause: Blackout | None = None  # the integration's own pause (e.g. SIRAS's yearly summer pause)
+    cadence: Literal["nightly", "weekdays", "weekly"] | None = None  # how often a delivery is expected
+    due: dt.time | None = None  # local time by which each expected delivery is there; default: window end, else 08:00
+    purpose: str = ""  # why the data moves (the DIG's "why")
+    agreement: str = ""  # the data-sharing agreement that covers it (reference or link)
+    alerts: Recipients = Recipients()  # beside `contact.email`: more recipients of its notifications
+    run_retries: Annotated[int, Field(ge=0, le=10)] = 3  # runs that died (not gate failures) are retried this often
+    retry_backoff_seconds: Annotated[int, Field(ge=0)] = 120  # wait before the first retry; doubles for each next one
+    holds: HoldRules = HoldRules()  # when a delivery waits for approval; the fields set here replace the feed's
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return None if v is None else _check_tz(v)
+
+
+class Registry(_Strict):
+    districts: tuple[District, ...]
+    integrations: tuple[Integration, ...]
+    blackouts: tuple[Blackout, ...] = ()  # e.g. a feed's summer pause, with except_districts
+    notifications: NotificationSettings = NotificationSettings()
+
+    def district(self, district_id: str) -> District:
+        return next(d for d in self.districts if d.id == district_id)
+
+    def enabled(self, feed: str | None = None) -> list[Integration]:
+        return [i for i in self.integrations if i.enabled and (feed is None or i.feed == feed)]
+
+    def integration_for(self, feed: str, district_id: str) -> Integration:
+        return next(i for i in self.enabled(feed) if i.district == district_id)
+
+    def timezone_of(self, integration: Integration) -> str:
+        return integration.timezone or self.district(integration.district).timezone
+
+
+def _check_tz(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {v!r}") from exc
+    return v
+
+
+def _fmt(kind: str, entry_id: str, err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"]]
+        field = ".".join(p for n, p in enumerate(loc) if not (n and loc[n - 1] == "transport" and p in ("sftp", "folder")))
+        parts.append(f"{kind} {entry_id!r} field {field!r}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def _parse_entries(model: type[BaseModel], kind: str, raw: Any) -> list[Any]:
+    if not isinstance(raw, list):
+        raise RegistryError(f"registry: '{kind}s' must be a list")
+    out, problems = [], []
+    for n, entry in enumerate(raw, start=1):
+        entry_id = entry.get("id", f"#{n}") if isinstance(entry, dict) else f"#{n}"
+        try:
+            out.append(model.model_validate(entry))
+        except ValidationError as err:
+            problems.append(_fmt(kind, str(entry_id), err))
+    if problems:
+        raise RegistryError("; ".join(problems))
+    return out
+
+
+def parse_registry(data: dict[str, Any], feeds: Mapping[str, Feed] | None = None) -> Registry:
+    """Validate registry data; with `feeds` (name -> declaration) unknown feeds, options the feed's model refuses
+    and headers for columns the feed does not have are errors too."""
+    if not isinstance(data, dict):
+        raise RegistryError("registry: top level must be a mapping with 'districts' and 'integrations'")
+    districts = _parse_entries(District, "district", data.get("districts", []))
+    integrations = _parse_entries(Integration, "integration", data.get("integrations", []))
+    blackouts = _parse_entries(Blackout, "blackout", data.get("blackouts", []))
+    try:
+        notifications = NotificationSettings.model_validate(data.get("notifications") or {})
+    except ValidationError as err:
+        raise RegistryError(_fmt("setting", "notifications", err)) from None  # the error's text repeats the input
+    problems = _cross_check(districts, integrations, feeds)
+    if feeds is not None:
+        integrations = [with_feed_defaults(i, feeds[i.feed]) if i.feed in feeds else i for i in integrations]
+        problems += limited_on_delta(districts, integrations, blackouts, feeds)
+    if problems:
+        raise RegistryError("; ".join(problems))
+    return Registry(districts=tuple(districts), integrations=tuple(integrations), blackouts=tuple(blackouts),
+                    notifications=notifications)
+
+
+def _cross_check(districts: list[District], integrations: list[Integration],
+                 feeds: Mapping[str, Feed] | None) -> list[str]:
+    problems: list[str] = []
+    ids = [d.id for d in districts]
+    problems += [f"district {d!r} field 'id': duplicate id" for d in {x for x in ids if ids.count(x) > 1}]
+    seen: set[str] = set()
+    used: set[tuple[str, str]] = set()
+    for i in integrations:
+        if i.id in seen:
+            problems.append(f"integration {i.id!r} field 'id': duplicate id")
+        seen.add(i.id)
+        if i.district not in ids:
+            problems.append(f"integration {i.id!r} field 'district': unknown district {i.district!r}")
+        if i.enabled and (i.feed, i.district) in used:
+            problems.append(f"integration {i.id!r} field 'district': a second enabled {i.feed} integration for {i.district!r}")
+        used.add((i.feed, i.district) if i.enabled else ("", ""))
+        if feeds is not None:
+            problems += _check_feed_fields(i, feeds)
+    return problems
+
+
+def _check_feed_fields(i: Integration, feeds: Mapping[str, Feed]) -> list[str]:
+    """The integration's feed exists, its options fit the feed's model, its headers name the feed's columns."""
+    if i.feed not in feeds:
+        return [f"integration {i.id!r} field 'feed': unknown feed {i.feed!r} (known: {', '.join(sorted(feeds))})"]
+    feed, problems = feeds[i.feed], []
+    try:
+        feed.options_model.model_validate(i.options)
+    except ValidationError as err:
+        problems.append(_fmt("integration", i.id, err).replace("field '", "field 'options."))
+    columns = {c.name for ft in feed.files for c in ft.columns}
+    problems += [f"integration {i.id!r} field 'headers.{c}': {feed.name} has no column {c!r}"
+                 for c in sorted(set(i.headers) - columns)]
+    types = {ft.name for ft in feed.files}
+    problems += [f"integration {i.id!r} field 'file_patterns.{t}': {feed.name} has no file type {t!r} (known: "
+                 f"{', '.join(sorted(types))})" for t in sorted(set(i.file_patterns) - types)]
+    return problems
+
+
+def load_registry(path: Path, feeds: Mapping[str, Feed] | None = None) -> Registry:
+    """Read and validate the registry YAML at `path`."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RegistryError(f"registry {path}: cannot read: {exc}") from exc
+    try:
+        return parse_registry(data, feeds)
+    except RegistryError as exc:
+        raise RegistryError(f"registry {path}: {exc}") from exc
+
+
+def with_feed_defaults(i: Integration, feed: Feed) -> Integration:
+    """The integration with its feed's window, pause, cadence and hold rules wherever the registry does not set them
+    (an explicit null keeps none; `holds` fields are taken one by one)."""
+    given = i.model_fields_set
+    defaults = {"window": feed.default_window, "pause": feed.default_pause, "cadence": feed.default_cadence}
+    own = {k: getattr(i.holds, k) for k in i.holds.model_fields_set}
+    return i.model_copy(update={**{k: v for k, v in defaults.items() if k not in given},
+                                "holds": feed.default_holds.model_copy(update=own)})
+
+
+def limited_on_delta(districts: list[District], integrations: list[Integration], blackouts: list[Blackout],
+                     feeds: Mapping[str, Feed]) -> list[str]:
+    """Limited imports skip a day's updates and deletes; a delta feed's day would lose them for good, so a limited
+    blackout must not reach one (narrow it with `feeds:`)."""
+    by_id = {d.id: d for d in districts}
+    problems = []
+    for i in integrations:
+        if i.feed not in feeds or feeds[i.feed].load != "delta":
+            continue
+        own = [*blackouts, *(by_id[i.district].blackouts if i.district in by_id else ()), *i.blackouts,
+               *((i.pause,) if i.pause else ())]
+        if any(b.mode == "limited" and b.concerns(i.feed, i.district) for b in own):
+            problems.append(f"integration {i.id!r} field 'blackouts': a limited-import blackout reaches the delta feed "
+                            f"{i.feed} (its days would lose their updates); narrow it with 'feeds:'")
+    return problems

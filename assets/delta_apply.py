@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from assets import hold_check
 from assets.metadata import apply_metadata
 from hub.apply.days import apply_delta as apply_days_in_order, with_holds
+from hub.load.staging import applied_outcome
 from hub.registry.declarations import Feed
 from hub.registry.registry import Integration, Registry
-from hub.load.staging import applied_outcome
 from hub.store.tables import deliveries
 from resources.warehouse import Warehouse
 

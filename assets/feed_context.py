@@ -8,8 +8,8 @@ import duckdb
 import psycopg
 import sqlalchemy as sa
 
-from hub.registry.declarations import Feed
 from hub.intake.fetch import ReuseConfig
+from hub.registry.declarations import Feed
 from hub.store.schema import ensure_tables
 from resources.warehouse import Warehouse, WarehouseResource
 

@@ -6,8 +6,8 @@ import time
 
 import dagster as dg
 
-from hub.registry.declarations import Feed
 from hub.monitor.freshness import check_name, deliveries_key, due_time, evaluate, last_deliveries
+from hub.registry.declarations import Feed
 from hub.registry.registry import Registry
 from hub.store.schema import ensure_tables
 from resources.warehouse import WarehouseResource

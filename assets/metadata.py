@@ -8,9 +8,9 @@ import dagster as dg
 import sqlalchemy as sa
 
 from hub.apply.upsert import ApplyStats
-from hub.registry.declarations import FileType
 from hub.load.staging import StageResult
 from hub.load.validation import RowError
+from hub.registry.declarations import FileType
 
 
 def errors_markdown(errors: Sequence[RowError]) -> dg.MetadataValue:

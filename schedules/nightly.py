@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from hub.registry.declarations import Feed
 from hub.intake.fetch import fetch_config
+from hub.registry.declarations import Feed
 from hub.registry.registry import Integration, Registry
 
 

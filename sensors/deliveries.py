@@ -8,10 +8,10 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-from hub.registry.declarations import Feed
-from hub.intake.tick import make_transport, scan
-from hub.registry.registry import Integration, Registry
 from hub.intake.retries import RunState, sweep
+from hub.intake.tick import make_transport, scan
+from hub.registry.declarations import Feed
+from hub.registry.registry import Integration, Registry
 from hub.store.schema import ensure_tables
 from resources.archive import ArchiveResource
 from resources.warehouse import WarehouseResource

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from hub.registry.declarations import Feed
 from hub.monitor.freshness import Freshness, check_name, deliveries_key, freshness_of
 from hub.monitor.notify import collect, deliver
+from hub.registry.declarations import Feed
 from hub.registry.registry import Registry
 from hub.store.schema import ensure_tables
 from resources.warehouse import WarehouseResource

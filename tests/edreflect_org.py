@@ -14,12 +14,12 @@ import sqlalchemy as sa
 
 from feeds.edreflect import FEED
 from feeds.edreflect.targets import TARGETS, ensure_targets
-from hub.intake import ledger
-from hub.apply.upsert import ApplyContext
 from hub.apply.delta import OrderResult, apply_in_order
+from hub.apply.upsert import ApplyContext
+from hub.intake import ledger
 from hub.intake.tick import scan
-from hub.registry.registry import parse_registry
 from hub.load.staging import stage_delivery
+from hub.registry.registry import parse_registry
 from hub.store.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport

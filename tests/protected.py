@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from hub.load.dates import parse_dates
-from hub.registry.declarations import Feed
 from hub.read.parsing import open_table
+from hub.registry.declarations import Feed
 
 # the elements the FERPA rule names: ids, names, birthdates, emails
 PROTECTED_ELEMENTS = frozenset({"state student id", "local student id", "classlink user id", "staff id", "name",

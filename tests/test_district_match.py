@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hub.cli.main import main
 from hub.cli.districts import MATCH_COLUMNS
+from hub.cli.main import main
 from hub.gates.district_match import (DistrictMatcher, DistrictRecord, load_district_records, load_nces_elsi,
                                       load_registry_districts, normalize_name)
 

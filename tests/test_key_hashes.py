@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hub.read.parsing import TEXT
 from hub.load.staging import KeyHashes
+from hub.read.parsing import TEXT
 
 
 def frame(**cols: list[str]) -> pd.DataFrame:

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
-from hub.apply.upsert import LIMITED, LIMITED_DELETE, ApplyContext
 from hub.apply.fields import apply_values, sync_logs
+from hub.apply.upsert import LIMITED, LIMITED_DELETE, ApplyContext
 from hub.intake.ledger import Delivery
 from hub.registry.registry import parse_registry
 from hub.store.schema import ensure_tables

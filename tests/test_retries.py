@@ -8,8 +8,8 @@ import datetime as dt
 import sqlalchemy as sa
 
 from hub.intake import ledger
-from hub.registry.registry import Integration
 from hub.intake.retries import RunState, sweep
+from hub.registry.registry import Integration
 from resources.warehouse import Warehouse
 from tests.conftest import siras_integration
 

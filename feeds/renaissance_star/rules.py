@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.apply.upsert import AUDIT_COLUMNS, ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
-from hub.store.tables import metadata
 from feeds.identity import follows_chain, left_sql, link_by_student_number, sync_system
 from feeds.identity.review import sync_review
+from hub.apply.upsert import AUDIT_COLUMNS, ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
+from hub.store.tables import metadata
 
 FEED_NAME = "renaissance_star"
 SUBJECTS = {"sm": "math", "sr": "reading", "sel": "early_literacy"}  # file type -> subject

@@ -2,10 +2,10 @@
 
 import datetime as dt
 
-from hub.registry.declarations import Feed, FileType
-from hub.registry.windows import Blackout, Window
 from feeds.siras.columns import COLUMNS
 from feeds.siras.rules import SirasOptions, apply
+from hub.registry.declarations import Feed, FileType
+from hub.registry.windows import Blackout, Window
 
 _NAME = r"^(?P<code>\d{7})_"
 

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from feeds.siras.loose_match import apply_loose_matches
 from feeds.siras.same_day import merged_sql
-from hub.apply.upsert import ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
 from hub.apply.schools import has_schools_sql, resolve_sql
+from hub.apply.upsert import ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
 from hub.store.tables import students
 
 # Never changed by the feed by default (the spec's "Update Identifying Data" option is off).

@@ -14,11 +14,11 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from hub.apply import holds
-from hub.intake import ledger
-from hub.apply.upsert import ApplyContext, ApplyStats
-from hub.registry.declarations import Feed
 from hub.apply.delta import OrderResult, apply_in_order
+from hub.apply.upsert import ApplyContext, ApplyStats
+from hub.intake import ledger
 from hub.intake.ledger import Delivery
+from hub.registry.declarations import Feed
 from hub.registry.registry import Integration, Registry
 from resources.warehouse import Warehouse
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from hub.intake import ledger
 from hub.apply.upsert import ApplyStats, TableStats
+from hub.intake import ledger
 from hub.registry.declarations import Feed
 from hub.store.tables import deliveries
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from hub.apply.upsert import ApplyStats
-from hub.registry.declarations import Feed
-from hub.read.errors import FileFormatError
 from hub.intake.ledger import Delivery
+from hub.read.errors import FileFormatError
 from hub.read.parsing import open_table
+from hub.registry.declarations import Feed
 from hub.registry.registry import Integration
 from hub.store.tables import field_audit, metadata, row_errors
 from resources.archive import local_copy

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hub.intake import ledger
-from hub.apply.upsert import ApplyStats, lit
-from hub.registry.declarations import Feed
 from hub.apply.hold_preview import changed_fields, file_mapping, identity_changes, table_preview
+from hub.apply.upsert import ApplyStats, lit
+from hub.intake import ledger
 from hub.intake.ledger import Delivery, utcnow
+from hub.registry.declarations import Feed
 from hub.registry.registry import Integration
 from hub.store.tables import delivery_sizes, deliveries, field_audit, holds
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from hub.registry.declarations import Feed
 from hub.intake.ledger import Delivery, utcnow
+from hub.registry.declarations import Feed
 from hub.registry.registry import District, Integration, Registry
 from hub.registry.schedule_rules import limited_reason
 from resources.warehouse import Warehouse

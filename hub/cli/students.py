@@ -8,9 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from hub.apply.student_status import INACTIVE_REASONS, set_status, write_inactive_csv
 from hub.cli.commands import UsageError, subcommand
 from hub.registry.registry import RegistryError
-from hub.apply.student_status import INACTIVE_REASONS, set_status, write_inactive_csv
 from resources.warehouse import Warehouse
 
 

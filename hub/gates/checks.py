@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hub.registry.declarations import Column, FileType
 from hub.gates.district_match import DistrictRecord
 from hub.gates.district_names import verify_names
+from hub.registry.declarations import Column, FileType
 from hub.registry.registry import Integration, Registry
 
 

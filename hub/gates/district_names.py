@@ -9,9 +9,9 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
-from hub.registry.configuration import ConfigurationError
 from hub.gates.district_match import DistrictMatcher, DistrictRecord, load_district_records
 from hub.intake.ledger import utcnow
+from hub.registry.configuration import ConfigurationError
 from hub.registry.registry import District, Registry
 from hub.store.tables import metadata
 

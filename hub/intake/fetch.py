@@ -12,8 +12,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from hub.registry.declarations import Feed
 from hub.intake.tick import make_transport, scan
+from hub.registry.declarations import Feed
 from hub.registry.registry import Integration, Registry
 from resources.archive import Archive
 from resources.warehouse import Warehouse

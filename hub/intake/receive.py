@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from hub.intake import ledger
 from hub.intake.container_members import record_skipped_members
 from hub.intake.containers import ContainerError, other_members, unpack
-from hub.registry.declarations import Feed, FileType
 from hub.intake.dependencies import dependency_hold
 from hub.read.errors import FileFormatError
-from hub.registry.limits import xlsx_problem, zip_problem
 from hub.read.parsing import open_table
+from hub.registry.declarations import Feed, FileType
+from hub.registry.limits import xlsx_problem, zip_problem
 from hub.registry.registry import Integration, Registry
 from resources.archive import Archive, ArchivedFile, local_copy, name_problem
 from resources.transport import RemoteFile, Transport, printable

@@ -17,9 +17,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from hub.intake import ledger
-from hub.registry.declarations import Feed
 from hub.intake.dependencies import dependency_hold, epoch, reapply
 from hub.intake.receive import CONTAINER, PartitionRun, TickResult, is_container, ledger_base, receive, remote_id
+from hub.registry.declarations import Feed
 from hub.registry.registry import FolderTransportConfig, Integration, Registry
 from hub.registry.schedule_rules import hold_reason, stale_reason
 from resources.archive import CHUNK, Archive, name_problem

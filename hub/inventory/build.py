@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from hub.registry.declarations import Feed
 from hub.registry.registry import Integration, Registry
-from hub.store.tables import deliveries
 from hub.store.schema import staging_table_name
+from hub.store.tables import deliveries
 from resources.warehouse import Warehouse
 
 DEFAULT_STALE_DAYS = 30

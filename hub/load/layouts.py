@@ -3,9 +3,9 @@ accepted file name is rejected with the reason, reported against the header row 
 
 from __future__ import annotations
 
-from hub.registry.declarations import FileType
-from hub.read.parsing import TableReader
 from hub.load.validation import RowError
+from hub.read.parsing import TableReader
+from hub.registry.declarations import FileType
 
 
 def layout_errors(ft: FileType, reader: TableReader) -> list[RowError]:

@@ -12,15 +12,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from hub.registry.declarations import Feed, FileType
 from hub.intake.ledger import Delivery
 from hub.load.layouts import layout_errors
 from hub.load.minimisation import record_dropped_columns
+from hub.load.validation import RowError, build_schema, missing_columns, prepare_chunk
 from hub.read.errors import FileFormatError
 from hub.read.parsing import LINE, ROW, open_table
-from hub.store.tables import deliveries, row_errors
+from hub.registry.declarations import Feed, FileType
 from hub.store.schema import quarantine_table, staging_table
-from hub.load.validation import RowError, build_schema, missing_columns, prepare_chunk
+from hub.store.tables import deliveries, row_errors
 from resources.archive import local_copy
 from resources.warehouse import BulkLoad, Warehouse
 

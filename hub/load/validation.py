@@ -12,9 +12,9 @@ import pandas as pd
 import pandera.pandas as pa
 
 from hub.load.dates import parse_dates
-from hub.registry.declarations import Column, FileType, RowCheck
 from hub.read.errors import RowError
 from hub.read.parsing import LINE, ROW
+from hub.registry.declarations import Column, FileType, RowCheck
 
 _TEXT = "string[pyarrow]"
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # C0 controls and DEL; tab and line breaks are text

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 
-from hub.registry.declarations import Feed
 from hub.monitor.freshness import Freshness
 from hub.monitor.notices import Notice
+from hub.registry.declarations import Feed
 from hub.registry.registry import District, Registry
 from hub.registry.windows import local_now
 

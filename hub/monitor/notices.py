@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from hub.apply import holds
-from hub.registry.declarations import Feed
 from hub.monitor.freshness import Freshness, check_name
+from hub.registry.declarations import Feed
 from hub.registry.registry import Registry
 from hub.store.tables import deliveries, delivery_events, ingest_errors, row_errors
 from resources.archive import beside

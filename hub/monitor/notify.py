@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hub.registry.declarations import Feed
+from hub.intake.ledger import utcnow
+from hub.monitor.channels import ChannelError, post_webhook, send_email
 from hub.monitor.digest import digest_notices
 from hub.monitor.freshness import Freshness
-from hub.intake.ledger import utcnow
 from hub.monitor.notices import Notice, delivery_notices, stale_notices
-from hub.monitor.channels import ChannelError, post_webhook, send_email
+from hub.registry.declarations import Feed
 from hub.registry.registry import Integration, Registry
 from hub.store.tables import notifications
 from resources.warehouse import Warehouse

@@ -1,10 +1,10 @@
-"""hub.load.staging.KeyHashes: when the exact (SQL) duplicate search must run."""
+"""hub.load.quarantine.KeyHashes: when the exact (SQL) duplicate search must run."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from hub.load.staging import KeyHashes
+from hub.load.quarantine import KeyHashes
 from hub.read.parsing import TEXT
 
 

@@ -61,7 +61,7 @@ def remote_id(integration: Integration, remote: RemoteFile) -> str:
 
 
 def ledger_base(feed: Feed, integration: Integration, remote: RemoteFile, file_type: str, tz: str,
-                 now: float) -> dict:
+                now: float) -> dict:
     """The ledger row of a received file; its partition day is the modification day (reference files: the day
     received, as their modification day says nothing about when they apply)."""
     received = now if file_type in feed.reference_types() else remote.mtime
@@ -74,8 +74,8 @@ def ledger_base(feed: Feed, integration: Integration, remote: RemoteFile, file_t
 
 
 def receive(registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
-             warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str, now: float,
-             runs: dict[str, PartitionRun], result: TickResult, hold: str | None, day: str | None = None) -> None:
+            warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str, now: float,
+            runs: dict[str, PartitionRun], result: TickResult, hold: str | None, day: str | None = None) -> None:
     base = ledger_base(feed, integration, remote, file_type, tz, now)
     if day:
         base["partition_date"] = day

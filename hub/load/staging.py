@@ -6,18 +6,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from hub.intake.ledger import Delivery
 from hub.load.layouts import layout_errors
 from hub.load.minimisation import record_dropped_columns
+from hub.load.quarantine import KeyHashes, quarantine_rows, quarantine_staged, set_aside_duplicates, staged_rows
 from hub.load.validation import RowError, build_schema, missing_columns, prepare_chunk
 from hub.read.errors import FileFormatError
-from hub.read.parsing import LINE, ROW, open_table
+from hub.read.parsing import ROW, open_table
 from hub.registry.declarations import Feed, FileType
 from hub.store.schema import quarantine_table, staging_table
 from hub.store.tables import deliveries, row_errors
@@ -139,16 +137,16 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
                     keys.add(chunk)
                     bad = chunk[ROW].isin([e.row_number for e in errs]).to_numpy()
                     if errs:
-                        _quarantine(conn, warehouse, quarantine, delivery.delivery_id, chunk[bad], errs, unread)
-                    load.write(_staged(chunk[~bad], delivery.delivery_id))
+                        quarantine_rows(conn, warehouse, quarantine, delivery.delivery_id, chunk[bad], errs, unread)
+                    load.write(staged_rows(chunk[~bad], delivery.delivery_id))
                 elif result.passed:
-                    load.write(_staged(chunk, delivery.delivery_id))
+                    load.write(staged_rows(chunk, delivery.delivery_id))
                     keys.add(chunk)
             unread = reader.take_errors()  # a last record of another field count, after the last chunk
             load.close()
             result.add_errors(conn, warehouse, delivery.delivery_id, unread)
             if skip and result.file_error is None and unread:
-                _quarantine(conn, warehouse, quarantine, delivery.delivery_id, pd.DataFrame({ROW: []}), unread, unread)
+                quarantine_rows(conn, warehouse, quarantine, delivery.delivery_id, pd.DataFrame({ROW: []}), unread, unread)
             result.rows, result.footers = reader.records, list(reader.footers)
         except FileFormatError as exc:
             load.close()
@@ -159,10 +157,10 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
         finally:
             load.close()
         if (skip or result.passed) and result.file_error is None and keys.may_repeat():
-            dups = _duplicates(conn, target, quarantine, ft, delivery.delivery_id, skip)
+            dups = set_aside_duplicates(conn, target, quarantine, ft, delivery.delivery_id, skip)
             result.add_errors(conn, warehouse, delivery.delivery_id, dups)
             if skip and dups:
-                _quarantine_staged(conn, target, quarantine, ft, delivery.delivery_id, dups)
+                quarantine_staged(conn, target, quarantine, ft, delivery.delivery_id, dups)
         if not result.passed:
             for t in (table, quarantine):
                 conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
@@ -187,111 +185,3 @@ def applied_outcome(conn: sa.Connection, feed: Feed, file_type: str, delivery_id
     outcome = f"applied with {n} rows rejected"
     conn.execute(sa.update(deliveries).where(deliveries.c.delivery_id == delivery_id).values(reason=outcome))
     return outcome
-
-
-def _quarantine(conn: sa.Connection, warehouse: Warehouse, quarantine: sa.Table, delivery_id: str,
-                rows: pd.DataFrame, errs: Sequence[RowError], unread: Sequence[RowError]) -> None:
-    """Keep rows with errors aside with their errors: rows of the chunk with their values, records that could not
-    be read (another field count) without values."""
-    said: dict[int, list[str]] = {}
-    for e in errs:
-        said.setdefault(e.row_number, []).append(f"{e.column}: {e.rule}")
-    frame = _staged(rows, delivery_id)
-    lines = {e.row_number: e.line for e in unread}
-    blank = pd.DataFrame({"delivery_id": delivery_id, "source_row": np.array(sorted(lines), dtype=np.int64),
-                          "source_line": pd.array([lines[r] for r in sorted(lines)], dtype="Int64")})
-    for part in (frame, blank):
-        if len(part):
-            part["errors"] = ["; ".join(said[int(r)]) for r in part["source_row"]]
-            warehouse.load_frame(conn, f"{quarantine.schema}.{quarantine.name}", part)
-
-
-def _quarantine_staged(conn: sa.Connection, target: str, quarantine: sa.Table, ft: FileType, delivery_id: str,
-                       dups: Sequence[RowError]) -> None:
-    """Move staged rows whose key is duplicated into the quarantine table (rows already there get the error too)."""
-    cols = ", ".join(c.name for c in ft.columns)
-    q = f"{quarantine.schema}.{quarantine.name}"
-    p = {"d": delivery_id, "e": f"{dups[0].column}: {dups[0].rule}"}
-    conn.execute(sa.text(f"UPDATE {q} SET errors = errors || '; ' || :e WHERE delivery_id = :d AND "
-                         f"{_dup_filter(ft, q)}"), p)
-    conn.execute(sa.text(
-        f"INSERT INTO {q} (delivery_id, source_row, source_line, errors, {cols}) SELECT delivery_id, source_row, "
-        f"source_line, :e, {cols} FROM {target} WHERE delivery_id = :d AND {_dup_filter(ft, target)}"), p)
-    conn.execute(sa.text(f"DELETE FROM {target} WHERE delivery_id = :d AND {_dup_filter(ft, target)}"), p)
-    conn.exec_driver_sql("DROP TABLE _dup_keys")
-class KeyHashes:
-    """64-bit hashes of the unique key of the staged rows: the exact, row-numbered duplicate search runs in SQL only
-    when two hashes meet, or when the file has more rows than `limit` (memory stays at 8 bytes x limit).
-    Rows with a blank key part are not compared."""
-
-    def __init__(self, key: Sequence[str], limit: int = 1_000_000) -> None:  # 1M: more than any district's students
-        self.key, self.limit = list(key), limit
-        self._parts: list[np.ndarray] = []
-        self._count = 0
-
-    def add(self, chunk: pd.DataFrame) -> None:
-        if not self.key or not all(k in chunk for k in self.key):
-            return
-        self._count += len(chunk)
-        if self._count > self.limit:
-            self._parts = []
-            return
-        cols = [pa.array(chunk[k].array) for k in self.key]
-        filled = np.logical_and.reduce([pc.not_equal(c, "").to_numpy(zero_copy_only=False) for c in cols])
-        joined = cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, pa.scalar("\x1f", cols[0].type))
-        text = joined.filter(pa.array(filled)).to_numpy(zero_copy_only=False)
-        self._parts.append(pd.util.hash_array(text, categorize=False))
-
-    def may_repeat(self) -> bool:
-        if self._count > self.limit:
-            return True
-        if not self._parts:
-            return False
-        hashes = np.concatenate(self._parts)
-        hashes.sort()
-        self._parts = [hashes]
-        return bool((hashes[1:] == hashes[:-1]).any())
-
-
-def _staged(chunk: pd.DataFrame, delivery_id: str) -> pd.DataFrame:
-    frame = chunk.rename(columns={ROW: "source_row", LINE: "source_line"})
-    if "source_line" not in frame:
-        frame["source_line"] = pd.array([None] * len(frame), dtype="Int64")
-    frame.insert(0, "delivery_id", delivery_id)
-    return frame
-
-
-def _keys_of(relation: str, ft: FileType) -> str:
-    key = ", ".join(ft.unique_key)
-    filled = " AND ".join(f"{k} IS NOT NULL" for k in ft.unique_key)
-    return f"SELECT {key} FROM {relation} WHERE delivery_id = :d AND {filled}"
-
-
-def _dup_filter(ft: FileType, relation: str) -> str:
-    """SQL: the row of `relation` has one of the delivery's duplicated keys (`_dup_keys`, a temporary table)."""
-    on = " AND ".join(f"k.{c} = {relation}.{c}" for c in ft.unique_key)
-    return f"EXISTS (SELECT 1 FROM _dup_keys k WHERE {on})"
-
-
-def _duplicates(conn: sa.Connection, target: str, quarantine: sa.Table, ft: FileType, delivery_id: str,
-                skip: bool) -> list[RowError]:
-    """Every row of the file sharing its unique key with another (none of them can be trusted); with `skip` the
-    quarantined rows count too. Leaves the duplicated keys in the temporary table _dup_keys."""
-    key = ", ".join(ft.unique_key)
-    rows = _keys_of(target, ft)
-    if skip:
-        rows += f" UNION ALL {_keys_of(f'{quarantine.schema}.{quarantine.name}', ft)}"
-    conn.exec_driver_sql("DROP TABLE IF EXISTS _dup_keys")
-    conn.execute(sa.text(f"CREATE TEMP TABLE _dup_keys AS SELECT {key}, count(*) AS n FROM ({rows}) x GROUP BY {key} "
-                         "HAVING count(*) > 1"), {"d": delivery_id})
-    found = conn.execute(sa.text(
-        f"SELECT s.source_row, s.source_line FROM (SELECT source_row, source_line, {key} FROM {target} "
-        "WHERE delivery_id = :d"
-        + (f" UNION ALL SELECT source_row, source_line, {key} FROM {quarantine.schema}.{quarantine.name} "
-           "WHERE delivery_id = :d" if skip else "")
-        + f") s JOIN _dup_keys k ON {' AND '.join(f'k.{c} = s.{c}' for c in ft.unique_key)} ORDER BY s.source_row"),
-        {"d": delivery_id}).all()
-    if not skip or not found:
-        conn.exec_driver_sql("DROP TABLE _dup_keys")
-    rule = f"duplicate {'/'.join(ft.unique_key)}: another row of this file has the same (none of them is applied)"
-    return [RowError(int(r), ft.unique_key[0], rule, None if n is None else int(n)) for r, n in found]

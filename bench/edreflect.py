@@ -25,7 +25,7 @@ from feeds.edreflect import FEED  # noqa: E402
 from feeds.edreflect.targets import ensure_targets  # noqa: E402
 from hub.apply.upsert import ApplyContext  # noqa: E402
 from hub.intake.ledger import Delivery  # noqa: E402
-from hub.registry.registry import parse_registry  # noqa: E402
+from hub.registry.loading import parse_registry  # noqa: E402
 from hub.store.schema import ensure_tables  # noqa: E402
 from resources.warehouse import Warehouse  # noqa: E402
 

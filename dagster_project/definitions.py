@@ -14,7 +14,8 @@ from assets.inventory import build_inventory_asset
 from dagster_project.executor import hub_executor
 from feeds import FEEDS
 from hub.gates.district_names import directory as district_directory
-from hub.registry.registry import Registry, load_registry
+from hub.registry.loading import load_registry
+from hub.registry.registry import Registry
 from resources.archive import Archive, ArchiveResource
 from resources.warehouse import WarehouseResource
 from schedules.nightly import build_nightly_schedule

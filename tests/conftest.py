@@ -61,8 +61,8 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
         for schema in ("ops", "staging", "core", "marts", "marts_staging", "marts_intermediate", "edreflect"):
             conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     engine.dispose()
-    from hub.store import schema
-    schema._ready.clear()
+    from hub.store import schema as hub_schema
+    hub_schema._ready.clear()
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

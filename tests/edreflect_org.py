@@ -19,7 +19,7 @@ from hub.apply.upsert import ApplyContext
 from hub.intake import ledger
 from hub.intake.tick import scan
 from hub.load.staging import stage_delivery
-from hub.registry.registry import parse_registry
+from hub.registry.loading import parse_registry
 from hub.store.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from feeds.renaissance_star import FEED as STAR
 from feeds.siras import FEED as SIRAS
 from hub.intake.tick import scan
-from hub.registry.registry import RegistryError, parse_registry
+from hub.registry.loading import parse_registry
+from hub.registry.registry import RegistryError
 from hub.store.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport

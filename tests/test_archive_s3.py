@@ -20,7 +20,7 @@ from demo.siras_files import students as synthetic_students
 from feeds.siras import FEED
 from hub.apply.import_log import ImportLog
 from hub.intake.tick import scan
-from hub.registry.registry import parse_registry
+from hub.registry.loading import parse_registry
 from hub.store.schema import ensure_tables
 from resources.archive import Archive, beside, local_copy, open_text, write_file
 from resources.transport import FolderTransport

@@ -21,7 +21,8 @@ from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
 from hub.cli.main import main
 from hub.monitor.notices import Notice, delivery_notices
-from hub.registry.registry import RegistryError, load_registry
+from hub.registry.loading import load_registry
+from hub.registry.registry import RegistryError
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 from tests.test_edreflect_pipeline import put, query

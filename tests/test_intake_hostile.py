@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from feeds.siras import FEED
 from hub.intake.tick import scan
-from hub.registry.registry import parse_registry
+from hub.registry.loading import parse_registry
 from hub.store.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport, RemoteFile

@@ -12,7 +12,7 @@ from tests.test_inventory import DEMO_FULL
 
 
 def test_inventory_shows_purpose_and_agreement():
-    from hub.registry.registry import load_registry
+    from hub.registry.loading import load_registry
     rows = build_inventory(load_registry(DEMO_FULL, FEEDS), FEEDS)
     by_id = {r["Integration"]: r for r in csv.DictReader(io.StringIO(to_csv(rows)))}
     abc = by_id["siras_abc_unified"]

@@ -16,7 +16,7 @@ from feeds import FEEDS
 from hub.apply.fields import apply_values, sync_logs
 from hub.apply.upsert import LIMITED, LIMITED_DELETE, ApplyContext
 from hub.intake.ledger import Delivery
-from hub.registry.registry import parse_registry
+from hub.registry.loading import parse_registry
 from hub.store.schema import ensure_tables
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry

@@ -136,7 +136,7 @@ def test_blocked_held_failed_late_and_digest_are_sent_once_without_student_value
 def test_a_send_that_cannot_log_in_is_recorded_failed_without_the_secret(tmp_path, warehouse_url, smtp_server):  # noqa: F811
     from hub.monitor.notices import Notice
     from hub.monitor.notify import deliver
-    from hub.registry.registry import parse_registry
+    from hub.registry.loading import parse_registry
     from hub.store.schema import ensure_tables
     from resources.warehouse import Warehouse
     registry = parse_registry({"districts": CA_DISTRICTS, "integrations": [siras_integration(

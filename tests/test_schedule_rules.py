@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from feeds.siras import FEED
 from hub.intake.tick import scan
-from hub.registry.registry import RegistryError, parse_registry
+from hub.registry.loading import parse_registry
+from hub.registry.registry import RegistryError
 from hub.registry.schedule_rules import hold_reason
 from hub.store.schema import ensure_tables
 from resources.archive import Archive

@@ -13,7 +13,7 @@ import yaml
 
 from dagster_project.definitions import build_definitions
 from demo.seed import seed_star
-from hub.registry.registry import load_registry
+from hub.registry.loading import load_registry
 from tests.harness import tick
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "registry.yaml"

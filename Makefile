@@ -43,8 +43,10 @@ prod: install
 worker: install
 	$(BIN)/celery -A dagster_project.celery_app worker -Q $${HUB_CELERY_QUEUE:-hub} --prefetch-multiplier 1 -l INFO
 
+# Test files run in parallel worker processes (pytest-xdist); a file's tests stay in one worker.
+TEST_WORKERS ?= 3
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) .hub .dagster_home .dagster_prod dbt/target dbt/logs

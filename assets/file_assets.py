@@ -17,6 +17,7 @@ from hub.gates.district_names import candidates, confirmed
 from hub.intake import ledger
 from hub.intake.container_members import skipped_beside
 from hub.intake.fetch import FetchConfig, fetch_now
+from hub.intake.retention import purged_reason
 from hub.load.staging import StageResult, stage_delivery
 from hub.registry.declarations import Feed, FileType, LinkRequest
 from hub.registry.registry import Integration, Registry
@@ -112,7 +113,7 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
         metadata={"dagster/column_schema": column_schema(ft), "staging table": table})
     checks = [
         dg.AssetCheckSpec("schema", asset=key, blocking=True, partitions_def=pdef,
-                          description="pandera: required columns, formats and code sets; row-level report"),
+                          description="required columns, formats and code sets (Arrow), row rules (pandera); row-level report"),
         dg.AssetCheckSpec("district", asset=key, blocking=True, partitions_def=pdef,
                           description="the district the file names must be in the registry and match the integration"),
         *([dg.AssetCheckSpec("identifiers", asset=key, blocking=True, partitions_def=pdef,
@@ -138,6 +139,8 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
         with wh.begin() as conn:
             delivery = _reapplied(conn, config, integration, ft, day) if config.delivery_id else \
                 ledger.for_run(conn, integration.id, ft.name, day, reuse(feed, config))
+            if delivery is not None and (purged := purged_reason(conn, delivery)):
+                raise dg.Failure(description=purged, allow_retries=False)  # retention removed its archived file
             versions = ledger.earlier_same_day(conn, delivery) if delivery and ft.load == "reference" else []
             superseded = ledger.supersede_same_day(conn, delivery) if delivery and ft.load != "reference" else []
             apply_follows = delivery is None and not config.delivery_id and _apply_follows(context, conn, feed, ft, integration.id, day,

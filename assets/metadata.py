@@ -11,6 +11,7 @@ from hub.apply.upsert import ApplyStats
 from hub.load.staging import StageResult
 from hub.load.validation import RowError
 from hub.registry.declarations import FileType
+from hub.store.tables import CREATED_BY_REFERENCE, audited_records
 
 
 def errors_markdown(errors: Sequence[RowError]) -> dg.MetadataValue:
@@ -94,8 +95,9 @@ def fields_changed(conn: sa.Connection, delivery_id: str, run_id: str) -> dg.Met
     """What one run changed for one delivery: per table, action and field, the number of records (from the field
     audit; names of fields only, never values). None when the run changed nothing for it."""
     rows = conn.execute(sa.text(
-        "SELECT entity, action, COALESCE(field, ''), count(*) FROM ops.field_audit WHERE delivery_id = :d AND "
-        "run_id = :r GROUP BY entity, action, field ORDER BY entity, action, field"),
+        f"SELECT entity, action, CASE WHEN entity_key = '{CREATED_BY_REFERENCE}' THEN '' ELSE COALESCE(field, '') END "
+        f"AS f, {audited_records()} FROM ops.field_audit WHERE delivery_id = :d AND run_id = :r "
+        "GROUP BY entity, action, 3 ORDER BY entity, action, 3"),
         {"d": delivery_id, "r": run_id}).all()
     if not rows:
         return None

@@ -1,11 +1,17 @@
-"""Benchmark: the hub's whole SIRAS import of an N-row file into PostgreSQL vs a plain PostgreSQL COPY of it.
+"""Benchmark: the hub's whole SIRAS import of an N-row file vs a plain bulk load of it, then the next night.
 
-    python bench/ingest.py [--rows 1000000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    python bench/ingest.py [--rows 1000000] [--changes 10000] [--warehouse postgres|duckdb] [--repeat 1]
+                           [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test] [--dlt-path DIR]
 
-The hub import runs in a child process (sensor tick: list, hash, archive; run: parse, validate, stage, apply with
-audit and import log) so its peak RSS is measured alone. The first delivery creates every student; the next
-night's delivery of the same students, 1% of them changed, is timed too. Last line (first delivery):
-hub_rows_per_s=… copy_rows_per_s=… ratio=… peak_rss_mb=…
+In one run: a plain load of the CSV into a table of text columns (PostgreSQL COPY, or DuckDB's read_csv), the
+hub's first import (sensor tick: list, hash, archive; run: parse, validate, stage, apply with audit and import log)
+and the next night's file (the same students, `--changes` of them moved up a grade; default 1% up to 10,000), and,
+when dlt is importable (not a dependency of the hub; `--dlt-path` adds a folder it was installed to), a dlt merge of
+the same two files. Imports run in child processes so each peak RSS is measured alone. With `--repeat N` the
+figures are medians of N. Last line:
+hub_rows_per_s=… copy_rows_per_s=… ratio=… night_ratio=… dlt_ratio=… peak_rss_mb=…
+(night_ratio = next night's seconds / first import's; dlt_ratio = hub rows/s / dlt merge rows/s on the first file,
+`n/a` without dlt.)
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,9 +47,19 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+DLT_PATH = "BENCH_DLT_PATH"  # the --dlt-path of a child process
+
+
 def plain_copy(url: str, csv_path: Path) -> float:
-    """COPY the same CSV into a table of text columns: the floor any loader is compared with."""
-    engine = sa.create_engine(url)
+    """Load the same CSV into a table of text columns, the warehouse's own fastest way: the floor any loader is
+    compared with (PostgreSQL: COPY; DuckDB: read_csv into a table)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)  # DuckDB: the file is free for the hub after it
+    if url.startswith("duckdb"):
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE TABLE copy_bench AS SELECT * FROM read_csv('{csv_path}', all_varchar = true, "
+                                 "header = true)")
+        return time.perf_counter() - started
     cols = ", ".join(f'"{h}" text' for h in HEADER)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE TABLE copy_bench ({cols})")
@@ -56,7 +73,7 @@ def plain_copy(url: str, csv_path: Path) -> float:
 
 def hub_import(url: str, work: Path) -> dict[str, float]:
     """Child process: the first delivery's sensor tick and run, exactly as the daemon would; then the next
-    night's delivery of the same students with 1% changed (`work/next/`)."""
+    night's delivery of the same students with some changed (`work/next/`)."""
     os.environ.update(HUB_WAREHOUSE_URL=url, HUB_ARCHIVE_DIR=str(work / "archive"), HUB_HOME=str(work))
     import dagster as dg
 
@@ -68,11 +85,13 @@ def hub_import(url: str, work: Path) -> dict[str, float]:
     cursor = None
     for night, path in (("first", None), ("next", next(work.glob("next/*.csv")))):
         if path is not None:  # the next night's file replaces the first in the drop folder
-            landed = path.replace(work / "landing" / path.name)
+            landed = (work / "landing" / path.name)
+            landed.write_bytes(path.read_bytes())
             os.utime(landed, (time.time(), time.time()))  # uploaded after the first night's import
-        started = time.perf_counter()
-        t = tick(defs, instance, "siras_bench__deliveries", cursor=cursor)
+        wal, started = _wal_lsn(url), time.perf_counter()
+        t = tick(defs, instance, "siras__deliveries", cursor=cursor)
         out[f"{night}_s"] = time.perf_counter() - started
+        out[f"{night}_wal_mb"] = _wal_mb_since(url, wal)
         if not t.runs or not all(r.success for r in t.runs):
             raise SystemExit(f"hub import failed ({night}): {t.skip_reason}")
         cursor = t.cursor
@@ -83,7 +102,63 @@ def hub_import(url: str, work: Path) -> dict[str, float]:
         out["students"] = conn.exec_driver_sql("SELECT count(*) FROM core.students").scalar_one()
         out["updated"] = conn.exec_driver_sql("SELECT count(DISTINCT entity_key) FROM ops.field_audit "
                                               "WHERE action = 'update'").scalar_one()
+        out["staged"] = conn.exec_driver_sql("SELECT count(*) FROM staging.siras__demographics").scalar_one()
     return out
+
+
+def _wal_lsn(url: str) -> str | None:
+    """PostgreSQL: the server's WAL position (WAL is server-wide: other databases' writes count too)."""
+    if url.startswith("duckdb"):
+        return None
+    with sa.create_engine(url, poolclass=sa.pool.NullPool).connect() as conn:
+        return conn.exec_driver_sql("SELECT CAST(pg_current_wal_lsn() AS text)").scalar_one()
+
+
+def _wal_mb_since(url: str, lsn: str | None) -> float:
+    if lsn is None:
+        return 0.0
+    with sa.create_engine(url, poolclass=sa.pool.NullPool).connect() as conn:
+        diff = conn.execute(sa.text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), CAST(:l AS pg_lsn))"), {"l": lsn})
+        return float(diff.scalar_one()) / 1e6
+
+
+def dlt_merge(url: str, work: Path) -> dict[str, float]:
+    """Child process: dlt merges the first file, then the next night's, into one table keyed by SSID (its
+    documented way to upsert a snapshot); every column as text, read by Arrow."""
+    import dlt
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    if url.startswith("duckdb"):
+        dest = dlt.destinations.duckdb(url.removeprefix("duckdb:///").replace(".duckdb", "_dlt.duckdb"))
+    else:
+        plain = sa.engine.make_url(url).set(drivername="postgresql")  # dlt wants a password: trust ignores it
+        dest = dlt.destinations.postgres(plain.set(password=plain.password or "unused").render_as_string(False))
+    pipeline = dlt.pipeline(pipeline_name="bench", destination=dest, dataset_name="dlt_bench",
+                            pipelines_dir=str(work / "dlt"))
+    text = pa_csv.ConvertOptions(column_types={h: pa.string() for h in HEADER})
+    out: dict[str, float] = {}
+    for night, path in (("first", work / "landing"), ("next", work / "next")):
+        started = time.perf_counter()
+        table = pa_csv.read_csv(next(path.glob("*.csv")), convert_options=text)
+        pipeline.run(table, table_name="students", write_disposition="merge", primary_key="SSID")
+        out[f"{night}_s"] = time.perf_counter() - started
+    out["peak_mb"] = _peak_rss_mb()
+    return out
+
+
+def _child(kind: str, url: str, work: Path, extra_path: str | None = None) -> dict[str, float]:
+    env = {**os.environ, **({DLT_PATH: extra_path} if extra_path else {})}
+    out = subprocess.run([sys.executable, __file__, "--child", f"{kind}|{url}|{work}"], capture_output=True,
+                         text=True, cwd=ROOT, env=env)
+    if out.returncode:
+        raise SystemExit(f"the {kind} import failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _dlt_available(extra_path: str | None) -> bool:
+    probe = f"import sys; sys.path.append({str(extra_path)!r}); import dlt" if extra_path else "import dlt"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
 
 
 def _peak_rss_mb() -> float:
@@ -107,48 +182,68 @@ def registry(work: Path, landing: Path) -> Path:
     return path
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--pg", default=os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-    ap.add_argument("--child", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.child:
-        url, work = args.child.split("|", 1)
-        print(json.dumps(hub_import(url, Path(work))))
-        return
+def one_run(args: argparse.Namespace, with_dlt: bool) -> dict[str, float]:
+    """Plain load, hub (first, next night) and dlt (when available) on fresh files and a fresh warehouse."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         landing = work / "landing"
+        changes = args.changes if args.changes is not None else min(10_000, args.rows // 100)
         csv_path = write_csv(landing / "1964212_demographics.csv", args.rows, "1964212")
-        write_csv(work / "next" / csv_path.name, args.rows, "1964212", regrade_every=100)
         size_mb = csv_path.stat().st_size / 1e6
+        write_csv(work / "next" / csv_path.name, args.rows, "1964212", regrade_every=max(1, args.rows // changes))
         os.utime(csv_path, (time.time() - 3600, time.time() - 3600))
         registry(work, landing)
-        name, url = create_database(args.pg)
+        name, url = (None, f"duckdb:///{work / 'warehouse.duckdb'}") if args.warehouse == "duckdb" \
+            else create_database(args.pg)
         try:
             copy_s = plain_copy(url, csv_path)
-            out = subprocess.run([sys.executable, __file__, "--child", f"{url}|{work}"],
-                                 capture_output=True, text=True, cwd=ROOT)
-            if out.returncode:
-                raise SystemExit(f"the hub import failed:\n{out.stderr[-3000:]}")
-            hub = json.loads(out.stdout.strip().splitlines()[-1])
+            hub = _child("hub", url, work)
+            dlt = _child("dlt", url, work, args.dlt_path) if with_dlt else {}
         finally:
-            drop_database(args.pg, name)
-    hub_rps, copy_rps = args.rows / hub["first_s"], args.rows / copy_s
-    print(f"{'step':<40}{'rows':>10}{'seconds':>10}{'rows/s':>12}")
-    print(f"{'PostgreSQL COPY (text table)':<40}{args.rows:>10}{copy_s:>10.2f}{copy_rps:>12.0f}")
-    print(f"{'hub import, first (tick+stage+apply)':<40}{args.rows:>10}{hub['first_s']:>10.2f}{hub_rps:>12.0f}")
-    print(f"{'  of which parse+validate+stage':<40}{args.rows:>10}{hub['first_demographics_s']:>10.2f}")
-    print(f"{'  of which apply (+audit, import log)':<40}{args.rows:>10}{hub['first_student_updates_s']:>10.2f}")
-    print(f"{'hub import, next night (1% changed)':<40}{args.rows:>10}{hub['next_s']:>10.2f}"
-          f"{args.rows / hub['next_s']:>12.0f}")
-    print(f"{'  of which parse+validate+stage':<40}{args.rows:>10}{hub['next_demographics_s']:>10.2f}")
-    print(f"{'  of which apply (+audit, import log)':<40}{args.rows:>10}{hub['next_student_updates_s']:>10.2f}")
-    print(f"students: {hub['students']}  updated the next night: {hub['updated']}  file: {size_mb:.0f} MB  "
-          f"hub peak RSS: {hub['peak_mb']:.0f} MB")
+            if name:
+                drop_database(args.pg, name)
+    return {"copy_s": copy_s, "size_mb": size_mb, **hub,
+            **{f"dlt_{k}": v for k, v in dlt.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--changes", type=int, help="students changed the next night (default 1%% up to 10,000)")
+    ap.add_argument("--warehouse", choices=("postgres", "duckdb"), default="postgres")
+    ap.add_argument("--repeat", type=int, default=1, help="runs; figures are their medians")
+    ap.add_argument("--pg", default=os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument("--dlt-path", help="a folder dlt was installed to (pip install --target), for its column")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        kind, url, work = args.child.split("|", 2)
+        if os.environ.get(DLT_PATH):
+            sys.path.append(os.environ[DLT_PATH])  # after the hub's own packages
+        print(json.dumps((hub_import if kind == "hub" else dlt_merge)(url, Path(work))))
+        return
+    with_dlt = _dlt_available(args.dlt_path)
+    runs = [one_run(args, with_dlt) for _ in range(args.repeat)]
+    m = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    n, plain = args.rows, "PostgreSQL COPY" if args.warehouse == "postgres" else "DuckDB read_csv"
+    hub_rps, copy_rps = n / m["first_s"], n / m["copy_s"]
+    print(f"{'step (' + args.warehouse + f', medians of {args.repeat})':<44}{'rows':>10}{'seconds':>10}{'rows/s':>12}")
+    print(f"{plain + ' (text table)':<44}{n:>10}{m['copy_s']:>10.2f}{copy_rps:>12.0f}")
+    for night, label in (("first", "hub import, first (tick+stage+apply)"), ("next", "hub import, next night")):
+        wal = f"  WAL {m[night + '_wal_mb']:.0f} MB" if args.warehouse == "postgres" else ""
+        print(f"{label:<44}{n:>10}{m[night + '_s']:>10.2f}{n / m[night + '_s']:>12.0f}{wal}")
+        print(f"{'  of which parse+validate+stage':<44}{n:>10}{m[night + '_demographics_s']:>10.2f}")
+        print(f"{'  of which apply (+audit, import log)':<44}{n:>10}{m[night + '_student_updates_s']:>10.2f}")
+    if with_dlt:
+        print(f"{'dlt merge, first':<44}{n:>10}{m['dlt_first_s']:>10.2f}{n / m['dlt_first_s']:>12.0f}")
+        print(f"{'dlt merge, next night':<44}{n:>10}{m['dlt_next_s']:>10.2f}{n / m['dlt_next_s']:>12.0f}")
+    else:
+        print("dlt merge: dlt is not importable (not a hub dependency; see --dlt-path)")
+    print(f"students: {m['students']:.0f}  updated the next night: {m['updated']:.0f}  staged rows kept: "
+          f"{m['staged']:.0f}  file: {m['size_mb']:.0f} MB  hub peak RSS: {m['peak_mb']:.0f} MB")
+    dlt_ratio = f"{m['dlt_first_s'] / m['first_s']:.2f}" if with_dlt else "n/a"
     print(f"hub_rows_per_s={hub_rps:.0f} copy_rows_per_s={copy_rps:.0f} ratio={hub_rps / copy_rps:.3f} "
-          f"peak_rss_mb={hub['peak_mb']:.0f}")
+          f"night_ratio={m['next_s'] / m['first_s']:.3f} dlt_ratio={dlt_ratio} peak_rss_mb={m['peak_mb']:.0f}")
 
 
 if __name__ == "__main__":

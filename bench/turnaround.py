@@ -2,10 +2,12 @@
 
     python bench/turnaround.py [--files 4] [--timeout 600]
 
-Copies the demo into a temporary directory (SIRAS integrations only, no quiet wait beyond 5 s), starts `dagster dev`
+Copies the demo into a temporary directory (SIRAS integrations only, no quiet wait beyond 5 s, no hold rules: each
+dropped file is a new cohort that a mass-change rule would hold for review), starts `dagster dev`
 with deploy/dagster.yaml, waits until it is idle, then drops one new SIRAS file at a time into each district's
 folder. Per run, from the UI's GraphQL: run_start_s = started - created (queue, process start, definitions load),
-turnaround_s = run end - (file stable: written + the quiet period). Prints a table and, last line, the medians:
+turnaround_s = run end - (file stable: written + the quiet period); run_start_s split into queued (creation to the
+daemon's launch) and load (run process start, imports, definitions load). Prints a table and, last line, the medians:
 turnaround_s=… run_start_s=…
 """
 
@@ -34,6 +36,9 @@ from demo.seed import dmy  # noqa: E402
 from demo.siras_files import students  # noqa: E402
 
 RUNS = "{ runsOrError { ... on Runs { results { runId status creationTime startTime endTime tags { key value } } } } }"
+EVENTS = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events { __typename
+  ... on MessageEvent { timestamp } ... on ExecutionStepFailureEvent { error { message } } } } } }"""
+STAGES = ("RunStartingEvent", "RunStartEvent")  # queued -> launched by the daemon -> started (definitions loaded)
 
 
 def _port() -> int:
@@ -42,11 +47,25 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _runs(port: int) -> list[dict]:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": RUNS}).encode(),
-                                 headers={"content-type": "application/json"})
+def _query(port: int, query: str, **variables: str) -> dict:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", headers={"content-type": "application/json"},
+                                 data=json.dumps({"query": query, "variables": variables}).encode())
     with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.load(resp)["data"]["runsOrError"]["results"]
+        return json.load(resp)["data"]
+
+
+def _runs(port: int) -> list[dict]:
+    return _query(port, RUNS)["runsOrError"]["results"]
+
+
+def _stages(port: int, run: dict) -> tuple[list[float], str]:
+    """Seconds from creation to launch, launch to start (process start, imports, definitions load); a failure's
+    cause."""
+    events = _query(port, EVENTS, id=run["runId"])["logsForRun"]["events"]
+    at = {e["__typename"]: int(e["timestamp"]) / 1000 for e in events if e["__typename"] in STAGES}
+    marks = [run["creationTime"], *(at.get(t, float("nan")) for t in STAGES)]
+    error = next((e["error"]["message"] for e in events if e["__typename"] == "ExecutionStepFailureEvent"), "")
+    return [b - a for a, b in zip(marks, marks[1:])], error.splitlines()[0].split(": ", 1)[-1][:70] if error else ""
 
 
 def _wait(port: int, until: float, done) -> list[dict]:  # noqa: ANN001
@@ -69,7 +88,8 @@ def main() -> None:
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="turnaround-"))
     demo = yaml.safe_load((ROOT / "demo" / "registry.yaml").read_text())
-    demo["integrations"] = [dict(i, quiet_period_seconds=5, poll_seconds=5, window=None, pause=None)
+    holds = {"first_file": False, "deleted": None, "updated": None, "identity_changed": None, "smaller_than_median": None}
+    demo["integrations"] = [dict(i, quiet_period_seconds=5, poll_seconds=5, window=None, pause=None, holds=holds)
                             for i in demo["integrations"] if i["feed"] == "siras" and i.get("enabled", True)]
     (root / "demo").mkdir()
     (root / "demo" / "registry.yaml").write_text(yaml.safe_dump(demo))
@@ -99,7 +119,7 @@ def main() -> None:
             ids = {r["runId"] for r in _runs(port)}
             _wait(port, until, lambda runs: len([r for r in runs if r["runId"] not in ids and r["status"] in (
                 "SUCCESS", "FAILURE")]) >= len(demo["integrations"]))
-        runs = _runs(port)
+        runs = [dict(r, stages=_stages(port, r)) for r in _runs(port)]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -115,10 +135,11 @@ def main() -> None:
                       and s <= r["creationTime"]]
         if candidates:
             rows.append((tags["hub/integration"], r["status"], r["startTime"] - r["creationTime"],
-                         r["endTime"] - max(candidates)))
-    print(f"{'integration':<28} {'status':<8} {'run_start_s':>11} {'turnaround_s':>12}")
-    for integration, status, start, turn in sorted(rows):
-        print(f"{integration:<28} {status:<8} {start:>11.1f} {turn:>12.1f}")
+                         r["endTime"] - max(candidates), *r["stages"]))
+    print(f"{'integration':<28} {'status':<8} {'run_start_s':>11} {'turnaround_s':>12} {'queued':>6} {'load':>6}  "
+          "failure")
+    for integration, status, start, turn, (queued, load), error in sorted(rows):
+        print(f"{integration:<28} {status:<8} {start:>11.1f} {turn:>12.1f} {queued:>6.1f} {load:>6.1f}  {error}")
     shutil.rmtree(root, ignore_errors=True)
     if not rows:
         raise SystemExit("no sensor runs of the dropped files")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.dbt_assets import automation_sensor, build_dbt_assets, dbt_project, dbt_resource, source_specs
 from assets.feed_assets import build_feed_assets
 from assets.freshness_checks import build_freshness_checks
 from assets.inventory import build_inventory_asset
@@ -16,6 +15,7 @@ from feeds import FEEDS
 from hub.gates.district_names import directory as district_directory
 from hub.registry.loading import load_registry
 from hub.registry.registry import Registry
+from hub.store.keyed import hash_key, hub_home
 from resources.archive import Archive, ArchiveResource
 from resources.warehouse import WarehouseResource
 from schedules.nightly import build_nightly_schedule
@@ -24,10 +24,7 @@ from sensors.notifications import build_notification_sensor
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PRIVATE_UMASK = 0o077  # files 0600, folders 0700
-
-
-def hub_home() -> Path:
-    return Path(os.environ.get("HUB_HOME", PROJECT_ROOT / ".hub")).resolve()
+PARTS = ("feeds", "marts")
 
 
 def load_hub_registry(path: Path | None = None) -> Registry:
@@ -50,8 +47,11 @@ def archive_url() -> str:
     return os.environ.get("HUB_ARCHIVE_URL") or os.environ.get("HUB_ARCHIVE_DIR") or str(hub_home() / "archive")
 
 
-def build_definitions(path: Path | None = None) -> dg.Definitions:
-    """Assets, checks, jobs and sensors for every enabled integration in the registry."""
+def build_definitions(path: Path | None = None, parts: tuple[str, ...] = PARTS) -> dg.Definitions:
+    """Assets, checks, jobs and sensors for every enabled integration in the registry. `parts` narrows them to the
+    feeds (file assets, their jobs, sensors, schedules, notifications) or the marts (dbt models, the ops tables they
+    read, the inventory, the automation sensor building them): `make dev` loads each as its own code location, so a
+    feed's run never imports dagster-dbt and dbt-core (seconds per run process)."""
     # Student data at rest: whatever the hub writes (archive, zip members, import logs, row-error reports, the DuckDB
     # file) is readable by its own user only, in every process that loads the hub (code server, runs, workers).
     os.umask(PRIVATE_UMASK)
@@ -59,8 +59,9 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
     registry = load_hub_registry(path)
     district_directory()  # a bad HUB_DISTRICT_DIRECTORY stops the load here, with the setting named
     Archive(archive_url())  # so does a bad HUB_ARCHIVE_URL
-    assets, jobs, sensors, schedules, checks = [], [], [], [], []
-    for feed in FEEDS.values():
+    hash_key()  # and a missing HUB_HASH_KEY in production (the demo's is generated here once)
+    assets, jobs, sensors, schedules, checks, resources = [], [], [], [], [], {}
+    for feed in FEEDS.values() if "feeds" in parts else ():
         feed_assets = build_feed_assets(registry, feed, path.parent)
         if not feed_assets:
             continue
@@ -71,22 +72,24 @@ def build_definitions(path: Path | None = None) -> dg.Definitions:
         if freshness := build_freshness_checks(registry, feed):  # its deliveries asset and their freshness checks
             assets.append(freshness[0])
             checks.append(freshness[1])
-        sensors += [build_delivery_sensor(registry, feed, i, job.name, path.parent) for i in registry.enabled(feed.name)]
+        sensors.append(build_delivery_sensor(registry, feed, registry.enabled(feed.name), job.name, path.parent))
         if feed.nightly:
             schedules += [build_nightly_schedule(registry, feed, i, job.name) for i in registry.enabled(feed.name)]
-    project = dbt_project()
-    reporting = [build_dbt_assets(project), build_inventory_asset(registry, hub_home() / "reports")]
-    assets += reporting
-    assets += source_specs(project)
-    sensors.append(automation_sensor(reporting))
-    sensors.append(build_notification_sensor(registry, FEEDS))
+    if "feeds" in parts:
+        sensors.append(build_notification_sensor(registry, FEEDS))
+    if "marts" in parts:
+        from assets.dbt_assets import automation_sensor, build_dbt_assets, dbt_project, dbt_resource, source_specs
+
+        project = dbt_project()
+        reporting = [build_dbt_assets(project), build_inventory_asset(registry, hub_home() / "reports")]
+        assets += reporting + source_specs(project)
+        sensors.append(automation_sensor(reporting))
+        resources["dbt"] = dbt_resource(project)
     url = dg.EnvVar("HUB_WAREHOUSE_URL") if os.environ.get("HUB_WAREHOUSE_URL") else warehouse_url()
     return dg.Definitions(
         assets=assets, asset_checks=checks, jobs=jobs, sensors=sensors, schedules=schedules,
         executor=hub_executor(),
-        resources={"warehouse": WarehouseResource(url=url),
-                   "dbt": dbt_resource(project),
-                   "archive": ArchiveResource(root=archive_url())},
+        resources={"warehouse": WarehouseResource(url=url), "archive": ArchiveResource(root=archive_url()), **resources},
     )
 
 

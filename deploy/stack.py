@@ -8,6 +8,8 @@ Environment (secrets only here, never in YAML):
   DAGSTER_HOME         holds dagster.yaml (a copy of deploy/dagster.postgres.yaml)
   DAGSTER_PG_URL       Dagster's run, event-log and schedule storage: postgresql+psycopg2://user:pw@host:5432/db
   HUB_WAREHOUSE_URL    the warehouse: postgresql+psycopg://user:pw@host:5432/db
+  HUB_HASH_KEY         the secret key of every keyed hash of a student identifier (32+ characters, never changed)
+  HUB_ENV              production (the default here): a missing HUB_HASH_KEY stops every process of the hub
   HUB_GRPC_HOST / HUB_GRPC_PORT       code server address (127.0.0.1 / 4266)
   HUB_WEBSERVER_HOST                  where both webservers listen (127.0.0.1: put a reverse proxy in front)
   HUB_WEBSERVER_PORT / HUB_VIEWER_PORT  operator (3000) and read-only viewer (3001) webservers
@@ -26,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE = ROOT / "deploy" / "workspace.yaml"
 LOCATION = "k12_data_hub"
-DEFAULTS = {"HUB_GRPC_HOST": "127.0.0.1", "HUB_GRPC_PORT": "4266", "HUB_WEBSERVER_HOST": "127.0.0.1",
+MIN_HASH_KEY_CHARS = 32  # as hub/store/keyed.py (this file imports nothing of the hub)
+DEFAULTS = {"HUB_ENV": "production", "HUB_GRPC_HOST": "127.0.0.1", "HUB_GRPC_PORT": "4266", "HUB_WEBSERVER_HOST": "127.0.0.1",
             "HUB_WEBSERVER_PORT": "3000", "HUB_VIEWER_PORT": "3001"}
 CODE_SERVER_START_SECONDS = 300  # loading definitions parses every registry entry and the dbt manifest
 STOP_SECONDS = 15  # `dagster api grpc` may ignore SIGTERM for seconds; then SIGKILL
@@ -42,6 +45,9 @@ def check_environment(env: dict[str, str]) -> list[str]:
         problems.append("DAGSTER_PG_URL must be a PostgreSQL URL (postgresql+psycopg2://user@host:5432/db)")
     if not env.get("HUB_WAREHOUSE_URL", "").startswith("postgresql"):
         problems.append("HUB_WAREHOUSE_URL must be a PostgreSQL URL (postgresql+psycopg://user@host:5432/db)")
+    if len(env.get("HUB_HASH_KEY", "")) < MIN_HASH_KEY_CHARS:
+        problems.append(f"HUB_HASH_KEY must be set to a secret of at least {MIN_HASH_KEY_CHARS} characters "
+                        "(e.g. `openssl rand -hex 32`), kept with the warehouse's backups")
     return problems
 
 

@@ -197,6 +197,23 @@ def exists(location: str) -> bool:
     return Path(location).exists()
 
 
+def remove(location: str) -> None:
+    """Delete an archived file or report (gone already: nothing to do); an emptied local day and integration
+    folder go with it."""
+    if is_remote(location):
+        fs, path = _fs(location)
+        with _storage():
+            if fs.exists(path):
+                fs.rm_file(path)
+        return
+    Path(location).unlink(missing_ok=True)
+    for folder in list(Path(location).parents)[:2]:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or already gone
+            break
+
+
 @contextmanager
 def local_copy(location: str) -> Iterator[Path]:
     """A local path with the bytes of an archived file: the file itself on local disk, else a private temp copy of the

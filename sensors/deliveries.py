@@ -1,4 +1,5 @@
-"""The delivery sensor: one per enabled integration, built from its registry entry."""
+"""The delivery sensors: one per feed, walking the feed's enabled integrations with a cursor (hub/intake/walk.py;
+docs/architecture.md, "Delivery sensors at scale")."""
 
 import hashlib
 import json
@@ -8,63 +9,103 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-from hub.intake.retries import RunState, sweep
+from hub.intake import ledger
+from hub.intake.receive import PartitionRun
+from hub.intake.retries import STUCK, Retry, RunState, sweep
 from hub.intake.tick import make_transport, scan
+from hub.intake.walk import Walk
 from hub.registry.declarations import Feed
 from hub.registry.registry import Integration, Registry
 from hub.store.schema import ensure_tables
-from resources.archive import ArchiveResource
-from resources.warehouse import WarehouseResource
+from resources.archive import Archive, ArchiveResource
+from resources.warehouse import Warehouse, WarehouseResource
 
-def sensor_name(integration: Integration) -> str:
-    return f"{integration.id}__deliveries"
+BUDGET_SECONDS = 30.0  # of walking per tick: Dagster gives a sensor evaluation 60 s before it gives up on it
 
-def build_delivery_sensor(registry: Registry, feed: Feed, integration: Integration, job_name: str, base_dir: Path) -> dg.SensorDefinition:
-    """Watch the integration's SFTP or drop folder; start one run per new delivery day."""
+
+def sensor_name(feed: Feed) -> str:
+    return f"{feed.name}__deliveries"
+
+
+def build_delivery_sensor(registry: Registry, feed: Feed, integrations: list[Integration], job_name: str,
+                          base_dir: Path) -> dg.SensorDefinition:
+    """Watch the SFTP or drop folder of each of the feed's integrations; start one run per new delivery day."""
     file_keys = {ft.name: dg.AssetKey([feed.name, ft.name]) for ft in feed.files}
     apply_key = dg.AssetKey([feed.name, feed.apply_asset])
-    where = integration.transport.kind
+    by_id = {i.id: i for i in integrations}
+    shown = ", ".join(sorted(by_id)[:5]) + (", …" if len(by_id) > 5 else "")
+
+    def request(integration: Integration, day: str, district: str, file_types: set[str], delivery_ids: list[str],
+                after: list[str] | tuple[()] = (), retry: int = 0) -> dg.RunRequest:
+        key = ",".join(sorted(delivery_ids) + sorted(after)) + (f":retry {retry}" if retry else "")
+        return dg.RunRequest(
+            partition_key=dg.MultiPartitionKey({"date": day, "district": district}),
+            run_key=hashlib.sha256(key.encode()).hexdigest()[:20],
+            asset_selection=[file_keys[f] for f in sorted(file_types)] + [apply_key],
+            tags={"hub/integration": integration.id, "hub/trigger": "retry" if retry else "sensor",
+                  "hub/deliveries": ",".join(sorted(delivery_ids)), **({"hub/retry": str(retry)} if retry else {}),
+                  "dagster/retry_on_asset_or_op_failure": "false"})  # a gate failure is never retried
 
     @dg.sensor(
-        name=sensor_name(integration), job_name=job_name, minimum_interval_seconds=integration.poll_seconds,
+        name=sensor_name(feed), job_name=job_name, minimum_interval_seconds=min(i.poll_seconds for i in integrations),
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"{feed.title} for {registry.district(integration.district).name}: watches the {where} location, "
-                    f"waits {integration.quiet_period_seconds}s of no change, archives new bytes, starts a run.",
+        description=f"{feed.title}: checks the SFTP or drop folder of each of its {len(by_id)} integration(s) "
+                    f"({shown}), resuming where the last tick stopped (at most {BUDGET_SECONDS:.0f} s a tick); waits "
+                    "each file's quiet period, archives new bytes, starts a run per district and day. The skip reason "
+                    "names each integration with something to say; the cursor keeps where the walk is.",
     )
     def _sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
                 archive: ArchiveResource) -> dg.SensorResult:
-        wh = warehouse.get()
+        wh, store = warehouse.get(), archive.get()
         try:
             ensure_tables(wh, [feed])
+            with wh.begin() as conn:  # one query for the whole feed: which integrations have deliveries to follow up
+                open_ = ledger.open_statuses(conn, feed.name, ("waiting", *STUCK))
         except sa.exc.SQLAlchemyError as exc:  # the warehouse is down: say so, the next tick tries again
-            return dg.SensorResult(skip_reason=f"integration {integration.id}: the warehouse cannot be reached "
-                                               f"({type(getattr(exc, 'orig', None) or exc).__name__}); retried on the "
-                                               "next tick", cursor=context.cursor)
-        tick = scan(registry=registry, feed=feed, integration=integration, transport=make_transport(integration, base_dir),
-                    archive=archive.get(), warehouse=wh, cursor=json.loads(context.cursor or "{}"), now=time.time())
-        with wh.begin() as conn:  # deliveries left behind by a run that died
-            swept = sweep(conn, integration, _runs_of(context.instance, integration.id), time.time(),
-                          {d for run in tick.runs for d in run.delivery_ids})
-
-        def request(day: str, district: str, file_types: set[str], delivery_ids: list[str], after: list[str] | tuple[()] = (),
-                    retry: int = 0) -> dg.RunRequest:
-            key = ",".join(sorted(delivery_ids) + sorted(after)) + (f":retry {retry}" if retry else "")
-            return dg.RunRequest(
-                partition_key=dg.MultiPartitionKey({"date": day, "district": district}),
-                run_key=hashlib.sha256(key.encode()).hexdigest()[:20],
-                asset_selection=[file_keys[f] for f in sorted(file_types)] + [apply_key],
-                tags={"hub/integration": integration.id, "hub/trigger": "retry" if retry else "sensor",
-                      "hub/deliveries": ",".join(sorted(delivery_ids)), **({"hub/retry": str(retry)} if retry else {}),
-                      "dagster/retry_on_asset_or_op_failure": "false"})  # a gate failure is never retried
-
-        requests = [request(run.day, run.district_id, run.file_types, run.delivery_ids, run.after) for run in tick.runs]
-        requests += [request(r.day, integration.district, r.file_types, r.delivery_ids, retry=r.attempt)
-                     for r in swept.retries]
-        skip = "; ".join([tick.skip_reason, *(f"{n} {what}" for what, n in sorted(swept.counts.items()))])
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps(tick.cursor),
-                               skip_reason=None if requests else skip)
+            return dg.SensorResult(skip_reason=f"{feed.name}: the warehouse cannot be reached "
+                                               f"({type(getattr(exc, 'orig', None) or exc).__name__}); none of its "
+                                               f"integrations was checked ({shown}); retried on the next tick",
+                                   cursor=context.cursor)
+        walk = Walk(list(by_id), json.loads(context.cursor or "{}"), BUDGET_SECONDS)
+        requests: list[dg.RunRequest] = []
+        for integration_id, scan_cursor in walk:
+            integration = by_id[integration_id]
+            runs, retries, reason, scan_cursor = _check(context, registry, feed, integration, wh, store, scan_cursor,
+                                                        open_.get(integration_id, set()), base_dir)
+            requests += [request(integration, r.day, r.district_id, r.file_types, r.delivery_ids, r.after) for r in runs]
+            requests += [request(integration, r.day, integration.district, r.file_types, r.delivery_ids, retry=r.attempt)
+                         for r in retries]
+            walk.record(integration_id, reason, scan_cursor)
+        summary = walk.summary(feed.name)
+        context.log.info("\n".join([summary.splitlines()[0], *walk.lines()]))
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(walk.cursor),
+                               skip_reason=None if requests else summary)
 
     return _sensor
+
+
+def _check(context: dg.SensorEvaluationContext, registry: Registry, feed: Feed, integration: Integration,
+           wh: Warehouse, store: Archive, scan_cursor: dict, open_: set[str], base_dir: Path
+           ) -> tuple[list[PartitionRun], list[Retry], str, dict]:
+    """One integration's part of a tick: its scan, then (only when the ledger holds queued or staged deliveries of
+    it) the retry sweep, which asks Dagster for its runs. Returns its runs to start, its skip reason, its cursor."""
+    try:
+        tick = scan(registry=registry, feed=feed, integration=integration, archive=store, warehouse=wh,
+                    transport=make_transport(integration, base_dir), cursor=scan_cursor, now=time.time(),
+                    waiting="waiting" in open_)
+        retries: list[Retry] = []
+        parts = [tick.skip_reason]
+        if open_ & set(STUCK):  # deliveries left behind by a run that died
+            with wh.begin() as conn:
+                swept = sweep(conn, integration, _runs_of(context.instance, integration.id), time.time(),
+                              {d for run in tick.runs for d in run.delivery_ids})
+            retries = swept.retries
+            parts += [f"{n} {what}" for what, n in sorted(swept.counts.items())]
+        return tick.runs, retries, "; ".join(parts), tick.cursor
+    except Exception as exc:  # noqa: BLE001 -- one integration's fault must not stop the feed's others
+        why = type(getattr(exc, "orig", None) or exc).__name__  # the type only: a message may carry a file's data
+        context.log.error(f"integration {integration.id}: its check stopped with {why}")
+        return [], [], f"its check stopped with {why}; retried on the next tick", scan_cursor
 
 
 _RUNNING = {dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,

@@ -16,6 +16,8 @@ pytest_plugins = ["tests.sshd", "tests.s3server"]
 
 PG_ADMIN_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"
+# the key of every keyed hash the tests' hubs store (tests of the key itself set or remove it)
+os.environ.setdefault("HUB_HASH_KEY", "tests-only-hash-key-0123456789abcdef")
 
 
 def need(reason: str) -> None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from hub.intake.walk import BULLET
+
 
 @dataclass
 class Tick:
@@ -20,6 +22,15 @@ class Tick:
     def skip_reason(self) -> str | None:
         r = self.result.skip_reason
         return r.skip_message if r else None
+
+    def reason(self, integration_id: str) -> str | None:
+        return reason_of(self.skip_reason, integration_id)
+
+
+def reason_of(skip_reason: str | None, integration_id: str) -> str | None:
+    """One integration's line of a feed sensor's skip reason (None: not named, e.g. its folder had nothing)."""
+    lines = (skip_reason or "").splitlines()
+    return next((line.split(": ", 1)[1] for line in lines if line.startswith(f"{BULLET}{integration_id}: ")), None)
 
 
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str, cursor: str | None = None,

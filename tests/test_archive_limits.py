@@ -159,7 +159,7 @@ def test_an_xlsx_without_declared_dimensions_is_stopped_at_the_cell_limit_while_
     (landing / "1964212_demographics.xlsx").write_bytes(out.getvalue())
     entry = siras_integration({"kind": "folder", "path": str(landing)}, limits={"max_xlsx_cells": 1000})
     defs = build_definitions(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [entry]))
-    t = tick(defs, dg.DagsterInstance.ephemeral(), "siras_abc_unified__deliveries")
+    t = tick(defs, dg.DagsterInstance.ephemeral(), "siras__deliveries")
     assert [r.success for r in t.runs] == [False]
     wh = Warehouse(str(hub_env["url"]))
     with wh.begin() as conn:

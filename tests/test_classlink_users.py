@@ -36,7 +36,7 @@ def users(r: pd.DataFrame, roles: list[str]) -> pd.DataFrame:
 
 def classlink_run(defs, instance, folders, frame: pd.DataFrame):  # noqa: ANN001, ANN201
     put(folders["classlink"] / "users.csv", frame)
-    runs = tick(defs, instance, "classlink_belleville__deliveries").runs
+    runs = tick(defs, instance, "classlink__deliveries").runs
     assert len(runs) == 1
     return runs[0]
 
@@ -57,7 +57,7 @@ def test_a_real_export_with_extra_columns_and_blank_emails_reports_the_students_
     defs, instance, folders = hub
     r = roster(10)
     put(folders["powerschool"] / "students.csv", ps_students(r.iloc[:7]))  # 7, 8, 9 are not in PowerSchool
-    assert [x.success for x in tick(defs, instance, "powerschool_belleville__deliveries").runs] == [True]
+    assert [x.success for x in tick(defs, instance, "powerschool__deliveries").runs] == [True]
     frame = users(r, ["teacher", "parent"])
     frame.loc[[1, 2], "email"] = ""  # blank emails, as real exports have
     run = classlink_run(defs, instance, folders, frame)

@@ -19,7 +19,7 @@ from feeds.edreflect.layout import DEPRECATED
 from tests.conftest import CA_DISTRICTS, write_registry
 from tests.harness import tick
 
-SENSOR = "edreflect_abc__deliveries"
+SENSOR = "edreflect__deliveries"
 
 
 def query(sql: str) -> list[tuple]:
@@ -49,7 +49,7 @@ def test_week_of_deltas_applies_in_order(tmp_path: Path, hub_env: dict, caplog: 
     defs, instance = build_definitions(org_registry(tmp_path, landing)), dg.DagsterInstance.ephemeral()
     with caplog.at_level(logging.WARNING, logger="hub.intake.tick"):
         t = tick(defs, instance, SENSOR)
-    assert t.skip_reason == "3 deprecated exports (skipped)" and not t.runs
+    assert t.reason("edreflect_abc") == "3 deprecated exports (skipped)" and not t.runs
     assert sorted(r.getMessage().rsplit(": ", 1)[1] for r in caplog.records) == sorted(DEPRECATED)
     assert query("SELECT count(*) FROM ops.deliveries")[0][0] == 0  # recognised, never received
     write_week(landing, days=3, now=now - 3 * 86_400)  # the last delivered day is 3 days ago

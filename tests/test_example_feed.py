@@ -13,7 +13,7 @@ from dagster_project.definitions import build_definitions
 from feeds import FEEDS
 from hub.apply.upsert import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
 from hub.registry.declarations import Column, Feed, FileType
-from hub.store.tables import metadata
+from hub.store.tables import lineage_columns, metadata
 from tests.conftest import CA_DISTRICTS, write_registry
 from tests.harness import tick
 from tests.test_star_pipeline import put, query
@@ -27,9 +27,7 @@ courses = sa.Table(
     sa.Column("course_code", sa.String, nullable=False),
     sa.Column("title", sa.String),
     sa.Column("credits", sa.String),
-    sa.Column("last_delivery_id", sa.String),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *lineage_columns(),  # which delivery created and last changed each row (hub/apply/upsert.py writes them)
     schema="core")
 
 
@@ -37,7 +35,8 @@ def apply(ctx: ApplyContext) -> ApplyStats:
     """Upsert the day's courses by code; courses the file leaves out are kept."""
     d = ctx.deliveries["courses"]
     source = (f"SELECT {lit(ctx.district.id + ':')} || s.course_code AS course_key, {lit(ctx.district.id)} AS "
-              f"district_id, s.course_code, s.title, s.credits, {lit(d.file_name)} AS source_file, s.delivery_id "
+              f"district_id, s.course_code, s.title, s.credits, {lit(d.file_name)} AS source_file, s.delivery_id, "
+              f"s.source_row "
               f"FROM {ctx.staged('courses')} s")
     return {"core.example_courses": upsert_with_audit(ctx, UpsertPlan(
         target=courses, key=("district_id", "course_code"), entity_key="course_key", source_sql=source,
@@ -79,13 +78,13 @@ def test_a_declared_feed_runs_from_its_drop_folder_to_the_audit_trail(hub):
     defs, instance, drop = hub
     put(drop / "courses.csv", pd.DataFrame({"Course Code": ["ALG1", "BIO"], "Course Title": ["Algebra I", "Biology"],
                                             "Credits": ["5", "5"]}))
-    assert [r.success for r in tick(defs, instance, "courses_abc__deliveries").runs] == [True]
+    assert [r.success for r in tick(defs, instance, "example_courses__deliveries").runs] == [True]
     assert query("SELECT course_code, title FROM core.example_courses ORDER BY 1") == [("ALG1", "Algebra I"),
                                                                                      ("BIO", "Biology")]
     assert query("SELECT file_name, status FROM ops.deliveries") == [("courses.csv", "applied")]
 
     put(drop / "courses_2.csv", pd.DataFrame({"CRS_CODE": ["BIO"], "Course Title": ["Biology (Honors)"]}))
-    assert [r.success for r in tick(defs, instance, "courses_abc__deliveries").runs] == [True]
+    assert [r.success for r in tick(defs, instance, "example_courses__deliveries").runs] == [True]
     assert query("SELECT title, credits FROM core.example_courses WHERE course_code = 'BIO'") == [("Biology (Honors)",
                                                                                                     "5")]
     assert query("SELECT action, field, old_value, new_value, source_file FROM ops.field_audit "
@@ -96,7 +95,7 @@ def test_a_declared_feed_runs_from_its_drop_folder_to_the_audit_trail(hub):
 def test_a_declared_feed_blocks_a_file_its_declaration_rejects_and_says_where(hub):
     defs, instance, drop = hub
     put(drop / "courses.csv", pd.DataFrame({"Course Code": ["ALG1", "BIO"], "Credits": ["5", "five"]}))
-    assert [r.success for r in tick(defs, instance, "courses_abc__deliveries").runs] == [False]
+    assert [r.success for r in tick(defs, instance, "example_courses__deliveries").runs] == [False]
     assert query("SELECT count(*) FROM core.example_courses") == [(0,)]
     assert query("SELECT status FROM ops.deliveries") == [("rejected",)]
     (gate, reason), = query("SELECT gate, reason FROM ops.ingest_errors")

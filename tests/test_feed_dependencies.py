@@ -51,35 +51,35 @@ def _hub(tmp_path: Path, wait_minutes: int) -> tuple[dg.Definitions, dg.DagsterI
 def _roster_arrives(tmp_path: Path, defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     students, enrollment = roster(40)
     _drop(tmp_path / "roster", {"students": students, "student_enrollment": enrollment})
-    assert [r.success for r in tick(defs, instance, "focus_roster_broward__deliveries").runs] == [True]
+    assert [r.success for r in tick(defs, instance, "focus_roster__deliveries").runs] == [True]
 
 
 def test_peer_waits_for_the_roster_of_the_same_night(tmp_path: Path, hub_env: dict):
     defs, instance = _hub(tmp_path, wait_minutes=60)
-    early = tick(defs, instance, "peer_broward__deliveries")
+    early = tick(defs, instance, "peer__deliveries")
     assert early.runs == [] and "waits for focus_roster (focus_roster_broward)" in early.skip_reason
     assert _query("SELECT status, reason FROM ops.deliveries WHERE feed = 'peer'") == [
-        ("waiting", early.skip_reason.split("waiting: ", 1)[1])]  # the ledger (and the UI) say what for
+        ("waiting", early.reason("peer_broward").split("waiting: ", 1)[1])]  # the ledger (and the UI) say what for
     _roster_arrives(tmp_path, defs, instance)
-    after = tick(defs, instance, "peer_broward__deliveries")
+    after = tick(defs, instance, "peer__deliveries")
     assert [r.success for r in after.runs] == [True]
     assert _query("SELECT count(DISTINCT student_key) > 20 FROM core.student_fields") == [(True,)]
-    assert tick(defs, instance, "peer_broward__deliveries").runs == []  # applied after the roster: done
+    assert tick(defs, instance, "peer__deliveries").runs == []  # applied after the roster: done
 
 
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # the ledger logic is warehouse-blind
 def test_peer_without_its_roster_is_blocked_then_applied_again_when_the_roster_arrives(tmp_path: Path, hub_env: dict):
     defs, instance = _hub(tmp_path, wait_minutes=0)  # no wait: it runs with the latest roster (none)
-    alone = tick(defs, instance, "peer_broward__deliveries").runs
+    alone = tick(defs, instance, "peer__deliveries").runs
     assert [r.success for r in alone] == [False]  # not a green run that wrote 0 fields
     check = next(e for e in alone[0].get_asset_check_evaluations() if e.check_name == "match_rate")
     assert not check.passed and check.metadata["result"].value.startswith("0 of 30 rows linked")
     assert _query("SELECT count(*) FROM core.student_fields") == [(0,)]
     _roster_arrives(tmp_path, defs, instance)
-    again = tick(defs, instance, "peer_broward__deliveries")
+    again = tick(defs, instance, "peer__deliveries")
     assert [r.success for r in again.runs] == [True]  # the same day, applied again
     assert _query("SELECT count(DISTINCT student_key) > 20 FROM core.student_fields") == [(True,)]
-    assert tick(defs, instance, "peer_broward__deliveries").runs == []  # once
+    assert tick(defs, instance, "peer__deliveries").runs == []  # once
 
 
 def test_a_roster_whose_enrollment_matches_almost_no_student_is_blocked(tmp_path: Path, hub_env: dict):
@@ -89,7 +89,7 @@ def test_a_roster_whose_enrollment_matches_almost_no_student_is_blocked(tmp_path
     students, enrollment = roster(40)
     wrong = enrollment.assign(STUDENT_ID=students["FLEID"].where(enrollment.index >= 2, students["STDT_ID"]))
     _drop(tmp_path / "roster", {"students": students, "student_enrollment": wrong})
-    runs = tick(defs, instance, "focus_roster_broward__deliveries").runs
+    runs = tick(defs, instance, "focus_roster__deliveries").runs
     assert [r.success for r in runs] == [False]  # not a green run with every student inactive
     check = next(e for e in runs[0].get_asset_check_evaluations() if e.check_name == "match_rate")
     assert check.asset_key == dg.AssetKey(["focus_roster", "enrollment"]) and not check.passed

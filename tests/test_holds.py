@@ -62,7 +62,7 @@ def deleted(ids: range) -> str:
     return "goal_id,goal_deleted_date\n" + "".join(f"G{n:03d},2026-01-05\n" for n in ids)
 
 
-EDREFLECT = "edreflect_abc__deliveries"
+EDREFLECT = "edreflect__deliveries"
 CHANGES = dg.AssetKey(["edreflect", "changes"])
 
 
@@ -137,7 +137,7 @@ def test_a_delivery_deleting_a_fifth_of_a_table_is_held_approved_once_and_anothe
     assert query("SELECT count(*) FROM ops.deliveries WHERE status NOT IN ('applied', 'discarded')") == [(0,)]
 
 
-SIRAS = "siras_abc_unified__deliveries"
+SIRAS = "siras__deliveries"
 UPDATES = dg.AssetKey(["siras", "student_updates"])
 
 

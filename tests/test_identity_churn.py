@@ -7,7 +7,7 @@ import pandas as pd
 
 from demo.star_files import classlink_users, ps_students, roster, star_rows
 from tests.harness import rematerialize, tick
-from tests.test_star_identity import chain, md5, owner, renaissance, review, score_changes, student  # noqa: F401
+from tests.test_star_identity import chain, hashed, owner, renaissance, review, score_changes, student  # noqa: F401
 from tests.test_star_pipeline import RENAISSANCE_NAME, header, load_identity, put, query, star
 
 
@@ -19,7 +19,7 @@ def snapshot_of_chain() -> list:
 
 def deliver(defs, instance, folders, feed: str, frame: pd.DataFrame) -> list:
     put(folders[feed] / ("users.csv" if feed == "classlink" else "students.csv"), frame)
-    return tick(defs, instance, f"{feed}_belleville__deliveries").runs
+    return tick(defs, instance, f"{feed}__deliveries").runs
 
 
 def last_gate() -> tuple:
@@ -121,7 +121,7 @@ def test_a_recycled_address_never_moves_a_students_scores_to_the_new_holder(chai
     assert [run.success for run in runs] == [True]
     assert owner(aid[0]) == renaissance("605000") == [(student("cl-0-00000"),)]  # never B's
     assert score_changes() == []  # neither moved nor deleted
-    assert review() == [(md5(aid[0]), "email_reassigned")]
+    assert review() == [(hashed(aid[0]), "email_reassigned")]
     assert powerschool_link("605000") == [(student("cl-0-00000"), "email_reassigned")]
     assert "did the student leave" in query("SELECT to_check FROM ops.identity_review")[0][0]
     # B arrives in PowerSchool with the address: B's number links to B, A's scores stay with A
@@ -134,7 +134,7 @@ def test_a_recycled_address_never_moves_a_students_scores_to_the_new_holder(chai
     assert [run.success for run in t.runs] == [True]
     assert owner(b_sm["AssessmentID"][0]) == [(student("cl-5-00000"),)]
     assert owner(aid[0]) == [(student("cl-0-00000"),)] and score_changes() == []
-    assert review() == [(md5(aid[0]), "email_reassigned")]
+    assert review() == [(hashed(aid[0]), "email_reassigned")]
 
 
 def test_a_departed_students_history_stays_when_the_address_is_recycled(chain):

@@ -203,7 +203,7 @@ def test_a_warehouse_that_is_down_is_a_skip_reason_naming_the_integration(tmp_pa
     monkeypatch.setenv("HUB_WAREHOUSE_URL", "postgresql+psycopg://postgres@127.0.0.1:9/hub")  # nothing listens
     defs = build_definitions(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS,
                                             [siras_integration({"kind": "folder", "path": str(landing)})]))
-    t = sensor_tick(defs, dg.DagsterInstance.ephemeral(), "siras_abc_unified__deliveries")
+    t = sensor_tick(defs, dg.DagsterInstance.ephemeral(), "siras__deliveries")
     assert t.runs == [] and t.cursor is None
     assert "siras_abc_unified" in t.skip_reason and "OperationalError" in t.skip_reason
 

@@ -23,7 +23,7 @@ from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 from tests.test_siras_pipeline import drop, query
 
-SENSOR = "siras_abc_unified__deliveries"
+SENSOR = "siras__deliveries"
 
 
 def rollover(days: int = 2) -> dict:

@@ -92,11 +92,10 @@ def test_marts_refresh_once_per_batch_of_feed_updates(hub, tmp_path):
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     assert first.total_requested == 0
     # two partitions land before the next evaluation (a day without a file materializes nothing, so they are files)
-    for integration, folder, code in (("siras_abc_unified", "landing", "1964212"),
-                                      ("siras_fresno_unified", "nothing", "1062166")):
+    for folder, code in (("landing", "1964212"), ("nothing", "1062166")):  # ABC's, then Fresno's folder
         (tmp_path / folder).mkdir(exist_ok=True)
         drop(tmp_path / folder, f"{code}_demographics.csv", synthetic_students(10, code), age_seconds=86400)
-        assert [r.success for r in tick(defs, instance, f"{integration}__deliveries").runs] == [True]
+        assert [r.success for r in tick(defs, instance, "siras__deliveries").runs] == [True]
     after, requested, result = _automate(defs, instance, first.cursor)
     # each model downstream of the feeds once (one run of the dbt multi-asset), not once per landed partition;
     # and the inventory after them (after each batch of deliveries)
@@ -138,9 +137,9 @@ def test_demo_marts_build_from_every_feed(tmp_path: Path, hub_env: dict):
     defs, instance = build_definitions(registry), dg.DagsterInstance.ephemeral()
     order = ["siras_abc_unified", "siras_santa_ana_unified", "siras_fresno_unified", "focus_roster_broward",
              "peer_broward", "classlink_belleville", "powerschool_belleville", "renaissance_star_belleville"]
-    for integration in order:
-        t = tick(defs, instance, f"{integration}__deliveries")
-        assert all(r.success for r in t.runs), integration
+    for feed in ["siras", "focus_roster", "peer", "classlink", "powerschool", "renaissance_star"]:  # needed ones first
+        t = tick(defs, instance, f"{feed}__deliveries")
+        assert t.runs and all(r.success for r in t.runs), feed
     evaluation, requested, result = _automate(defs, instance)
     assert {PROFILE, HEALTH} <= requested and result is not None and result.success
     checks = result.get_asset_check_evaluations()
@@ -183,12 +182,14 @@ def test_hub_inventory_reads_the_warehouse_of_the_ui_by_default(tmp_path: Path, 
     monkeypatch.delenv("HUB_WAREHOUSE_URL", raising=False)
     registry = _demo(tmp_path, drop_feeds=("edreflect", "peer", "focus_roster", "classlink", "powerschool",
                                            "renaissance_star"))
+    for seeded in (tmp_path / ".hub" / "landing" / "santa_ana_unified").rglob("*.csv"):
+        seeded.unlink()  # Santa Ana never delivers (its feed's sensor checks it with ABC's)
     defs, instance = build_definitions(registry), dg.DagsterInstance.ephemeral()
-    assert all(r.success for r in tick(defs, instance, "siras_abc_unified__deliveries").runs)
+    assert all(r.success for r in tick(defs, instance, "siras__deliveries").runs)
     assert cli_main(["inventory", "--registry", str(registry), "--format", "csv"]) == 0
     rows = {r["Integration"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert rows["siras_abc_unified"]["Disable Candidate"] == "" and rows["siras_abc_unified"]["Rows In It"]
-    assert rows["siras_santa_ana_unified"]["Disable Candidate"] == "yes"  # seeded, never run: no file for the hub
+    assert rows["siras_santa_ana_unified"]["Disable Candidate"] == "yes"  # never delivered: no file for the hub
 
 
 def test_profile_peer_fields_are_fields_the_peer_layout_declares():

@@ -77,11 +77,11 @@ def test_blocked_held_failed_late_and_digest_are_sent_once_without_student_value
     defs, instance, landing = notifying_hub
     good = distinctive(8)
     values = protected_values(FEEDS["siras"], drop(landing, "1964212_demographics.csv", good, age_seconds=600))
-    assert [r.success for r in tick(defs, instance, "siras_abc_unified__deliveries").runs] == [True]
+    assert [r.success for r in tick(defs, instance, "siras__deliveries").runs] == [True]
     bad = good.copy()
     bad.loc[2, "SSID"] = "73X8000002"
     values |= protected_values(FEEDS["siras"], drop(landing, "1964212_demographics.csv", bad, age_seconds=0))
-    assert [r.success for r in tick(defs, instance, "siras_abc_unified__deliveries").runs] == [False]
+    assert [r.success for r in tick(defs, instance, "siras__deliveries").runs] == [False]
     wh_url = os.environ["HUB_WAREHOUSE_URL"]
     engine = sa.create_engine(wh_url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:  # the hold logic and the retries come later: a delivery that reaches the status

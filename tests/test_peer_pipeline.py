@@ -62,7 +62,7 @@ def hub(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[d
                                "END_DATE": ["", "", "2024-09-30", "", "", ""]})
     drop(tmp_path / "roster", "06_students.csv", students)
     drop(tmp_path / "roster", "06_student_enrollment.csv", enrollment)
-    assert all(r.success for r in tick(defs, instance, "focus_roster_broward__deliveries").runs)
+    assert all(r.success for r in tick(defs, instance, "focus_roster__deliveries").runs)
     return defs, instance, tmp_path / "peer"
 
 
@@ -82,7 +82,7 @@ def deliver(defs: dg.Definitions, instance: dg.DagsterInstance, folder: Path, ag
             acc: pd.DataFrame, stamp: str) -> dg.ExecuteInProcessResult:
     drop(folder, f"06_PEER_ESE_{stamp}.csv", ese_frame, age)
     drop(folder, f"06_PEER_ACCOM_{stamp}.csv", acc, age)
-    runs = tick(defs, instance, "peer_broward__deliveries").runs
+    runs = tick(defs, instance, "peer__deliveries").runs
     assert [r.success for r in runs] == [True]
     return runs[0]
 
@@ -231,7 +231,7 @@ def test_missing_sftp_credentials_name_integration_and_env_var(tmp_path, pg_url,
             "host_key": SSH_KEY, "password_env": "HUB_SFTP_PASSWORD_PEER_BROWARD"}
     defs = build_definitions(write_registry(tmp_path / "registry.yaml", FL, [integration("peer", sftp)]))
     instance = dg.DagsterInstance.ephemeral()
-    reason = tick(defs, instance, "peer_broward__deliveries").skip_reason
+    reason = tick(defs, instance, "peer__deliveries").skip_reason
     assert "peer_broward" in reason and "HUB_SFTP_PASSWORD_PEER_BROWARD" in reason
     key = dg.MultiPartitionKey({"date": dt.date.today().isoformat(), "district": "broward"})
     run = defs.resolve_job_def("peer_import").execute_in_process(

@@ -132,7 +132,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Stac
     with fresh_database("hub_prod_dagster") as dagster_db, fresh_database("hub_prod_warehouse") as warehouse_db:
         shared = {"DAGSTER_PG_URL": dagster_db.replace("+psycopg:", "+psycopg2:"), "HUB_WAREHOUSE_URL": warehouse_db,
                   "HUB_ARCHIVE_DIR": str(root / "archive"), "HUB_EXECUTOR": "celery", "HUB_CELERY_QUEUE": f"hub_{tag}",
-                  "HUB_CELERY_BROKER_URL": "pyamqp://guest:guest@127.0.0.1:5672//"}
+                  "HUB_CELERY_BROKER_URL": "pyamqp://guest:guest@127.0.0.1:5672//",
+                  "HUB_HASH_KEY": os.environ["HUB_HASH_KEY"]}
         operator_port, viewer_port = _free_port(), _free_port()
         env = {**base, **shared, "DAGSTER_HOME": str(home), "HUB_REGISTRY": str(registry), "HUB_HOME": str(root / "hub"),
                "HUB_GRPC_PORT": str(_free_port()), "HUB_WEBSERVER_PORT": str(operator_port),
@@ -278,6 +279,7 @@ def test_the_stack_refuses_to_start_without_its_settings(tmp_path: Path):
     assert "DAGSTER_HOME must name a directory holding dagster.yaml" in done.stderr
     assert "DAGSTER_PG_URL must be a PostgreSQL URL" in done.stderr
     assert "HUB_WAREHOUSE_URL must be a PostgreSQL URL" in done.stderr
+    assert "HUB_HASH_KEY must be set" in done.stderr
     assert "secret-path" not in done.stderr and "not-postgres" not in done.stderr  # URLs carry passwords
 
 
@@ -291,7 +293,7 @@ def test_the_embedded_default_runs_steps_in_process(monkeypatch: pytest.MonkeyPa
 
 def _intake_sensor(port: int) -> dict:
     sensors = graphql(port, SENSORS)["sensorsOrError"]["results"]
-    return next(s for s in sensors if s["name"] == "siras_abc_unified__deliveries")
+    return next(s for s in sensors if s["name"] == "siras__deliveries")
 
 
 def test_runs_are_queued_with_a_global_limit_and_one_run_per_integration(stack: Stack):

@@ -26,10 +26,10 @@ def test_an_operator_reapplies_the_last_good_export(chain, tmp_path: Path, monke
     good_bytes = (folders["powerschool"] / "students.csv").read_bytes()
     (good_id,) = query("SELECT delivery_id FROM ops.deliveries WHERE feed = 'powerschool'")[0]
     put(folders["powerschool"] / "students.csv", good.drop(index=range(5)))  # a bad night: 5 students missing
-    assert [run.success for run in tick(defs, instance, "powerschool_belleville__deliveries").runs] == [True]
+    assert [run.success for run in tick(defs, instance, "powerschool__deliveries").runs] == [True]
     assert query("SELECT count(*) FROM core.student_crosswalk WHERE system = 'powerschool'") == [(15,)]
     put(folders["powerschool"] / "students.csv", good_bytes)  # the obvious recovery: re-send the good export
-    again = tick(defs, instance, "powerschool_belleville__deliveries")
+    again = tick(defs, instance, "powerschool__deliveries")
     assert again.runs == [] and "identical bytes" in again.skip_reason
     assert hub_cli(["deliveries", "reapply", good_id, "--by", "Dana Data", "--registry",
                     str(tmp_path / "registry.yaml")]) == 0

@@ -158,7 +158,7 @@ def test_manual_materialization_bypasses_the_window(tmp_path, hub_env):
                           [siras_integration({"kind": "folder", "path": str(landing)}, window=window)])
     defs, instance = build_definitions(path), dg.DagsterInstance.ephemeral()
     students(4, "1964212").assign(Designation="SPED").to_csv(landing / "1964212_demographics.csv", index=False)
-    t = sensor_tick(defs, instance, "siras_abc_unified__deliveries")
+    t = sensor_tick(defs, instance, "siras__deliveries")
     assert t.runs == [] and "waiting: outside the processing window" in t.skip_reason
     (day,) = query("SELECT partition_date FROM ops.deliveries WHERE status = 'waiting'")[0]
     result = rematerialize(defs, instance, "siras_import", "abc_unified", day)

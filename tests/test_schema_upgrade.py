@@ -23,6 +23,9 @@ from tests.harness import tick
 OLD_STUDENT = ("bench_old", "0000000001")  # (district, SSID) of a profile the older hub stored
 
 
+NEW = {"last_delivery_id", "created_delivery_id", "created_source_row"}  # lineage columns added over time
+
+
 def _create(conn: sa.Connection, table: sa.Table, without: set[str], extra: str = "") -> None:
     cols = ", ".join(f"{c.name} {c.type.compile(dialect=conn.dialect)}" + ("" if c.nullable else " NOT NULL")
                      + (f" DEFAULT '{c.server_default.arg}'" if c.server_default is not None else "")
@@ -31,14 +34,14 @@ def _create(conn: sa.Connection, table: sa.Table, without: set[str], extra: str 
 
 
 def _older_warehouse(url: str) -> None:
-    """core.students and ops.field_audit as a hub stored them before school_entity, last_delivery_id and the
-    (delivery_id, action) audit index existed, with one student in it."""
+    """core.students and ops.field_audit as a hub stored them before school_entity, last_delivery_id, the
+    (delivery_id, action) audit index and creates audited by reference (issue 19) existed, with one student in it."""
     with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as conn:
         for schema in tables.SCHEMAS:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        _create(conn, tables.students, {"school_entity", "last_delivery_id"},
+        _create(conn, tables.students, {"school_entity", *NEW},
                 ", PRIMARY KEY (district_id, state_student_id)")
-        _create(conn, tables.field_audit, set())
+        _create(conn, tables.field_audit, {"source_row"})
         conn.execute(sa.text("INSERT INTO core.students (student_key, district_id, state_student_id, first_name, "
                              "status, created_at, updated_at) VALUES ('k', :d, :s, 'Ada', 'active', "
                              "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"d": OLD_STUDENT[0], "s": OLD_STUDENT[1]})
@@ -61,16 +64,19 @@ def test_older_warehouse_gains_new_columns_and_indexes_and_keeps_its_students(tm
     frame.to_csv(landing / "1964212_demographics.csv", index=False)
     os.utime(landing / "1964212_demographics.csv", (time.time() - 60, time.time() - 60))
 
-    t = tick(build_definitions(registry), dg.DagsterInstance.ephemeral(), "siras_abc_unified__deliveries")
+    t = tick(build_definitions(registry), dg.DagsterInstance.ephemeral(), "siras__deliveries")
 
     assert [r.success for r in t.runs] == [True]
     with sa.create_engine(hub_env["url"], poolclass=sa.pool.NullPool).connect() as conn:
-        assert {"school_entity", "last_delivery_id"} <= {
+        assert {"school_entity", *NEW} <= {
             c["name"] for c in sa.inspect(conn).get_columns("students", schema="core")}
         assert "ix_field_audit_delivery_action" in _audit_indexes(conn)
-        created = conn.exec_driver_sql("SELECT count(*), count(last_delivery_id) FROM core.students "
+        created = conn.exec_driver_sql("SELECT count(*), count(last_delivery_id), count(created_delivery_id), "
+                                       "count(created_source_row) FROM core.students "
                                        f"WHERE district_id <> '{OLD_STUDENT[0]}'").one()
-        assert tuple(created) == (12, 12)
+        assert tuple(created) == (12, 12, 12, 12)
+        assert conn.exec_driver_sql("SELECT entity_key, new_value FROM ops.field_audit WHERE action = 'create'"
+                                    ).all() == [("*", "12")]
         old = conn.exec_driver_sql("SELECT first_name, last_delivery_id FROM core.students "
                                    f"WHERE state_student_id = '{OLD_STUDENT[1]}'").one()
         assert tuple(old) == ("Ada", None)

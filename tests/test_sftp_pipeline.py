@@ -13,11 +13,12 @@ import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
+from hub.store.tables import audited_records
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import rematerialize, tick
 from tests.sshd import Sshd, keygen, public_line
 
-SENSOR = "siras_abc_unified__deliveries"
+SENSOR = "siras__deliveries"
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_upload_to_sshd_reaches_students_and_audit(sftp_hub, pg_instance, sftp_d
     t = settle(sftp_hub, pg_instance)
     assert [r.success for r in t.runs] == [True]
     assert count("SELECT count(*) FROM core.students") == 25
-    assert count("SELECT count(*) FROM ops.field_audit WHERE action = 'create'") == 25
+    assert count(f"SELECT {audited_records()} FROM ops.field_audit WHERE action = 'create'") == 25
     assert len(pg_instance.get_runs()) == 1  # the run history lives in PostgreSQL
 
 
@@ -186,7 +187,7 @@ def test_hostile_remote_names_are_rejected_and_the_valid_file_of_the_tick_is_app
                  "AND reason = 'not received: its name is not valid UTF-8'") == 1
     assert not any("\n" in r.getMessage() for r in caplog.records if r.name.startswith("hub"))
     again = tick(sftp_hub, pg_instance, SENSOR, t.cursor)
-    assert again.runs == [] and again.skip_reason == "4 already received"
+    assert again.runs == [] and again.reason("siras_abc_unified") == "4 already received"
 
 
 def sftp_defs(tmp_path: Path, sshd: Sshd, sftp_dir: Path, sftp_env: str, **extra: object) -> dg.Definitions:
@@ -214,9 +215,9 @@ def test_a_correction_that_keeps_size_and_mtime_is_taken_up_to_rehash_max_bytes(
     assert path.stat().st_size == stamp.st_size
     again = settle(defs, pg_instance, t.cursor)
     if rehash_max_bytes == 0:  # not hashed again: the documented trade-off of turning it off
-        assert again.runs == [] and again.skip_reason == "1 already received"
+        assert again.runs == [] and again.reason("siras_abc_unified") == "1 already received"
         return
     assert [r.success for r in again.runs] == [True]
     assert count("SELECT count(*) FROM ops.field_audit WHERE action = 'update'") == 1
     assert count("SELECT count(*) FROM ops.deliveries WHERE status = 'applied'") == 2
-    assert tick(defs, pg_instance, SENSOR, again.cursor).skip_reason == "1 already received"
+    assert tick(defs, pg_instance, SENSOR, again.cursor).reason("siras_abc_unified") == "1 already received"

@@ -13,10 +13,11 @@ import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
+from hub.store.tables import audited_records
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import rematerialize, tick
 
-SENSOR = "siras_abc_unified__deliveries"
+SENSOR = "siras__deliveries"
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def test_delivery_creates_designated_students_with_audit(hub, landing):
     assert [r.success for r in t.runs] == [True]
     designated = frame[frame["Designation"] != ""]
     assert query("SELECT count(*) FROM core.students")[0][0] == len(designated)
-    assert query("SELECT count(*) FROM ops.field_audit WHERE action = 'create'")[0][0] == len(designated)
+    assert query(f"SELECT {audited_records()} FROM ops.field_audit WHERE action = 'create'")[0][0] == len(designated)
     row = query("SELECT first_name, last_name FROM core.students WHERE state_student_id = :s",
                 s=designated.iloc[0]["SSID"])[0]
     assert row == (designated.iloc[0]["FIRST_NAME"], designated.iloc[0]["LAST_NAME"])  # headers mean what they say

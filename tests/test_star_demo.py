@@ -14,6 +14,7 @@ import yaml
 from dagster_project.definitions import build_definitions
 from demo.seed import seed_star
 from hub.registry.loading import load_registry
+from hub.store.tables import audited_records
 from tests.harness import tick
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "registry.yaml"
@@ -33,12 +34,12 @@ def test_demo_belleville_links_its_star_zip(tmp_path: Path, warehouse_url: str, 
     assert any(p.suffix == ".zip" for p in written)
     defs, instance = build_definitions(registry), dg.DagsterInstance.ephemeral()
     for feed in ("classlink", "powerschool", "renaissance_star"):
-        t = tick(defs, instance, f"{feed}_belleville__deliveries")
+        t = tick(defs, instance, f"{feed}__deliveries")
         assert [r.success for r in t.runs] == [True], feed
     engine = sa.create_engine(os.environ["HUB_WAREHOUSE_URL"], poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM core.star_assessments")).scalar() == 3 * 197
-        assert conn.execute(sa.text("SELECT count(*) FROM ops.field_audit WHERE action = 'create' AND "
+        assert conn.execute(sa.text(f"SELECT {audited_records()} FROM ops.field_audit WHERE action = 'create' AND "
                                     "entity = 'core.star_assessments'")).scalar() == 3 * 197  # one each, not per file
         assert conn.execute(sa.text("SELECT reason, count(*) FROM ops.identity_review GROUP BY 1")).all() == [
             ("no_email_match", 9)]

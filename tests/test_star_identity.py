@@ -4,13 +4,13 @@ Historical Enterprise layout the hub does not read."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from demo.star_files import classlink_users, ps_students, roster, star_rows
+from hub.store.keyed import keyed_hash
 from tests import star_layouts
 from tests.harness import rematerialize, tick
 from tests.test_star_pipeline import RENAISSANCE_NAME, belleville, header, load_identity, put, query, star
@@ -24,18 +24,19 @@ def chain(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch):
     return belleville(tmp_path, warehouse_url, monkeypatch)
 
 
-def md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()
+def hashed(text: str) -> str:
+    """The keyed hash the hub stores for `text` (the tests' HUB_HASH_KEY)."""
+    return keyed_hash(text)
 
 
 def student(sourced_id: str) -> str:
     """The hub student key of a ClassLink user."""
-    return md5(f"belleville:classlink:{sourced_id}")
+    return hashed(f"belleville:classlink:{sourced_id}")
 
 
 def deliver(defs, instance, folders, feed: str, name: str, frame: pd.DataFrame) -> None:
     put(folders[feed] / name, frame)
-    assert [r.success for r in tick(defs, instance, f"{feed}_belleville__deliveries").runs] == [True], feed
+    assert [r.success for r in tick(defs, instance, f"{feed}__deliveries").runs] == [True], feed
 
 
 @pytest.mark.parametrize("number, email", [("STUDENTS STUDENT_NUMBER", "STUDENTS EMAIL"),
@@ -78,7 +79,7 @@ def test_a_powerschool_or_classlink_fix_moves_scores_crosswalk_and_review_at_onc
     aid = sm["AssessmentID"]
     assert [run.success for run in star(defs, instance, folders, {"SM.csv": sm}).runs] == [True]
     assert [run.success for run in star(defs, instance, folders, {"SM.csv": sm.drop(index=5)}).runs] == [True]
-    assert review() == [(md5(aid[29]), "no_student_number_match")]
+    assert review() == [(hashed(aid[29]), "no_student_number_match")]
     assert owner(aid[0]) == renaissance("605000") == [(student("cl-0-00000"),)]
     # PowerSchool fixes: 605000 and 605005 (a score only the first zip had) are `other`'s students; 605001's email
     # is one no ClassLink user has; 605029 arrives
@@ -89,19 +90,20 @@ def test_a_powerschool_or_classlink_fix_moves_scores_crosswalk_and_review_at_onc
     for i, number, sourced_id in moved:
         assert owner(aid[i]) == renaissance(number) == [(student(sourced_id),)], number
     assert owner(aid[1]) == renaissance("605001") == []  # no longer linked: points at no student
-    assert review() == [(md5(aid[1]), "no_email_match")]  # 605029's row links now: out of the queue
+    assert review() == [(hashed(aid[1]), "no_email_match")]  # 605029's row links now: out of the queue
     assert score_changes() == sorted([
-        (md5(aid[1]), "delete", "hub_student_key", student("cl-0-00001"), None),
-        (md5(aid[0]), "update", "hub_student_key", student("cl-0-00000"), student("cl-9-00000")),
-        (md5(aid[5]), "update", "hub_student_key", student("cl-0-00005"), student("cl-9-00001"))],
+        (hashed(aid[1]), "delete", "hub_student_key", student("cl-0-00001"), None),
+        (hashed(aid[0]), "update", "hub_student_key", student("cl-0-00000"), student("cl-9-00000")),
+        (hashed(aid[5]), "update", "hub_student_key", student("cl-0-00005"), student("cl-9-00001"))],
         key=lambda a: (a[1], a[0]))
-    assert query("SELECT count(*) FROM ops.field_audit WHERE entity_key = :k AND action = 'create'",
-                 k=md5(aid[29])) == [(1,)]
+    assert query("SELECT count(*) FROM core.star_assessments t JOIN ops.field_audit a ON a.delivery_id = "
+                 "t.created_delivery_id AND a.changed_at = t.created_at AND a.action = 'create' AND a.entity = "
+                 "'core.star_assessments' WHERE t.assessment_key = :k", k=hashed(aid[29])) == [(1,)]  # created once
     # ClassLink: student 2's email changes, so PowerSchool 605002 no longer reaches a ClassLink user
     users.loc[2, "email"] = "renamed@belleville.example.org"
     deliver(defs, instance, folders, "classlink", "users.csv", users)
     assert owner(aid[2]) == renaissance("605002") == []
-    assert review() == sorted([(md5(aid[1]), "no_email_match"), (md5(aid[2]), "no_email_match")])
+    assert review() == sorted([(hashed(aid[1]), "no_email_match"), (hashed(aid[2]), "no_email_match")])
     assert query("SELECT count(*) FROM core.star_assessments") == [(28,)]
 
 
@@ -120,18 +122,18 @@ def test_each_zip_relinks_its_rows_and_leaves_one_open_item_per_record(chain):
     later.loc[[4, 5, 7], "StudentIdentifier"] = ["888888", "605006", "777777"]
     t = star(defs, instance, folders, {"SM.csv": later})
     assert [run.success for run in t.runs] == [True]
-    assert review() == sorted([(md5(aid[4]), "no_student_number_match"), (md5(aid[7]), "no_student_number_match")])
+    assert review() == sorted([(hashed(aid[4]), "no_student_number_match"), (hashed(aid[7]), "no_student_number_match")])
     newest = query("SELECT delivery_id FROM ops.deliveries WHERE file_name = 'SM.csv' ORDER BY mtime DESC")[0][0]
     assert query("SELECT DISTINCT delivery_id FROM ops.identity_review") == [(newest,)]
-    still_open = query("SELECT queued_at FROM ops.identity_review WHERE record_key = :k", k=md5(aid[7]))
-    assert still_open == [(queued[md5(aid[7])],)]  # first queued with the first zip
+    still_open = query("SELECT queued_at FROM ops.identity_review WHERE record_key = :k", k=hashed(aid[7]))
+    assert still_open == [(queued[hashed(aid[7])],)]  # first queued with the first zip
     assert owner(aid[3]) == [(student("cl-0-00003"),)] and owner(aid[4]) == []
     assert owner(aid[5]) == [(student("cl-0-00006"),)]
     assert score_changes() == [
-        (md5(aid[4]), "delete", "hub_student_key", student("cl-0-00004"), None),
-        (md5(aid[5]), "update", "hub_student_key", student("cl-0-00005"), student("cl-0-00006"))]
+        (hashed(aid[4]), "delete", "hub_student_key", student("cl-0-00004"), None),
+        (hashed(aid[5]), "update", "hub_student_key", student("cl-0-00005"), student("cl-0-00006"))]
     md = t.runs[0].asset_materializations_for_node("renaissance_star__assessments")[0].metadata
-    assert f"{md5(aid[4])}, delete, hub_student_key" in Path(md["import log (sm)"].value).read_text()
+    assert f"{hashed(aid[4])}, delete, hub_student_key" in Path(md["import log (sm)"].value).read_text()
     assert "| records deleted | 1 |" in md["import log preview (sm)"].value
     assert renaissance("888888") == [] and renaissance("605003") == [(student("cl-0-00003"),)]
     before = query("SELECT * FROM ops.identity_review ORDER BY source_row") + query(
@@ -149,7 +151,7 @@ def test_loose_star_files_are_a_delivery_too(chain):
     load_identity(defs, instance, folders, classlink_users(r), ps_students(r))
     for name, code in (("SM.csv", "SM"), ("SR.csv", "SR"), ("SEL.csv", "SEL")):
         put(folders["renaissance_star"] / name, star_rows(r, RENAISSANCE_NAME, header(name), code))
-    t = tick(defs, instance, "renaissance_star_belleville__deliveries")
+    t = tick(defs, instance, "renaissance_star__deliveries")
     assert [run.success for run in t.runs] == [True]
     assert query("SELECT subject, count(*) FROM core.star_assessments GROUP BY 1 ORDER BY 1") == [
         ("early_literacy", 12), ("math", 12), ("reading", 12)]
@@ -176,7 +178,7 @@ def test_the_historical_enterprise_layout_is_rejected_whole(chain):
     r = roster(3)
     load_identity(defs, instance, folders, classlink_users(r), ps_students(r))
     put(folders["renaissance_star"] / "SM.csv", star_rows(r, RENAISSANCE_NAME, star_layouts.HISTORICAL_ENTERPRISE))
-    t = tick(defs, instance, "renaissance_star_belleville__deliveries")
+    t = tick(defs, instance, "renaissance_star__deliveries")
     assert [run.success for run in t.runs] == [False]
     assert query("SELECT count(*) FROM core.star_assessments") == [(0,)]
     gate, reason = query("SELECT gate, reason FROM ops.ingest_errors")[0]

@@ -74,7 +74,7 @@ def load_identity(defs, instance, folders, users: pd.DataFrame, students: pd.Dat
     put(folders["powerschool"] / "students.csv", students)
     results = []
     for feed in ("classlink", "powerschool"):
-        runs = tick(defs, instance, f"{feed}_belleville__deliveries").runs
+        runs = tick(defs, instance, f"{feed}__deliveries").runs
         assert [r.success for r in runs] == [True]
         results += [str(e.metadata["result"].value) for e in runs[0].get_asset_check_evaluations()
                     if e.check_name == "district"]
@@ -83,7 +83,7 @@ def load_identity(defs, instance, folders, users: pd.DataFrame, students: pd.Dat
 
 def star(defs, instance, folders, files: dict[str, pd.DataFrame]):
     put(folders["renaissance_star"] / "Belleville Public Schools.zip", star_zip(files))
-    return tick(defs, instance, "renaissance_star_belleville__deliveries")
+    return tick(defs, instance, "renaissance_star__deliveries")
 
 
 def checks(run: dg.ExecuteInProcessResult) -> dict[tuple[str, str], bool]:
@@ -148,7 +148,7 @@ def test_unlinked_rows_go_to_the_review_queue_with_their_reason(hub):
         (8, "ambiguous_email"), (9, "no_email_match")]
     assert query("SELECT count(*) FROM core.star_assessments") == [(54,)]
     keys = {k for (k,) in query("SELECT record_key FROM ops.identity_review")}
-    assert not keys & set(sm["AssessmentID"]) and all(len(k) == 32 for k in keys)  # hashed, never the id
+    assert not keys & set(sm["AssessmentID"]) and all(len(k) == 64 for k in keys)  # keyed hashes, never the id
     md = next(e for e in t.runs[0].get_asset_check_evaluations() if e.check_name == "match_rate").metadata
     assert md["match rate"].value == 0.9 and md["rows no_email_match"].value == 2
     assert "999999" not in str(md) and "@" not in str(md)
@@ -211,7 +211,7 @@ def test_an_unsure_district_name_is_blocked_until_a_person_confirms_it_once(hub)
 def test_an_unreadable_zip_or_one_without_star_files_is_logged_and_starts_nothing(hub, content: bytes):
     defs, instance, folders = hub
     put(folders["renaissance_star"] / "Belleville Public Schools.zip", content)
-    t = tick(defs, instance, "renaissance_star_belleville__deliveries")
+    t = tick(defs, instance, "renaissance_star__deliveries")
     assert t.runs == [] and "containers without files of this feed" in t.skip_reason
     assert query("SELECT gate, file_name, district_id FROM ops.ingest_errors") == [
         ("container", "Belleville Public Schools.zip", "belleville")]

@@ -33,7 +33,7 @@ from selenium.webdriver.chrome.service import Service
 from dagster_project.definitions import PROJECT_ROOT, build_definitions
 from demo.siras_files import students
 from tests.conftest import need
-from tests.harness import tick
+from tests.harness import reason_of, tick
 from tests.test_dev_server import _free_port
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -59,13 +59,14 @@ class Night:
 
 def _registry(demo: Path) -> None:
     """The demo registry with three integrations on (the others would only slow the test), files stable at once,
-    one sensor tick each (the next an hour later: the pages stay still) and Santa Ana in a blackout today."""
+    one sensor tick each (the next an hour later: the pages stay still) and Santa Ana in a blackout from two days
+    before today to two days after (today in any timezone, even if the test runs across midnight)."""
     reg = yaml.safe_load((demo / "registry.yaml").read_text())
     today = dt.date.today()
     for i in reg["integrations"]:
         i.update(enabled=i["id"] in KEEP, quiet_period_seconds=0, poll_seconds=3600)
         if i["id"] == "siras_santa_ana_unified":
-            i["blackouts"] = [{"start": str(today - dt.timedelta(days=1)), "end": str(today + dt.timedelta(days=1)),
+            i["blackouts"] = [{"start": str(today - dt.timedelta(days=2)), "end": str(today + dt.timedelta(days=2)),
                                "reason": "SIS rollover"}]
     (demo / "registry.yaml").write_text(yaml.safe_dump(reg, sort_keys=False))
 
@@ -85,7 +86,7 @@ def _night(root: Path, env: dict[str, str]) -> tuple[str, str, str, str]:
     _put(land / "santa_ana_unified" / "3066670_demographics.csv", students(20, "3066670", seed=2), 60)
     for n, age in ((1, 2 * DAY), (3, 60)):  # EdReflect changes of two days; the day between is missing
         ids = [f"OG{n}{k:03d}" for k in range(3)]
-        day = (dt.date.today() - dt.timedelta(days=3 - n)).isoformat()  # the export's own day: its folder's name
+        day = f"2026-08-0{n}"  # the export's own day, its folder's name: fixed, not the clock's (the demo starts 08-01)
         _put(land / "edreflect_fresno_unified" / day / "Observation_Modified.csv",
              pd.DataFrame({"observation_group_id": ids, "observation_modified_date": day}), age)
         _put(land / "edreflect_fresno_unified" / day / "Observations.csv",
@@ -98,8 +99,8 @@ def _night(root: Path, env: dict[str, str]) -> tuple[str, str, str, str]:
             mp.delenv(k, raising=False)
         defs = build_definitions(root / "demo" / "registry.yaml")
         with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-            siras = tick(defs, instance, "siras_abc_unified__deliveries").runs
-            edreflect_runs = tick(defs, instance, "edreflect_fresno_unified__deliveries").runs
+            siras = tick(defs, instance, "siras__deliveries").runs
+            edreflect_runs = tick(defs, instance, "edreflect__deliveries").runs
     assert [r.success for r in siras] == [False, True]  # the older, blocked day first
     assert [r.success for r in edreflect_runs] == [True, True]
     held = [r for r in edreflect_runs if "held" in r.asset_materializations_for_node("edreflect__changes")[0].metadata]
@@ -166,10 +167,11 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Night]:
         _wait("the webserver", lambda: _graphql(port, "{ version }"))
         _graphql(port, "mutation { setNuxSeen }")  # no community pop-up over the pages
         _wait("the Santa Ana sensor's tick", lambda: any(
-            "waiting: paused (SIS rollover" in r for r in _skip_reasons(port, "siras_santa_ana_unified__deliveries")))
+            "waiting: paused (SIS rollover" in (reason_of(r, "siras_santa_ana_unified") or "")
+            for r in _skip_reasons(port, "siras__deliveries")))
         _wait("the ABC sensor's tick", lambda: any(
-            "identical bytes" in r and "skipped: last modified more than 7 days ago" in r
-            for r in _skip_reasons(port, "siras_abc_unified__deliveries")))
+            "identical bytes" in (abc := reason_of(r, "siras_abc_unified") or "")
+            and "skipped: last modified more than 7 days ago" in abc for r in _skip_reasons(port, "siras__deliveries")))
         SHOTS.mkdir(parents=True, exist_ok=True)
         yield Night(f"http://127.0.0.1:{port}", good, blocked, blocked_run, held)
     finally:
@@ -220,8 +222,10 @@ def _partition(night: Night, asset: str, key: str) -> str:
 def _tick_dialog(browser, night: Night, sensor: str, expected: str, name: str) -> None:  # noqa: ANN001
     """Open the sensor's page and the tick whose skip reason says `expected` (older ticks are further down)."""
     _open(browser, f"{night.url}/locations/{LOCATION}/sensors/{sensor}", "0 runs requested")
-    for link in reversed(browser.find_elements("xpath", "//td//button[.//*[text()='0 runs requested']] | "
-                                                        "//td//button[text()='0 runs requested']")):
+    links = _wait("the ticks table", lambda: browser.find_elements(  # the text may show before the table does
+        "xpath", "//td//button[.//*[text()='0 runs requested']] | //td//button[text()='0 runs requested']"),
+        timeout=60, every=0.5)
+    for link in reversed(links):
         link.click()
         dialog = _wait("the tick dialog", lambda: "Skip reason:" in browser.find_element("tag name", "body").text
                        and browser.find_element("tag name", "body").text, timeout=30, every=0.3)
@@ -233,8 +237,9 @@ def _tick_dialog(browser, night: Night, sensor: str, expected: str, name: str) -
 
 
 def test_waiting_duplicate_and_stale_files_are_told_by_the_sensor(night, browser):
-    _tick_dialog(browser, night, "siras_santa_ana_unified__deliveries", "1 waiting: paused (SIS rollover", "waiting")
-    _tick_dialog(browser, night, "siras_abc_unified__deliveries", "re-uploaded with identical bytes (no run)",
+    """One sensor per feed: its tick names each integration with what it waited for."""
+    _tick_dialog(browser, night, "siras__deliveries", "waiting: paused (SIS rollover", "waiting")
+    _tick_dialog(browser, night, "siras__deliveries", "re-uploaded with identical bytes (no run)",
                  "duplicate_stale")
 
 

@@ -23,10 +23,12 @@ COLUMNS = (
 def apply(ctx: ApplyContext) -> ApplyStats:
     """Upsert the students of the day's users.csv (the export replaces the previous one: students it leaves out are
     kept, no longer linked), then rebuild the district's crosswalk."""
-    d = ctx.deliveries["users"]
-    source = (f"SELECT md5({lit(ctx.district.id + ':classlink:')} || s.sourced_id) AS hub_student_key, "
-              f"{lit(ctx.district.id)} AS district_id, s.sourced_id, {email_hash('s.email')} AS email_hash, s.status, "
-              f"{lit(d.file_name)} AS source_file, s.delivery_id FROM {ctx.staged('users')} s WHERE s.role = 'STUDENT'")
+    d, users = ctx.deliveries["users"], f"(SELECT * FROM {ctx.staged('users')} x WHERE x.role = 'STUDENT')"
+    source = (f"SELECT {ctx.keyed(lit(ctx.district.id + ':classlink:') + ' || s.sourced_id', users)} AS "
+              f"hub_student_key, {lit(ctx.district.id)} AS district_id, s.sourced_id, "
+              f"{email_hash(ctx, 's.email', users)} AS email_hash, s.status, "
+              f"{lit(d.file_name)} AS source_file, s.delivery_id, s.source_row FROM {ctx.staged('users')} s "
+              "WHERE s.role = 'STUDENT'")
     stats = upsert_with_audit(ctx, UpsertPlan(
         target=classlink_users, key=("district_id", "sourced_id"), entity_key="hub_student_key", source_sql=source,
         update_columns=("email_hash", "status"), insert_columns=("hub_student_key", "district_id", "sourced_id",

@@ -27,8 +27,9 @@ def apply(ctx: ApplyContext) -> ApplyStats:
     grade = "c.grade" if with_enr else "NULL"
     status = "CASE WHEN c.local_student_id IS NULL THEN 'inactive' ELSE 'active' END" if with_enr else "NULL"
     join = f"LEFT JOIN ({_current(ctx)}) c ON c.local_student_id = s.local_student_id" if with_enr else ""
+    key = ctx.keyed(lit(ctx.district.id + ":") + " || s.state_student_id", ctx.staged("students"))
     source = (
-        f"SELECT md5({lit(ctx.district.id + ':')} || s.state_student_id) AS student_key, {lit(ctx.district.id)} AS "
+        f"SELECT {key} AS student_key, {lit(ctx.district.id)} AS "
         f"district_id, s.state_student_id, s.local_student_id, s.first_name, s.last_name, s.middle_name, "
         f"CAST(s.birthdate AS DATE) AS birthdate, s.gender, {school} AS school_code, {grade} AS grade, "
         f"{status} AS status, {lit(ctx.deliveries['students'].file_name)} AS source_file, s.delivery_id, s.source_row "

@@ -13,46 +13,42 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from hub.apply.upsert import ApplyContext, ApplyStats, lit
-from hub.store.tables import metadata
-
-
-def _lineage() -> list[sa.Column]:
-    return [sa.Column("last_delivery_id", sa.String), sa.Column("created_at", sa.DateTime, nullable=False),
-            sa.Column("updated_at", sa.DateTime, nullable=False)]
+from hub.store.keyed import KEYED
+from hub.store.tables import lineage_columns, metadata
 
 
 classlink_users = sa.Table(
     "classlink_users", metadata,
-    sa.Column("hub_student_key", sa.String, nullable=False),  # md5(district:classlink:sourcedId): the hub student
+    sa.Column("hub_student_key", sa.String, nullable=False, info=KEYED),  # keyed(district:classlink:sourcedId)
     sa.Column("district_id", sa.String, primary_key=True),
     sa.Column("sourced_id", sa.String, primary_key=True),
-    sa.Column("email_hash", sa.String, info={"identifying": True}),  # md5 of the normalised email
+    sa.Column("email_hash", sa.String, info={"identifying": True, **KEYED}),  # keyed hash of the normalised email
     sa.Column("status", sa.String),
     sa.Column("listed", sa.Boolean),  # in the newest users.csv (NULL: stored before the hub tracked it)
-    *_lineage(), schema="core")
+    *lineage_columns(), schema="core")
 
 ps_students = sa.Table(
     "ps_students", metadata,
-    sa.Column("ps_key", sa.String, nullable=False),  # md5(district:powerschool:STUDENT_NUMBER)
+    sa.Column("ps_key", sa.String, nullable=False, info=KEYED),  # keyed(district:powerschool:STUDENT_NUMBER)
     sa.Column("district_id", sa.String, primary_key=True),
     sa.Column("student_number", sa.String, primary_key=True),
-    sa.Column("email_hash", sa.String, info={"identifying": True}),
+    sa.Column("email_hash", sa.String, info={"identifying": True, **KEYED}),
     sa.Column("school_id", sa.String),
     sa.Column("grade_level", sa.String),
     sa.Column("enroll_status", sa.String),
     sa.Column("listed", sa.Boolean),  # in the newest students export (NULL: stored before the hub tracked it)
-    *_lineage(), schema="core")
+    *lineage_columns(), schema="core")
 
 crosswalk = sa.Table(
     "student_crosswalk", metadata,
     sa.Column("district_id", sa.String, primary_key=True),
     sa.Column("system", sa.String, primary_key=True),  # classlink | powerschool | renaissance
     sa.Column("system_id", sa.String, primary_key=True),
-    sa.Column("hub_student_key", sa.String, nullable=False),
+    sa.Column("hub_student_key", sa.String, nullable=False, info=KEYED),
     # source | email | student_number | email_reassigned (held on its student: the address now names another user)
     sa.Column("match_method", sa.String, nullable=False),
     sa.Column("confidence", sa.Float, nullable=False),
-    sa.Column("email_hash", sa.String),  # powerschool rows: the address the link was made by
+    sa.Column("email_hash", sa.String, info=KEYED),  # powerschool rows: the address the link was made by
     schema="core")
 
 review_queue = sa.Table(
@@ -61,7 +57,7 @@ review_queue = sa.Table(
     sa.Column("source_row", sa.BigInteger, primary_key=True),
     sa.Column("district_id", sa.String, nullable=False),
     sa.Column("file_name", sa.String, nullable=False),
-    sa.Column("record_key", sa.String, nullable=False),  # md5 of the row's own id, never the id
+    sa.Column("record_key", sa.String, nullable=False, info=KEYED),  # keyed hash of the row's own id, never the id
     # no_student_number_match: no PowerSchool student has the file's student number;
     # no_email_match: the PowerSchool student's email matches no ClassLink user; ambiguous_email: shared by 2+ students
     # email_reassigned: ClassLink gave the address the student was linked by to another user
@@ -105,9 +101,10 @@ def replace_snapshot(ctx: ApplyContext, table: str, key: str, listed_sql: str) -
     return counts
 
 
-def email_hash(column: str) -> str:
-    """SQL: md5 of an email, lower-cased with all whitespace removed (NULL stays NULL)."""
-    return f"md5(lower(regexp_replace({column}, '\\s+', '', 'g')))"
+def email_hash(ctx: ApplyContext, column: str, relation: str) -> str:
+    """SQL: the keyed hash of an email of `relation` (as `s`), lower-cased with all whitespace removed (NULL stays
+    NULL)."""
+    return ctx.keyed(f"lower(regexp_replace({column}, '\\s+', '', 'g'))", relation)
 
 
 ACTIVE_PS = "COALESCE(NULLIF({0}.enroll_status, ''), '0') IN ('0', '-1')"  # SQL: PowerSchool: active or pre-registered

@@ -25,10 +25,11 @@ UPDATABLE = ("email_hash", "school_id", "grade_level", "enroll_status")
 def apply(ctx: ApplyContext) -> ApplyStats:
     """Upsert the day's students (emails hashed); the export replaces the previous one (students it leaves out are
     kept, no longer linked); then rebuild the district's crosswalk."""
-    d = ctx.deliveries["students"]
-    source = (f"SELECT md5({lit(ctx.district.id + ':powerschool:')} || s.student_number) AS ps_key, "
-              f"{lit(ctx.district.id)} AS district_id, s.student_number, {email_hash('s.email')} AS email_hash, "
-              f"s.school_id, s.grade_level, s.enroll_status, {lit(d.file_name)} AS source_file, s.delivery_id "
+    d, staged = ctx.deliveries["students"], ctx.staged("students")
+    source = (f"SELECT {ctx.keyed(lit(ctx.district.id + ':powerschool:') + ' || s.student_number', staged)} AS "
+              f"ps_key, {lit(ctx.district.id)} AS district_id, s.student_number, "
+              f"{email_hash(ctx, 's.email', staged)} AS email_hash, "
+              f"s.school_id, s.grade_level, s.enroll_status, {lit(d.file_name)} AS source_file, s.delivery_id, s.source_row "
               f"FROM {ctx.staged('students')} s")
     stats = upsert_with_audit(ctx, UpsertPlan(
         target=ps_students, key=("district_id", "student_number"), entity_key="ps_key", source_sql=source,

@@ -8,17 +8,18 @@ import sqlalchemy as sa
 from feeds.identity import follows_chain, left_sql, link_by_student_number, sync_system
 from feeds.identity.review import sync_review
 from hub.apply.upsert import AUDIT_COLUMNS, ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
-from hub.store.tables import metadata
+from hub.store.keyed import KEYED
+from hub.store.tables import lineage_columns, metadata
 
 FEED_NAME = "renaissance_star"
 SUBJECTS = {"sm": "math", "sr": "reading", "sel": "early_literacy"}  # file type -> subject
 
 assessments = sa.Table(
     "star_assessments", metadata,
-    sa.Column("assessment_key", sa.String, nullable=False),  # md5 of the AssessmentID (audit key)
+    sa.Column("assessment_key", sa.String, nullable=False, info=KEYED),  # keyed hash of the AssessmentID (audit key)
     sa.Column("district_id", sa.String, primary_key=True),
     sa.Column("assessment_id", sa.String, primary_key=True),
-    sa.Column("hub_student_key", sa.String, nullable=False),
+    sa.Column("hub_student_key", sa.String, nullable=False, info=KEYED),
     sa.Column("subject", sa.String, nullable=False),
     sa.Column("school_year", sa.String),
     sa.Column("completed_at", sa.DateTime),
@@ -28,9 +29,7 @@ assessments = sa.Table(
     sa.Column("benchmark_category", sa.String),
     sa.Column("benchmark_level", sa.Integer),
     sa.Column("screening_window", sa.String),
-    sa.Column("last_delivery_id", sa.String),  # its staged row is the score's source when it is linked again
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *lineage_columns(),  # the staged row of its last delivery is the score's source when it is linked again
     schema="core")
 
 FACTS = ("hub_student_key", "subject", "school_year", "completed_at", "scaled_score", "percentile_rank",
@@ -109,7 +108,8 @@ def _ts(col: str) -> str:
 def _source(ctx: ApplyContext, ft: str, staged: str) -> str:
     """SQL: the staged rows in core.star_assessments' columns, with their link (hub student or review reason)."""
     return (
-        f"SELECT md5(s.assessment_id) AS assessment_key, {lit(ctx.district.id)} AS district_id, s.assessment_id, "
+        f"SELECT {ctx.keyed('s.assessment_id', staged)} AS assessment_key, {lit(ctx.district.id)} AS district_id, "
+        f"s.assessment_id, "
         f"l.hub_student_key, {lit(SUBJECTS[ft])} AS subject, s.school_year, {_ts('completed_date')} AS completed_at, "
         f"CAST(CAST(s.scaled_score AS NUMERIC) AS INTEGER) AS scaled_score, "
         f"CAST(s.percentile_rank AS INTEGER) AS percentile_rank, s.grade_equivalent, s.benchmark_category, "
@@ -130,7 +130,7 @@ def _unlink(ctx: ApplyContext) -> int:
     ctx.conn.execute(sa.text(
         f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, 'core.star_assessments', "
         f"t.assessment_key, 'delete', 'hub_student_key', t.hub_student_key, NULL, s.source_file, s.delivery_id, "
-        f":run_id, :now {gone}"), {"run_id": ctx.run_id, "now": ctx.now})
+        f":run_id, :now, s.source_row {gone}"), {"run_id": ctx.run_id, "now": ctx.now})
     return ctx.conn.exec_driver_sql(
         f"DELETE FROM core.star_assessments WHERE district_id = {lit(ctx.district.id)} AND assessment_id IN "
         "(SELECT assessment_id FROM _star_linked WHERE reason IS NOT NULL AND NOT kept)").rowcount

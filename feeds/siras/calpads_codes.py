@@ -15,9 +15,14 @@
   based on ISO 639-2 plus specific ISO 639-3 codes (CDE CALPADS Update FLASH #256, July 2023; the list itself is
   on CDE's LEA Box site): accepted here are the ISO 639-2/639-3 language codes and ISO 639-5 collective codes of
   pycountry's ISO 639 data (a superset of the CALPADS list; e.g. MIS uncoded, SGN sign languages, YUE Cantonese).
-- RESID_STAT and SCH_TYPE: no published CALPADS table was found for these SIRAS columns; their values are checked
-  to be codes (1-4 letters or digits, after upper-casing and the integration's value_maps), so a label such as
-  "Foster Home" is a row error, not stored.
+- RESID_STAT and SCH_TYPE: no complete published table was found (searched December 2026), so their values are
+  only checked to be codes (1-4 letters or digits, after upper-casing and the integration's value_maps) and a label
+  such as "Foster Home" is a row error, not stored. SCH_TYPE is CASEMIS Table A field A-7 "School Type" (retired as
+  a reportable field in June 2019); RESID_STAT is the residence code, CALPADS SPED field 14.26 "Primary Residence
+  Code" (CALPADS File Specifications v11). The CASEMIS Technical Assistance Guides and CALPADS File Specifications
+  hold the tables, but the copies available held only their opening pages; SIRAS's own knowledge base (articles
+  378 "School Type" and 593 "Out of Home Care Estimates") quotes parts only: school types 00, 10, 11, 15, 19, 20,
+  70, 71, 72 and residences 210, 220, 230. A partial list would refuse valid codes, so none is enforced.
 A district's own spellings (Aeries "D" or "999" for declined, Excel's "1" for "01") are mapped with the registry's
 `value_maps` (applied before validation).
 """

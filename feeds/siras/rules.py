@@ -58,8 +58,10 @@ def _select(ctx: ApplyContext, merged: str, has_entities: bool) -> str:
     cols = [f"CAST(s.{c} AS DATE) AS {c}" if c in DATES else school.get(c, f"s.{c}")
             for c in UPDATABLE if c != "designation"]
     by = [f"s.{'school_code' if c == 'school_entity' else c}__delivery AS {c}__delivery" for c in UPDATABLE]
+    ssids = " UNION ALL ".join(f"SELECT ssid FROM {ctx.staged(ft)} x" for ft in ctx.deliveries)
+    key = ctx.keyed(lit(ctx.district.id + ":") + " || s.ssid", f"({ssids})")
     return (
-        f"SELECT md5({lit(ctx.district.id + ':')} || s.ssid) AS student_key, {district} AS district_id, "
+        f"SELECT {key} AS student_key, {district} AS district_id, "
         f"s.ssid AS state_student_id, s.local_student_id, s.first_name, s.last_name, {', '.join(cols)}, "
         f"s.designation, {', '.join(by)}, s.source_file, s.delivery_id, s.source_row, s.conflicts, "
         f"{school['school_held']} FROM ({merged}) s {current}"

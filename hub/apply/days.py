@@ -18,6 +18,7 @@ from hub.apply.delta import OrderResult, apply_in_order
 from hub.apply.upsert import ApplyContext, ApplyStats
 from hub.intake import ledger
 from hub.intake.ledger import Delivery
+from hub.load import staging
 from hub.registry.declarations import Feed
 from hub.registry.registry import Integration, Registry
 from resources.warehouse import Warehouse
@@ -83,6 +84,7 @@ def apply_day(conn: sa.Connection, wh: Warehouse, registry: Registry, feed: Feed
         result.stats = holds.checked_apply(conn, feed, integration, todo, run_id, lambda: feed.apply(
             _context(conn, wh, registry, feed, integration, todo, run_id)))
         ledger.set_status(conn, [d.delivery_id for d in todo.values()], "applied", run_id=run_id)
+        staging.prune_staged(conn, feed, integration.id, todo)
         for d in todo.values() if reapply else ():
             ledger.record_reapplication(conn, d, requested_by, run_id)
     return result

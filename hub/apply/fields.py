@@ -9,12 +9,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from hub.apply.upsert import AUDIT_COLUMNS, LIMITED, LIMITED_DELETE, ApplyContext, TableStats, lit
+from hub.store.keyed import KEYED
 from hub.store.tables import metadata
 
 student_fields = sa.Table(
     "student_fields", metadata,
     sa.Column("district_id", sa.String, primary_key=True),
-    sa.Column("student_key", sa.String, primary_key=True),  # core.students.student_key
+    sa.Column("student_key", sa.String, primary_key=True, info=KEYED),  # core.students.student_key
     sa.Column("field_id", sa.String, primary_key=True),  # e.g. custom_879
     sa.Column("value", sa.String),
     sa.Column("last_delivery_id", sa.String),
@@ -26,7 +27,7 @@ student_fields = sa.Table(
 student_field_logs = sa.Table(
     "student_field_logs", metadata,
     sa.Column("district_id", sa.String, primary_key=True),
-    sa.Column("student_key", sa.String, primary_key=True),
+    sa.Column("student_key", sa.String, primary_key=True, info=KEYED),
     sa.Column("field_id", sa.String, primary_key=True),
     sa.Column("value", sa.String, primary_key=True),  # one log record; never stored twice
     sa.Column("last_delivery_id", sa.String),
@@ -53,7 +54,7 @@ def apply_values(ctx: ApplyContext, source_sql: str) -> TableStats:
     limited = _run(ctx, f"DELETE FROM {chg} WHERE NOT _new").rowcount if ctx.limited else 0  # only creates
     _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT district_id, {lit(VALUES)}, student_key, "
               f"CASE WHEN _new THEN 'create' ELSE 'update' END, field_id, _old, value, source_file, delivery_id, "
-              f":run_id, :now FROM {chg}")
+              f":run_id, :now, NULL FROM {chg}")
     updated = _run(ctx, f"UPDATE {VALUES} AS t SET value = c.value, last_delivery_id = c.delivery_id, updated_at = :now "
                         f"FROM {chg} c WHERE NOT c._new AND t.district_id = c.district_id "
                         f"AND t.student_key = c.student_key AND t.field_id = c.field_id").rowcount
@@ -82,12 +83,12 @@ def sync_logs(ctx: ApplyContext, source_sql: str, scope_sql: str, field_ids: tup
         kept = _run(ctx, f"SELECT count(*) {gone}").scalar_one()
     else:
         _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, {lit(LOGS)}, t.student_key, "
-                  f"'delete', t.field_id, t.value, NULL, {lit(file_names)}, NULL, :run_id, :now {gone}")
+                  f"'delete', t.field_id, t.value, NULL, {lit(file_names)}, NULL, :run_id, :now, NULL {gone}")
         deleted = _run(ctx, f"DELETE {gone.replace(f'FROM {LOGS} t', f'FROM {LOGS} AS t', 1)}").rowcount
     new = (f"FROM ({src}) s WHERE NOT EXISTS (SELECT 1 FROM {LOGS} t WHERE t.district_id = s.district_id AND "
            f"t.student_key = s.student_key AND t.field_id = s.field_id AND t.value = s.value)")
     _run(ctx, f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT s.district_id, {lit(LOGS)}, s.student_key, 'create', "
-              f"s.field_id, NULL, s.value, s.source_file, s.delivery_id, :run_id, :now {new}")
+              f"s.field_id, NULL, s.value, s.source_file, s.delivery_id, :run_id, :now, NULL {new}")
     inserted = _run(ctx, f"INSERT INTO {LOGS} (district_id, student_key, field_id, value, last_delivery_id, created_at) "
                          f"SELECT s.district_id, s.student_key, s.field_id, s.value, s.delivery_id, :now {new} "
                          f"ORDER BY 1, 2, 3, 4").rowcount

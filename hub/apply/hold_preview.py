@@ -11,7 +11,7 @@ from hub.read.errors import FileFormatError
 from hub.read.parsing import open_table
 from hub.registry.declarations import Feed
 from hub.registry.registry import Integration
-from hub.store.tables import field_audit, metadata, row_errors
+from hub.store.tables import CREATED_BY_REFERENCE, audited_records, field_audit, metadata, row_errors
 from resources.archive import local_copy
 
 
@@ -46,9 +46,10 @@ def identity_changes(conn: sa.Connection, judged: list[Delivery], run_id: str) -
 def changed_fields(conn: sa.Connection, judged: list[Delivery], run_id: str) -> list[list[object]]:
     """[table, action, field, records] this run would change (names and counts, never values)."""
     a = field_audit.c
-    rows = conn.execute(sa.select(a.entity, a.action, a.field, sa.func.count(sa.distinct(a.entity_key)))
+    field = sa.case((a.entity_key == CREATED_BY_REFERENCE, None), else_=a.field)  # by reference: the whole record
+    rows = conn.execute(sa.select(a.entity, a.action, field, sa.literal_column(audited_records()))
                         .where(a.run_id == run_id, a.delivery_id.in_([d.delivery_id for d in judged]))
-                        .group_by(a.entity, a.action, a.field).order_by(a.entity, a.action, a.field)).all()
+                        .group_by(a.entity, a.action, field).order_by(a.entity, a.action, field)).all()
     return [[e, act, f or "", int(n)] for e, act, f, n in rows]
 
 

@@ -21,7 +21,7 @@ from hub.intake import ledger
 from hub.intake.ledger import Delivery, utcnow
 from hub.registry.declarations import Feed
 from hub.registry.registry import Integration
-from hub.store.tables import delivery_sizes, deliveries, field_audit, holds
+from hub.store.tables import deliveries, delivery_sizes, field_audit, holds
 
 HELD = "held for approval: "
 DECISIONS = {"approve": "approved", "discard": "discarded"}

@@ -12,11 +12,13 @@ import datetime as dt
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import sqlalchemy as sa
 
 from hub.apply.upsert import lit
 from hub.intake.ledger import Delivery
+from hub.store.tables import CREATED_BY_REFERENCE, metadata
 from resources.archive import open_text, write_file
 from resources.warehouse import Warehouse
 
@@ -79,6 +81,17 @@ def write_errors_csv(conn: sa.Connection, warehouse: Warehouse, delivery: Delive
     return path
 
 
+def _created(conn: sa.Connection, warehouse: Warehouse, d: str, r: str, out: BinaryIO) -> int:
+    """Lines of the records the delivery created in the run by reference (their keys are on the created rows)."""
+    audit = (f"FROM ops.field_audit WHERE delivery_id = {d} AND run_id = {r} AND action = 'create' "
+             f"AND entity_key = '{CREATED_BY_REFERENCE}'")
+    refs = conn.exec_driver_sql(f"SELECT DISTINCT entity, field {audit} ORDER BY 1").all()
+    return sum(warehouse.copy_lines(conn, (  # the run's own creates: one apply, one timestamp
+        f"SELECT {key} || ', create, ' FROM {entity} WHERE created_delivery_id = {d} "
+        f"AND created_at IN (SELECT changed_at {audit} AND entity = {lit(entity)})"), out)
+        for entity, key in refs if entity in metadata.tables and key in metadata.tables[entity].c)
+
+
 def write_import_log(conn: sa.Connection, warehouse: Warehouse, delivery: Delivery, *, run_id: str, trigger: str,
                      counts: Mapping[str, object]) -> ImportLog:
     """Write (or rewrite) the import log of one delivery in one run, streaming lines out of the ops tables."""
@@ -94,12 +107,12 @@ def write_import_log(conn: sa.Connection, warehouse: Warehouse, delivery: Delive
             "SELECT CAST(row_number AS VARCHAR) || ', ' || COALESCE(CAST(line_number AS VARCHAR), '-') || ', ' || "
             "column_name || ', ' || rule " + _ERRORS.format(d=d)), out)
         out.write(b"\n[records] hashed key, action, fields changed\n")
-        records = {}
+        records = {"create": _created(conn, warehouse, d, r, out)}
         for action in ("create", "loose_match", "update", "delete"):  # a create is one audit row: nothing to group
             fields, group = ("''", "") if action == "create" else (
                 "COALESCE(STRING_AGG(field, ' ' ORDER BY field), '')", " GROUP BY entity, entity_key ORDER BY entity_key")
-            records[action] = warehouse.copy_lines(conn, (
+            records[action] = records.get(action, 0) + warehouse.copy_lines(conn, (
                 f"SELECT entity_key || ', {action}, ' || {fields} FROM ops.field_audit WHERE delivery_id = {d} "
-                f"AND run_id = {r} AND action = '{action}'{group}"), out)
+                f"AND run_id = {r} AND action = '{action}' AND entity_key <> '{CREATED_BY_REFERENCE}'{group}"), out)
     return ImportLog(path, write_errors_csv(conn, warehouse, delivery, run_id), rejected, records["create"],
                      records["update"], records["delete"])

@@ -15,6 +15,8 @@ from hub.intake.ledger import Delivery, utcnow
 from hub.registry.declarations import Feed
 from hub.registry.registry import District, Integration, Registry
 from hub.registry.schedule_rules import limited_reason
+from hub.store.keyed import hash_values, lookup_sql
+from hub.store.tables import CREATED_BY_REFERENCE
 from resources.warehouse import Warehouse
 
 
@@ -60,6 +62,12 @@ class ApplyContext:
         d = self.deliveries[file_type]
         return f"(SELECT * FROM staging.{self.feed.name}__{file_type} WHERE delivery_id = {lit(d.delivery_id)})"
 
+    def keyed(self, expr: str, relation: str) -> str:
+        """SQL: the keyed hash (hub/store/keyed.py) of `expr`, an expression over `s`, a row of `relation`; the hashes
+        are computed here (in Python) for the values `relation` holds."""
+        hash_values(self.conn, self.warehouse, f"SELECT {expr} FROM {relation} s")
+        return lookup_sql(expr)
+
 
 def lit(value: str | None) -> str:
     """A SQL string literal (for values the hub itself controls: ids, file names, codes)."""
@@ -70,7 +78,7 @@ def lit(value: str | None) -> str:
 class UpsertPlan:
     """Keyed upsert of a source relation into a target table.
 
-    `source_sql` yields target column names plus `source_file` and `delivery_id`. NULL in the
+    `source_sql` yields target column names plus `source_file`, `delivery_id` and `source_row`. NULL in the
     source means "no value delivered": the target keeps what it has.
     """
 
@@ -95,7 +103,7 @@ LIMITED_DELETE = "limited import (not deleted)"
 def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
     """Audit, update and insert in set-based SQL; returns the per-table counts.
 
-    The target needs created_at, updated_at and last_delivery_id columns (the lineage of each row).
+    The target needs hub.store.tables.lineage_columns() (where each row came from).
     """
     conn, t = ctx.conn, plan.target
     target = f"{t.schema}.{t.name}"
@@ -105,47 +113,67 @@ def upsert_with_audit(ctx: ApplyContext, plan: UpsertPlan) -> TableStats:
         return conn.execute(sa.text(sql), params)
 
     on = " AND ".join(f"t.{k} = s.{k}" for k in plan.key)
-    total, matched, inactive = run(
-        f"SELECT count(*), count(t.{plan.key[0]}), COALESCE(SUM(CASE WHEN t.{plan.key[0]} IS NOT NULL AND NOT "
-        f"({plan.can_update}) THEN 1 ELSE 0 END), 0) FROM ({plan.source_sql}) s LEFT JOIN {target} t ON {on}").one()
+    found, k = f"t.{plan.key[0]} IS NOT NULL", f"t.{plan.key[0]}"
+    changing = f"{found} AND ({plan.can_update}) AND ({_changed(plan)})" if plan.update_columns else "FALSE"
+    creating = f"{k} IS NULL AND ({plan.can_insert})" if plan.can_insert else "FALSE"
+    # one pass tells what there is to do: a night that changes few rows runs no statement over the others
+    total, matched, inactive, changed, creatable = run(
+        f"SELECT count(*), count({k}), {_count(f'{found} AND NOT ({plan.can_update})')}, {_count(changing)}, "
+        f"{_count(creating)} "
+        f"FROM ({plan.source_sql}) s LEFT JOIN {target} t ON {on}").one()
     stats = TableStats(skipped={"inactive": int(inactive)})
-    if plan.update_columns and matched > inactive and ctx.limited:  # rows that would change are left as they are
-        stats.skipped[LIMITED] = run(f"SELECT count(*) FROM ({plan.source_sql}) s JOIN {target} t ON {on} "
-                                     f"WHERE ({plan.can_update}) AND ({_changed(plan)})").scalar_one()
-    elif plan.update_columns and matched > inactive:
+    if changed and ctx.limited:  # rows that would change are left as they are
+        stats.skipped[LIMITED] = int(changed)
+    elif changed:
         stats.updated = _update(ctx, plan, target, on, run)
     stats.unchanged = int(matched) - stats.updated - stats.skipped["inactive"] - stats.skipped.get(LIMITED, 0)
-    if plan.can_insert and total > matched:
-        stats.inserted = _insert(ctx, plan, target, on, run)
+    if creatable:
+        stats.inserted = _insert(ctx, plan, target, on, run, anti_join=matched > 0)
     stats.skipped["not_created"] = int(total) - int(matched) - stats.inserted
     return stats
 
 
-def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> int:  # noqa: ANN001
-    """Create the source rows that have no target row and may be created; one 'create' audit row each."""
-    into = f"INSERT INTO {target} ({', '.join(plan.insert_columns)}, last_delivery_id, created_at, updated_at)"
-    rows = (f"SELECT {', '.join('s.' + c for c in plan.insert_columns)}, s.delivery_id AS last_delivery_id, "
-            f":now AS created_at, :now AS updated_at FROM ({plan.source_sql}) s "
-            f"WHERE ({plan.can_insert}) AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
-
-    def audit(created: str) -> str:
-        return (f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT t.district_id, {lit(target)}, "
-                f"t.{plan.entity_key}, 'create', NULL, NULL, NULL, d.file_name, t.last_delivery_id, :run_id, :now "
-                f"FROM {created} t JOIN ops.deliveries d ON d.delivery_id = t.last_delivery_id")
-
-    # The rows to create are set aside first, on both warehouses: an INSERT that reads its own target in the
-    # anti-join rescans the pages it is adding when the target's statistics say empty (emptied and vacuumed on
-    # PostgreSQL: a nested-loop anti-join, quadratic in the rows; ANALYZE of an empty table plans the same). The
-    # target's rows with the same created_at may come from an earlier upsert of this transaction.
+def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run, anti_join: bool) -> int:  # noqa: ANN001
+    """Create the source rows that have no target row and may be created (`anti_join` False: no source row has
+    one, e.g. a first import: one pass, straight into the target). Creates are audited by reference: each row
+    records the delivery and source row that created it, and ops.field_audit gets one 'create' row per delivery
+    (run, file, how many; `field` names the entity's key column), not one per record."""
+    lineage = "last_delivery_id, created_delivery_id, created_source_row, created_at, updated_at"
+    into = f"INSERT INTO {target} ({', '.join(plan.insert_columns)}, {lineage})"
+    rows = (f"SELECT {', '.join('s.' + c for c in plan.insert_columns)}, s.delivery_id, s.delivery_id AS _created_by, "
+            f"s.source_row, :now AS created_at, :now AS updated_at FROM ({plan.source_sql}) s WHERE ({plan.can_insert})")
     created = f"_created_{plan.target.name}"
     ctx.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {created}")
-    run(f"CREATE TEMP TABLE {created} AS {rows}")
-    inserted = run(f"{into} SELECT * FROM {created}").rowcount
-    run(audit(created))
-    ctx.conn.exec_driver_sql(f"DROP TABLE {created}")
+    if anti_join:
+        # The rows to create are set aside first, on both warehouses: an INSERT that reads its own target in the
+        # anti-join rescans the pages it is adding when the target's statistics say empty (emptied and vacuumed on
+        # PostgreSQL: a nested-loop anti-join, quadratic in the rows; ANALYZE of an empty table plans the same).
+        run(f"CREATE TEMP TABLE {created} AS {rows} AND NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
+        inserted = run(f"{into} SELECT * FROM {created}").rowcount
+        counts = f"SELECT delivery_id, count(*) AS n FROM {created} GROUP BY delivery_id"
+    else:
+        # every row the source may create is new: the counts per delivery are those of the source
+        counts = (f"SELECT s.delivery_id, count(*) AS n FROM ({plan.source_sql}) s WHERE ({plan.can_insert}) "
+                  "GROUP BY s.delivery_id")
+        if ctx.conn.dialect.name == "postgresql":  # PostgreSQL counts what it inserted, no second pass
+            run(f"CREATE TEMP TABLE {created} AS WITH i AS ({into} {rows} RETURNING created_delivery_id) "
+                "SELECT created_delivery_id AS delivery_id, count(*) AS n FROM i GROUP BY created_delivery_id")
+            inserted = int(run(f"SELECT COALESCE(SUM(n), 0) FROM {created}").scalar_one())
+            counts = f"SELECT delivery_id, n FROM {created}"
+        else:
+            inserted = run(f"{into} {rows}").rowcount
+    if inserted:
+        run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT {lit(ctx.district.id)}, {lit(target)}, "
+            f"{lit(CREATED_BY_REFERENCE)}, 'create', {lit(plan.entity_key)}, NULL, CAST(c.n AS VARCHAR), d.file_name, "
+            f"c.delivery_id, :run_id, :now, NULL FROM ({counts}) c JOIN ops.deliveries d ON d.delivery_id = c.delivery_id")
+    ctx.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {created}")
     if inserted > ANALYZE_AFTER_ROWS and ctx.conn.dialect.name == "postgresql":
         ctx.conn.exec_driver_sql(f"ANALYZE {target}")  # later statements of this apply plan with its new size
     return inserted
+
+
+def _count(predicate: str) -> str:
+    return f"COALESCE(SUM(CASE WHEN {predicate} THEN 1 ELSE 0 END), 0)"
 
 
 def _changed(plan: UpsertPlan) -> str:
@@ -178,9 +206,11 @@ def _credited(plan: UpsertPlan, column: str, changed: str) -> str:
     """SQL from the source file and delivery an update of `column` is credited to, to the FROM clause over the
     changed rows (`x`)."""
     if not plan.field_deliveries:
-        return f"x.source_file, x.delivery_id, :run_id, :now FROM {changed} x"
-    return (f"d.file_name, d.delivery_id, :run_id, :now FROM {changed} x JOIN ops.deliveries d "
-            f"ON d.delivery_id = COALESCE(x.{column}__delivery, x.delivery_id)")
+        return f"x.source_file, x.delivery_id, :run_id, :now, x.source_row FROM {changed} x"
+    # the merged row's source row is the row of its own delivery; a field another file supplied has none known
+    return (f"d.file_name, d.delivery_id, :run_id, :now, CASE WHEN d.delivery_id = x.delivery_id THEN x.source_row "
+            f"END FROM {changed} x JOIN ops.deliveries d ON d.delivery_id = COALESCE(x.{column}__delivery, x.delivery_id)")
 
 
-AUDIT_COLUMNS = "district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, changed_at"
+AUDIT_COLUMNS = ("district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, "
+                 "changed_at, source_row")

@@ -3,8 +3,14 @@ parsed arguments and returns the exit code; UsageError is input a person must fi
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from hub.registry.registry import Registry
+    from resources.warehouse import Warehouse
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -31,6 +37,31 @@ def subcommand(words: str, help: str, arguments: Callable[[argparse.ArgumentPars
         SUBCOMMANDS.append(Subcommand(tuple(words.split()), help, arguments, handler))
         return handler
     return register
+
+
+def hub_arguments(parser: argparse.ArgumentParser) -> None:
+    """--registry and --warehouse, for subcommands that open the hub (open_hub)."""
+    parser.add_argument("--registry", type=Path, metavar="FILE",
+                        help="registry YAML (default: $HUB_REGISTRY or the demo)")
+    parser.add_argument("--warehouse", metavar="URL", help="warehouse URL (default: $HUB_WAREHOUSE_URL)")
+
+
+def open_hub(args: argparse.Namespace) -> "tuple[Registry, Warehouse]":
+    """The registry as the UI loads it and the warehouse, with its tables brought up to date."""
+    from dagster_project.definitions import load_hub_registry
+    from hub.registry.registry import RegistryError
+    from hub.store.schema import ensure_tables
+    from resources.warehouse import Warehouse
+    try:
+        registry = load_hub_registry(args.registry.resolve() if args.registry else None)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from exc
+    url = args.warehouse or os.environ.get("HUB_WAREHOUSE_URL")
+    if not url:
+        raise UsageError("no warehouse: pass --warehouse or set HUB_WAREHOUSE_URL")
+    wh = Warehouse(url)
+    ensure_tables(wh, [])
+    return registry, wh
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ def reapply(args: argparse.Namespace) -> int:
     from hub.intake import ledger
     from hub.intake.fetch import fetch_config
     from hub.registry.registry import RegistryError
+    from hub.intake.retention import purged_reason
     from hub.store.schema import ensure_tables
     from resources.warehouse import Warehouse
 
@@ -44,6 +45,9 @@ def reapply(args: argparse.Namespace) -> int:
         d = ledger.get(conn, args.delivery_id)
     if d is None:
         raise UsageError(f"no delivery {args.delivery_id} in the warehouse")
+    with wh.begin() as conn:
+        if purged := purged_reason(conn, d):
+            raise UsageError(purged)
     feed = FEEDS[d.feed]
     config = fetch_config(feed, fetch=False)
     for op in config["ops"].values():

@@ -6,53 +6,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import uuid
-from pathlib import Path
 
 from hub.apply import holds
-from hub.cli.commands import UsageError, subcommand
-from hub.registry.registry import Registry, RegistryError
-from resources.warehouse import Warehouse
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--registry", type=Path, metavar="FILE",
-                        help="registry YAML (default: $HUB_REGISTRY or the demo)")
-    parser.add_argument("--warehouse", metavar="URL", help="warehouse URL (default: $HUB_WAREHOUSE_URL)")
+from hub.cli.commands import UsageError, hub_arguments, open_hub, subcommand
 
 
 def _list_arguments(parser: argparse.ArgumentParser) -> None:
-    _common(parser)
+    hub_arguments(parser)
     parser.add_argument("--integration", help="only this integration's holds")
     parser.add_argument("--all", action="store_true", help="decided holds too (who decided what, when)")
 
 
 def _decide_arguments(parser: argparse.ArgumentParser) -> None:
-    _common(parser)
+    hub_arguments(parser)
     parser.add_argument("delivery_id", metavar="ID", help="the held delivery (see `hub holds list`)")
     parser.add_argument("--by", required=True, help="who decides (kept in ops.holds and the audit trail)")
-
-
-def _open(args: argparse.Namespace) -> tuple[Registry, Warehouse]:
-    from dagster_project.definitions import load_hub_registry  # the registry as the UI loads it
-    from hub.store.schema import ensure_tables
-    try:
-        registry = load_hub_registry(args.registry.resolve() if args.registry else None)
-    except RegistryError as exc:
-        raise UsageError(str(exc)) from exc
-    url = args.warehouse or os.environ.get("HUB_WAREHOUSE_URL")
-    if not url:
-        raise UsageError("no warehouse: pass --warehouse or set HUB_WAREHOUSE_URL")
-    wh = Warehouse(url)
-    ensure_tables(wh, [])
-    return registry, wh
 
 
 @subcommand("holds list", "List the deliveries held for approval, with the reason and a preview (counts only).",
             _list_arguments)
 def holds_list(args: argparse.Namespace) -> int:
-    _, wh = _open(args)
+    _, wh = open_hub(args)
     with wh.begin() as conn:
         rows = holds.pending(conn, args.integration, decided=args.all)
     for r in rows:
@@ -69,7 +44,7 @@ def holds_list(args: argparse.Namespace) -> int:
 def _decide(args: argparse.Namespace, verb: str) -> int:
     from feeds import FEEDS
     from hub.apply.days import apply_day, apply_delta, with_holds
-    registry, wh = _open(args)
+    registry, wh = open_hub(args)
     with wh.begin() as conn:
         row = holds.hold_of(conn, args.delivery_id)
         try:

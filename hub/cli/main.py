@@ -12,6 +12,7 @@ from hub.cli import inventory  # noqa: F401  registers `hub inventory`
 from hub.cli import students  # noqa: F401  registers `hub students exit|reactivate|inactive`
 from hub.cli import deliveries  # noqa: F401  registers `hub deliveries reapply`
 from hub.cli import holds  # noqa: F401  registers `hub holds list|approve|discard`
+from hub.cli import archive  # noqa: F401  registers `hub archive purge`
 from hub.cli.commands import UsageError, build_parser
 
 

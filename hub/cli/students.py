@@ -4,20 +4,17 @@ SIS the list with reasons. Output names counts only: SSIDs go to the CSV the dis
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from hub.apply.student_status import INACTIVE_REASONS, set_status, write_inactive_csv
-from hub.cli.commands import UsageError, subcommand
-from hub.registry.registry import RegistryError
+from hub.cli.commands import UsageError, hub_arguments, open_hub, subcommand
 from resources.warehouse import Warehouse
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--district", required=True, help="district id of the registry")
-    parser.add_argument("--registry", type=Path, metavar="FILE", help="registry YAML (default: $HUB_REGISTRY or the demo)")
-    parser.add_argument("--warehouse", metavar="URL", help="warehouse URL (default: $HUB_WAREHOUSE_URL)")
+    hub_arguments(parser)
 
 
 def _change(parser: argparse.ArgumentParser) -> None:
@@ -39,19 +36,9 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _warehouse(args: argparse.Namespace) -> Warehouse:
     """The warehouse, after checking that the district is in the registry."""
-    from dagster_project.definitions import load_hub_registry  # the registry as the UI loads it
-    from hub.store.schema import ensure_tables
-    try:
-        registry = load_hub_registry(args.registry.resolve() if args.registry else None)
-    except RegistryError as exc:
-        raise UsageError(str(exc)) from exc
+    registry, wh = open_hub(args)
     if args.district not in {d.id for d in registry.districts}:
         raise UsageError(f"unknown district {args.district!r} (not in the registry)")
-    url = args.warehouse or os.environ.get("HUB_WAREHOUSE_URL")
-    if not url:
-        raise UsageError("no warehouse: pass --warehouse or set HUB_WAREHOUSE_URL")
-    wh = Warehouse(url)
-    ensure_tables(wh, [])
     return wh
 
 

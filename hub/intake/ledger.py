@@ -209,6 +209,17 @@ def with_status(conn: sa.Connection, integration_id: str, status: str) -> list[D
     return [Delivery.from_row(r) for r in rows]
 
 
+def open_statuses(conn: sa.Connection, feed: str, statuses: tuple[str, ...]) -> dict[str, set[str]]:
+    """Integration id -> which of `statuses` its deliveries of `feed` are in (integrations with none are left out):
+    one query where a sensor tick would otherwise ask once per integration."""
+    rows = conn.execute(sa.select(deliveries.c.integration_id, deliveries.c.status).distinct()
+                        .where(deliveries.c.feed == feed, deliveries.c.status.in_(statuses)))
+    out: dict[str, set[str]] = {}
+    for integration_id, status in rows:
+        out.setdefault(integration_id, set()).add(status)
+    return out
+
+
 def newest_applied(conn: sa.Connection, integration_id: str, file_type: str) -> Delivery | None:
     """The most recently modified delivery of a file type that was applied."""
     row = conn.execute(

@@ -23,7 +23,6 @@ from hub.registry.declarations import Feed
 from hub.registry.registry import FolderTransportConfig, Integration, Registry
 from hub.registry.schedule_rules import hold_reason, stale_reason
 from resources.archive import CHUNK, Archive, name_problem
-from resources.sftp import SftpTransport
 from resources.transport import FolderTransport, RemoteFile, Transport, TransportError, printable
 from resources.warehouse import Warehouse
 
@@ -36,16 +35,20 @@ def make_transport(integration: Integration, base_dir: Path | None = None) -> Tr
     if isinstance(t, FolderTransportConfig):
         root = Path(t.path)
         return FolderTransport(integration.id, root if root.is_absolute() or base_dir is None else base_dir / root)
+    from resources.sftp import SftpTransport  # paramiko: only runs and sensors that reach an SFTP server import it
+
     return SftpTransport(integration.id, host=t.host, port=t.port, username=t.username, remote_dir=t.remote_dir,
                          host_key=t.host_key, private_key_env=t.private_key_env, password_env=t.password_env)
 
 
 def scan(*, registry: Registry, feed: Feed, integration: Integration, transport: Transport, archive: Archive,
-         warehouse: Warehouse, cursor: dict[str, list[float]], now: float, day: str | None = None) -> TickResult:
+         warehouse: Warehouse, cursor: dict[str, list[float]], now: float, day: str | None = None,
+         waiting: bool = True) -> TickResult:
     """Evaluate one tick. `cursor` maps remote path -> [size, mtime, first time seen with that size and mtime].
 
     With `day` (a fetch inside a run): files count as stable once unmodified for the quiet period, and are
-    recorded for that partition day instead of their modification day."""
+    recorded for that partition day instead of their modification day. `waiting=False`: the caller knows the ledger
+    holds no `waiting` delivery of the integration (a folder that lists nothing then costs no warehouse query)."""
     tz = registry.timezone_of(integration)
     result = TickResult(runs=[], cursor={}, counts=Counter())
     runs: dict[str, PartitionRun] = {}
@@ -65,7 +68,8 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
                     receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, now,
                              runs, result, None if day else hold, day)
             if day is None:  # a fetch inside a run is timed by its schedule or operator, not held
-                _waiting(registry, feed, integration, warehouse, hold, now, runs, result)
+                if waiting or stable:  # (files received now may wait too)
+                    _waiting(registry, feed, integration, warehouse, hold, now, runs, result)
                 _reapply(registry, feed, integration, warehouse, runs, result)
     except TransportError as exc:
         result.error = str(exc)
@@ -128,8 +132,10 @@ def _stable_files(feed: Feed, integration: Integration, transport: Transport, wa
     typed = [(f if _stale_anyway(feed, integration, f, t, now) else _rewritten(integration, transport, warehouse, f), t)
              for f, t in typed]
     ids = {f.path: remote_id(integration, f) for f, _ in typed}
-    with warehouse.begin() as conn:
-        known = {i for i in ids.values() if ledger.get(conn, i)}
+    known: set[str] = set()
+    if ids:
+        with warehouse.begin() as conn:
+            known = {i for i in ids.values() if ledger.get(conn, i)}
     stable = []
     for remote, file_type in typed:
         if ids[remote.path] in known:

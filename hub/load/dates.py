@@ -52,15 +52,25 @@ def _parse_one(text: pa.Array, fmt: str) -> tuple[np.ndarray, np.ndarray, np.nda
 def parse_dates(values: pd.Series, formats: Sequence[str]) -> tuple[pd.Series, pd.Series]:
     """Return (iso 'YYYY-MM-DD' or None, error reason or None) for each value; blank -> (None, None).
 
-    A value that two formats read as different dates is ambiguous; reasons never include the value.
+    A value that two formats read as different dates is ambiguous; reasons never include the value. Each distinct
+    value is parsed once (a file's dates repeat: a million birthdates hold a few thousand days).
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ValueError(f"unknown date formats {unknown}; known: {sorted(FORMATS)}")
     text = pa.array(values.astype("string[pyarrow]"))
     text = pc.utf8_trim_whitespace(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text)
-    blank = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
-    parsed = [_parse_one(text, f) for f in formats]
+    encoded = pc.dictionary_encode(text)
+    iso, reasons = _parse_distinct(encoded.dictionary, formats)
+    at = pc.fill_null(encoded.indices, len(iso) - 1).to_numpy(zero_copy_only=False)  # a null is blank
+    return (pd.Series(iso[at], index=values.index, dtype=object),
+            pd.Series(reasons[at], index=values.index, dtype=object))
+
+
+def _parse_distinct(text: pa.Array, formats: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(iso, reason) of each distinct value, and (None, None) last for a null."""
+    blank = np.append(pc.equal(text, "").to_numpy(zero_copy_only=False), True)
+    parsed = [[np.append(a, 0) for a in _parse_one(text, f)] for f in formats]
     keys = np.stack([k for _, _, k in parsed])
     key = keys.max(axis=0)  # any valid reading; conflicts are checked below
     conflicts = [((keys[i] > 0) & (keys[j] > 0) & (keys[i] != keys[j]), f"ambiguous date: fits {a} and {b}")
@@ -74,7 +84,6 @@ def parse_dates(values: pd.Series, formats: Sequence[str]) -> tuple[pd.Series, p
     valid = code == 1 + len(conflicts)
     k = key[valid]
     months = (k // 10000 - 1970).astype("datetime64[Y]") + (k // 100 % 100 - 1).astype("timedelta64[M]")
-    iso = np.full(len(values), None, dtype=object)
+    iso = np.full(len(key), None, dtype=object)
     iso[valid] = _ISO[(months + (k % 100 - 1).astype("timedelta64[D]") - _EPOCH).astype(np.int64)]  # shared strings
-    return (pd.Series(iso, index=values.index, dtype=object),
-            pd.Series(reasons[code], index=values.index, dtype=object))
+    return iso, reasons[code]

@@ -1,4 +1,5 @@
-"""Row-level validation of parsed chunks: value maps, strict dates, and a pandera schema built from the declaration.
+"""Row-level validation of parsed chunks: value maps, strict dates, value checks (required, pattern, code set) in
+Arrow, and a pandera schema of the declared cross-column row checks.
 
 Errors name the row, column and rule — never the value (values may be student data).
 """
@@ -9,39 +10,45 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+import pandera.pandas as pa_schema
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hub.load.dates import parse_dates
+from hub.read.arrow_text import byte_set, has_bytes
 from hub.read.errors import RowError
 from hub.read.parsing import LINE, ROW
 from hub.registry.declarations import Column, FileType, RowCheck
 
 _TEXT = "string[pyarrow]"
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # C0 controls and DEL; tab and line breaks are text
+_CONTROL_BYTES = byte_set("".join(map(chr, [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])))
 EXCEL_FLOAT = r"^(\d+)\.0+$"  # 345678.0: a whole number Excel saved as a float; the digits stay as written
 
 
-def _column_schema(col: Column) -> pa.Column:
-    checks: list[pa.Check] = []
+def _column_failures(col: Column, values: pa.Array) -> list[tuple[np.ndarray, str]]:
+    """(failing rows, rule) of each value check of a column, in order: required, pattern, code set. Computed in
+    Arrow; a missing (null) value fails none, as under pandera's `ignore_na`."""
+    checks: list[tuple[pa.Array, str]] = []
+    given = pc.not_equal(values, "")
     if not col.nullable:
-        checks.append(pa.Check(lambda s: s != "", element_wise=False, error="value required"))
+        checks.append((pc.invert(given), "value required"))
     if col.pattern:
-        rx = col.pattern
-        checks.append(pa.Check(lambda s, rx=rx: (s == "") | s.str.fullmatch(rx), element_wise=False,
-                               error=col.pattern_rule or f"must match {rx}"))
+        full = pc.match_substring_regex(values, f"^(?:{col.pattern})$")
+        checks.append((pc.and_not(given, full), col.pattern_rule or f"must match {col.pattern}"))
     if col.codes:
-        allowed = frozenset(col.codes)
         shown = ", ".join(col.codes) if len(col.codes) <= 20 else ", ".join(col.codes[:20]) + ", …"
-        checks.append(pa.Check(lambda s, a=allowed: (s == "") | s.isin(a), element_wise=False,
-                               error=f"must be one of {shown}"))
-    return pa.Column(None, checks=checks, required=False, nullable=True)
+        known = pc.is_in(values, value_set=pa.array(col.codes, pa.large_string()))
+        checks.append((pc.and_not(given, known), f"must be one of {shown}"))
+    return [(pc.fill_null(fail, False).to_numpy(zero_copy_only=False), rule) for fail, rule in checks]
 
 
-def build_schema(ft: FileType) -> pa.DataFrameSchema:
-    """A pandera schema for a file type's values (presence of columns is checked separately)."""
-    checks = [pa.Check(lambda df, rc=rc: _row_check(df, rc), element_wise=False, name=rc.name, error=rc.rule)
+def build_schema(ft: FileType) -> pa_schema.DataFrameSchema:
+    """A pandera schema of the file type's cross-column row checks (value checks run in Arrow, presence of
+    columns is checked separately)."""
+    checks = [pa_schema.Check(lambda df, rc=rc: _row_check(df, rc), element_wise=False, name=rc.name, error=rc.rule)
               for rc in ft.checks]
-    return pa.DataFrameSchema({c.name: _column_schema(c) for c in ft.columns}, checks=checks, strict=False)
+    return pa_schema.DataFrameSchema({}, checks=checks, strict=False)
 
 
 def _row_check(df: pd.DataFrame, rc: RowCheck) -> pd.Series:
@@ -56,7 +63,7 @@ def missing_columns(ft: FileType, present: Sequence[str]) -> list[RowError]:
             for c in ft.columns if c.required and c.name not in present]
 
 
-def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema, date_formats: Sequence[str],
+def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa_schema.DataFrameSchema, date_formats: Sequence[str],
                   value_maps: Mapping[str, Mapping[str, str]]) -> tuple[pd.DataFrame, list[RowError]]:
     """Normalise codes, map values, parse dates to ISO text; validate; return the chunk and its row errors.
     A value holding a control character (NUL, ...) is an error and is blanked: no warehouse stores it."""
@@ -66,7 +73,8 @@ def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema,
         if col.name not in chunk:
             continue
         s = chunk[col.name].astype(_TEXT)  # Arrow-backed strings: checks run in pyarrow compute, not Python loops
-        if (bad := s.str.contains(_CONTROL, regex=True).to_numpy(dtype=bool, na_value=False)).any():
+        if has_bytes(pa.array(s.array), _CONTROL_BYTES) and (
+                bad := s.str.contains(_CONTROL, regex=True).to_numpy(dtype=bool, na_value=False)).any():
             codes = s[bad].str.extract(f"({_CONTROL})", expand=False)
             errors += [RowError(int(r), col.name, f"control character U+{ord(c):04X} in the value", _line(n))
                        for r, n, c in zip(chunk[ROW].to_numpy()[bad], lines[bad], codes)]
@@ -87,9 +95,15 @@ def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema,
                        for r, n, e in zip(chunk.loc[bad, ROW], lines[bad.to_numpy()], err[bad])]
             s = iso.where(iso.notna(), "")
         chunk[col.name] = s
+        values = pa.array(s.astype(_TEXT).array)
+        rows = chunk[ROW].to_numpy()
+        for fail, rule in _column_failures(col, values):
+            errors += [RowError(int(r), col.name, rule, _line(n)) for r, n in zip(rows[fail], lines[fail])]
+    if not schema.checks:
+        return chunk, _first(errors)
     try:
         schema.validate(chunk, lazy=True)
-    except pa.errors.SchemaErrors as exc:
+    except pa_schema.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         fc = fc[fc["index"].notna()]
         at = fc["index"].astype(int).to_numpy()
@@ -97,10 +111,16 @@ def prepare_chunk(ft: FileType, chunk: pd.DataFrame, schema: pa.DataFrameSchema,
         names = {rc.rule: rc.name for rc in ft.checks}
         errors += [RowError(int(r), names.get(str(chk), str(c)), str(chk), _line(n))
                    for r, n, c, chk in zip(rows, lines[at], fc["column"], fc["check"])]
+    return chunk, _first(errors)
+
+
+def _first(errors: list[RowError]) -> list[RowError]:
+    """The first error of each (row, column), by row and column: a bad date or control character is reported once,
+    not again as "value required"."""
     first: dict[tuple[int, str], RowError] = {}
-    for e in errors:  # a bad date or control character is reported once, not again as "value required"
+    for e in errors:
         first.setdefault((e.row_number, e.column), e)
-    return chunk, sorted(first.values(), key=lambda e: (e.row_number, e.column))
+    return sorted(first.values(), key=lambda e: (e.row_number, e.column))
 
 
 def _line(n: object) -> int | None:

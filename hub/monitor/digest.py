@@ -13,6 +13,7 @@ from hub.monitor.notices import Notice
 from hub.registry.declarations import Feed
 from hub.registry.registry import District, Registry
 from hub.registry.windows import local_now
+from hub.store.tables import audited_records
 
 OUTCOMES = ("applied", "rejected", "held", "failed")
 ACTIONS = {"create": "created", "update": "updated", "delete": "deleted"}
@@ -76,7 +77,7 @@ def _outcomes(conn: sa.Connection, district_id: str, span: tuple[dt.datetime, dt
 def _changed(conn: sa.Connection, district_id: str, span: tuple[dt.datetime, dt.datetime]) -> dict[str, dict[str, int]]:
     """Target table -> action -> records the period's deliveries created, updated or deleted (hashed keys counted)."""
     rows = conn.execute(sa.text(
-        "SELECT a.entity, a.action, count(DISTINCT a.entity_key) FROM ops.field_audit a WHERE a.delivery_id IN ("
+        f"SELECT a.entity, a.action, {audited_records('a')} FROM ops.field_audit a WHERE a.delivery_id IN ("
         "SELECT e.delivery_id FROM ops.delivery_events e JOIN ops.deliveries d ON d.delivery_id = e.delivery_id "
         "WHERE d.district_id = :d AND e.status = 'applied' AND e.occurred_at >= :a AND e.occurred_at < :b) "
         "AND a.district_id = :d AND a.changed_at >= :a AND a.changed_at < :b "

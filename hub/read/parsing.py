@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from hub.read.arrow_text import record_lines
 from hub.read.errors import FileFormatError, RowError, TruncatedFile
 from hub.read.headers import match_headers, sniff
 from hub.read.sheets import READERS
@@ -38,7 +39,6 @@ ROW = "__row"
 LINE = "__line"  # CSV only
 TEXT = pd.StringDtype("pyarrow")  # every parsed cell: Arrow-backed text ('' for blank)
 _ARROW_BLOCK = 1 << 20
-_BREAK = r"\r\n|\r|\n"
 # the non-blank cells of a record after the data, joined by commas: a footer (a count, if stated, in group 1)
 _FOOTER = re.compile(r"(?:total(?:\s*(?:records?|rows?|students?|lines?|count))?|(?:record|row|line)s?\s*count|count"
                      r"|end\s*of\s*(?:file|data|report|records?)|eof|trailer)\s*[:=#,]?\s*(\d[\d,]*)?\s*\.?",
@@ -118,7 +118,7 @@ class TableReader:
             if batch is not None:
                 numbers = np.arange(start, start + batch.num_rows)
                 start += batch.num_rows
-                lines, shift = _lines(batch.columns, numbers, shift)
+                lines, shift = record_lines(batch.columns, numbers, shift)
                 cells = [pc.utf8_trim_whitespace(c) for c in batch.columns]
                 blank = [pc.equal(c, "").to_numpy(zero_copy_only=False) for c in cells]
                 if len(blank) > n and (~np.logical_and.reduce(blank[n:])).any():
@@ -237,16 +237,6 @@ def _footer_like(cells: list[str]) -> bool:
     """Blank, all delimiters, or a footer's words ('Total Records: 57', 'END OF FILE')."""
     text = ",".join(c.strip() for c in cells if c.strip())
     return not text or _FOOTER.fullmatch(text) is not None
-
-
-def _lines(columns: Sequence[pa.Array], numbers: np.ndarray, shift: int) -> tuple[np.ndarray, int]:
-    """Physical start lines of a batch's records (row + line breaks in the values before it) and the new shift."""
-    breaks = np.zeros(len(numbers), dtype=np.int64)
-    for c in columns:
-        if pc.any(pc.match_substring_regex(c, "[\r\n]")).as_py():
-            breaks += pc.count_substring_regex(c, _BREAK).to_numpy(zero_copy_only=False)
-    lines = numbers + shift + np.cumsum(breaks) - breaks
-    return lines, shift + int(breaks.sum())
 
 
 def _ends_in_quote(text: str, delimiter: str) -> bool:

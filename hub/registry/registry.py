@@ -8,6 +8,7 @@ feed's columns and file types.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -123,6 +124,9 @@ class Integration(_Strict):
     run_retries: Annotated[int, Field(ge=0, le=10)] = 3  # runs that died (not gate failures) are retried this often
     retry_backoff_seconds: Annotated[int, Field(ge=0)] = 120  # wait before the first retry; doubles for each next one
     holds: HoldRules = HoldRules()  # when a delivery waits for approval; the fields set here replace the feed's
+    # archived files (and their import logs and reports) of delivery days older than this are removed by
+    # `hub archive purge`; None: kept until removed by hand
+    retention_days: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -136,11 +140,22 @@ class Registry(_Strict):
     blackouts: tuple[Blackout, ...] = ()  # e.g. a feed's summer pause, with except_districts
     notifications: NotificationSettings = NotificationSettings()
 
+    @cached_property
+    def _by_district_id(self) -> dict[str, District]:
+        return {d.id: d for d in self.districts}
+
+    @cached_property
+    def _enabled_by_feed(self) -> dict[str | None, list[Integration]]:
+        out: dict[str | None, list[Integration]] = {None: [i for i in self.integrations if i.enabled]}
+        for i in out[None]:
+            out.setdefault(i.feed, []).append(i)
+        return out
+
     def district(self, district_id: str) -> District:
-        return next(d for d in self.districts if d.id == district_id)
+        return self._by_district_id[district_id]
 
     def enabled(self, feed: str | None = None) -> list[Integration]:
-        return [i for i in self.integrations if i.enabled and (feed is None or i.feed == feed)]
+        return list(self._enabled_by_feed.get(feed, ()))
 
     def integration_for(self, feed: str, district_id: str) -> Integration:
         return next(i for i in self.enabled(feed) if i.district == district_id)

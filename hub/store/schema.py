@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from hub.registry.declarations import Feed, FileType
+from hub.store.keyed import ensure_hash_key
 from hub.store.statuses import FINAL, HEALTH, STATUSES
 from hub.store.tables import SCHEMAS, delivery_statuses, metadata
 from resources.warehouse import Warehouse
@@ -105,6 +106,7 @@ def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         metadata.create_all(conn)
         add_missing(conn, metadata.sorted_tables)
+        ensure_hash_key(conn, warehouse, metadata.sorted_tables)
         _write_statuses(conn)
         if conn.dialect.name == "postgresql":  # staging is rebuilt from the archive at will: skip the WAL
             logged = conn.exec_driver_sql(  # only those still logged: SET UNLOGGED locks the table exclusively

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from hub.store.keyed import KEYED
+
 SCHEMAS = ("ops", "staging", "core")
 metadata = sa.MetaData()
 
@@ -28,6 +30,18 @@ deliveries = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("run_id", sa.String),
     sa.Column("row_count", sa.BigInteger),  # rows read from the file when it was staged
+    schema="ops",
+)
+
+archive_purges = sa.Table(  # deliveries whose archived file (and reports beside it) retention removed
+    "archive_purges", metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("integration_id", sa.String, nullable=False),
+    sa.Column("partition_date", sa.String, nullable=False),
+    sa.Column("retention_days", sa.Integer, nullable=False),  # the integration's, when it was purged
+    sa.Column("files", sa.Integer, nullable=False),  # archived objects removed: the file and its import logs, reports
+    sa.Column("purged_at", sa.DateTime, nullable=False),
+    sa.Column("purged_by", sa.String, nullable=False),
     schema="ops",
 )
 
@@ -117,19 +131,32 @@ notifications = sa.Table(  # every notification the hub sent or tried, once per 
     schema="ops",
 )
 
+CREATED_BY_REFERENCE = "*"  # ops.field_audit.entity_key of a delivery's creates (their keys are on the rows)
+
+
+def audited_records(alias: str = "") -> str:
+    """SQL aggregate over ops.field_audit rows (`alias.`): how many records they are about, a delivery's creates
+    by reference counted by the number they carry."""
+    a = f"{alias}." if alias else ""
+    return (f"(count(DISTINCT NULLIF({a}entity_key, '{CREATED_BY_REFERENCE}')) + COALESCE(SUM(CASE WHEN "
+            f"{a}entity_key = '{CREATED_BY_REFERENCE}' THEN CAST({a}new_value AS BIGINT) END), 0))")
+
+
 field_audit = sa.Table(
     "field_audit", metadata,
     sa.Column("district_id", sa.String, nullable=False),
     sa.Column("entity", sa.String, nullable=False),  # target table
-    sa.Column("entity_key", sa.String, nullable=False),  # hub key (a hash), never a raw id
-    sa.Column("action", sa.String, nullable=False),  # create|update|delete
-    sa.Column("field", sa.String),
+    # hub key (a hash), never a raw id; CREATED_BY_REFERENCE: the delivery's creates in `entity`, as a whole
+    sa.Column("entity_key", sa.String, nullable=False, info=KEYED),
+    sa.Column("action", sa.String, nullable=False),  # create|update|delete|loose_match
+    sa.Column("field", sa.String),  # by-reference creates: the entity's key column; new_value: how many
     sa.Column("old_value", sa.String),
     sa.Column("new_value", sa.String),
     sa.Column("source_file", sa.String),
     sa.Column("delivery_id", sa.String),
     sa.Column("run_id", sa.String),
     sa.Column("changed_at", sa.DateTime, nullable=False),
+    sa.Column("source_row", sa.BigInteger),  # the file's row (header = 1) that delivered the value, where known
     # the import log reads a delivery's audit by action (an action it did not take costs nothing);
     # "what did this file change" reads by delivery
     sa.Index("ix_field_audit_delivery_action", "delivery_id", "action"),
@@ -159,9 +186,19 @@ delivery_sizes = sa.Table(  # rows staged per delivery: "much smaller than usual
     schema="ops",
 )
 
+def lineage_columns() -> list[sa.Column]:
+    """Columns of a target row that say where it came from (hub.apply.upsert.upsert_with_audit writes them): the delivery
+    that last created or changed it, and the delivery and source row that created it (creates are audited by
+    reference: ops.field_audit holds one 'create' row per delivery and target table, see docs/audit.md)."""
+    return [sa.Column("last_delivery_id", sa.String), sa.Column("created_delivery_id", sa.String),
+            sa.Column("created_source_row", sa.BigInteger), sa.Column("created_at", sa.DateTime, nullable=False),
+            sa.Column("updated_at", sa.DateTime, nullable=False)]
+
+
 students = sa.Table(
     "students", metadata,
-    sa.Column("student_key", sa.String, nullable=False),  # md5(district_id:state id): stable, not an id itself
+    # keyed hash of district_id:state id (hub/store/keyed.py): stable, not an id itself
+    sa.Column("student_key", sa.String, nullable=False, info=KEYED),
     sa.Column("district_id", sa.String, primary_key=True),
     # SSID (CA), FLEID (FL), ...; "identifying": a change counts toward the hold rule `identity_changed`
     sa.Column("state_student_id", sa.String, primary_key=True, info={"identifying": True}),
@@ -192,8 +229,6 @@ students = sa.Table(
     sa.Column("residential_status", sa.String),
     sa.Column("designation", sa.String),  # SPED | 504 | SST
     sa.Column("status", sa.String, nullable=False, server_default="active"),  # active|exited|not_eligible|inactive
-    sa.Column("last_delivery_id", sa.String),  # lineage: the delivery that last created or changed the row
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    *lineage_columns(),
     schema="core",
 )

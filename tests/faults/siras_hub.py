@@ -21,7 +21,7 @@ from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 
 ROOT = Path(__file__).resolve().parents[2]
-SENSOR = "siras_abc_unified__deliveries"
+SENSOR = "siras__deliveries"
 APPLY_STEP = "siras__student_updates"
 JOB = "siras_import"
 FILE = "1964212_demographics.csv"

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 import dagster as dg
 import sqlalchemy as sa
 
-from hub import ledger
-from hub.configuration import ConfigurationError
-from hub.registry import Integration
+from hub.intake import ledger
+from hub.registry.configuration import ConfigurationError
+from hub.registry.registry import Integration
 from resources.warehouse import Warehouse
 
 

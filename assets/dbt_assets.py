@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from feeds import FEEDS
-from hub.tables import ensure_tables
+from hub.store.schema import ensure_tables
 from resources.warehouse import WarehouseResource
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"

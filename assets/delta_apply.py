@@ -1,5 +1,5 @@
-"""The apply step of a delta feed (`load: "delta"`): days apply in date order per integration (hub/delta.py), each
-judged by the hold rules (hub/holds.py)."""
+"""The apply step of a delta feed (`load: "delta"`): days apply in date order per integration (hub/apply/delta.py), each
+judged by the hold rules (hub/apply/holds.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from assets import hold_check
 from assets.metadata import apply_metadata
-from hub.apply_days import apply_delta as apply_days_in_order, with_holds
-from hub.declarations import Feed
-from hub.registry import Integration, Registry
-from hub.staging import applied_outcome
-from hub.tables import deliveries
+from hub.apply.days import apply_delta as apply_days_in_order, with_holds
+from hub.load.staging import applied_outcome
+from hub.registry.declarations import Feed
+from hub.registry.registry import Integration, Registry
+from hub.store.tables import deliveries
 from resources.warehouse import Warehouse
 
 

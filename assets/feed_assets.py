@@ -15,12 +15,12 @@ from assets.feed_context import open_warehouse as _open, partition_of as _partit
 from assets.file_assets import file_asset
 from assets.metadata import apply_metadata
 from assets.run_context import import_log_metadata, trigger_of
-from hub import ledger
-from hub.apply_days import apply_day, with_holds
-from hub.declarations import Feed
-from hub.fetch import ReuseConfig
-from hub.registry import Registry
-from hub.staging import applied_outcome
+from hub.apply.days import apply_day, with_holds
+from hub.intake import ledger
+from hub.intake.fetch import ReuseConfig
+from hub.load.staging import applied_outcome
+from hub.registry.declarations import Feed
+from hub.registry.registry import Registry
 from resources.warehouse import WarehouseResource
 
 def partitions_for(registry: Registry, feed: Feed) -> dg.MultiPartitionsDefinition:

@@ -8,9 +8,9 @@ import duckdb
 import psycopg
 import sqlalchemy as sa
 
-from hub.declarations import Feed
-from hub.fetch import ReuseConfig
-from hub.tables import ensure_tables
+from hub.intake.fetch import ReuseConfig
+from hub.registry.declarations import Feed
+from hub.store.schema import ensure_tables
 from resources.warehouse import Warehouse, WarehouseResource
 
 WAREHOUSE_POOL = "hub_warehouse"

@@ -12,16 +12,16 @@ from assets.feed_context import OWNERS, WAREHOUSE_POOL, open_warehouse, partitio
 from assets.metadata import (ROW_ERROR_LIMIT, column_schema, errors_markdown, row_errors_table, stage_metadata,
                              stage_outcome)
 from assets.run_context import import_log_metadata, trigger_of
-from hub import ledger
-from hub.container_members import skipped_beside
-from hub.declarations import Feed, FileType, LinkRequest
-from hub.district_names import candidates, confirmed
-from hub.fetch import FetchConfig, fetch_now
-from hub.gates import district_gate, identifier_gate
-from hub.registry import Integration, Registry
-from hub.retention import purged_reason
-from hub.staging import StageResult, stage_delivery
-from hub.tables import staging_table_name
+from hub.gates.checks import district_gate, identifier_gate
+from hub.gates.district_names import candidates, confirmed
+from hub.intake import ledger
+from hub.intake.container_members import skipped_beside
+from hub.intake.fetch import FetchConfig, fetch_now
+from hub.intake.retention import purged_reason
+from hub.load.staging import StageResult, stage_delivery
+from hub.registry.declarations import Feed, FileType, LinkRequest
+from hub.registry.registry import Integration, Registry
+from hub.store.schema import staging_table_name
 from resources.archive import ArchiveResource
 from resources.warehouse import Warehouse, WarehouseResource
 

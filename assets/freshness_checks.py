@@ -6,10 +6,10 @@ import time
 
 import dagster as dg
 
-from hub.declarations import Feed
-from hub.freshness import check_name, deliveries_key, due_time, evaluate, last_deliveries
-from hub.registry import Registry
-from hub.tables import ensure_tables
+from hub.monitor.freshness import check_name, deliveries_key, due_time, evaluate, last_deliveries
+from hub.registry.declarations import Feed
+from hub.registry.registry import Registry
+from hub.store.schema import ensure_tables
 from resources.warehouse import WarehouseResource
 
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import dagster as dg
 import sqlalchemy as sa
 
-from hub import holds
-from hub.fetch import ReuseConfig
-from hub.registry import Integration
+from hub.apply import holds
+from hub.intake.fetch import ReuseConfig
+from hub.registry.registry import Integration
 
 CHECK = "hold"
 DESCRIPTION = ("fails while a delivery of the day is held for a person's approval (the integration's hold rules: "

@@ -6,9 +6,9 @@ from pathlib import Path
 import dagster as dg
 
 from feeds import FEEDS
-from hub.inventory import DEFAULT_STALE_DAYS, build_inventory
-from hub.inventory_report import to_csv, to_html
-from hub.registry import Registry
+from hub.inventory.build import DEFAULT_STALE_DAYS, build_inventory
+from hub.inventory.report import to_csv, to_html
+from hub.registry.registry import Registry
 from resources.warehouse import WarehouseResource
 
 INVENTORY_KEY = dg.AssetKey(["hub", "integration_inventory"])

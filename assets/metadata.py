@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import dagster as dg
 import sqlalchemy as sa
 
-from hub.apply import ApplyStats
-from hub.declarations import FileType
-from hub.staging import StageResult
-from hub.tables import CREATED_BY_REFERENCE, audited_records
-from hub.validation import RowError
+from hub.apply.upsert import ApplyStats
+from hub.load.staging import StageResult
+from hub.load.validation import RowError
+from hub.registry.declarations import FileType
+from hub.store.tables import CREATED_BY_REFERENCE, audited_records
 
 
 def errors_markdown(errors: Sequence[RowError]) -> dg.MetadataValue:

@@ -8,8 +8,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from assets.metadata import fields_changed
-from hub.import_log import write_import_log
-from hub.ledger import Delivery
+from hub.apply.import_log import write_import_log
+from hub.intake.ledger import Delivery
 from resources.warehouse import Warehouse
 
 TRIGGER_TAG = "hub/trigger"

@@ -1,4 +1,4 @@
-"""Benchmark of hub.district_match on the NCES ElSi 2021-22 district directory.
+"""Benchmark of hub.gates.district_match on the NCES ElSi 2021-22 district directory.
 
 Generates 20,000 variants of the directory's own names with a fixed seed (UPPER or mixed-case name, case changes,
 School District <-> SD / S.D. / Public Schools, generic suffix added or dropped, Twp/Township, Co./County, #2 /
@@ -23,7 +23,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hub.district_match import DistrictMatcher, DistrictRecord, load_nces_elsi, normalize_name  # noqa: E402
+from hub.gates.district_match import DistrictMatcher, DistrictRecord, load_nces_elsi, normalize_name  # noqa: E402
 
 DEFAULT_CSV = Path(__file__).resolve().parents[1] / "reference/nces_elsi_district_directory_2021-22.csv"
 # (pattern, replacement) pairs applied in either direction; each query gets a few at random.

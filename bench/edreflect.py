@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 from feeds.edreflect import FEED  # noqa: E402
 from feeds.edreflect.targets import ensure_targets  # noqa: E402
-from hub.apply import ApplyContext  # noqa: E402
-from hub.ledger import Delivery  # noqa: E402
-from hub.registry import parse_registry  # noqa: E402
-from hub.tables import ensure_tables  # noqa: E402
+from hub.apply.upsert import ApplyContext  # noqa: E402
+from hub.intake.ledger import Delivery  # noqa: E402
+from hub.registry.loading import parse_registry  # noqa: E402
+from hub.store.schema import ensure_tables  # noqa: E402
 from resources.warehouse import Warehouse  # noqa: E402
 
 STAGE = {

@@ -12,9 +12,10 @@ from assets.freshness_checks import build_freshness_checks
 from assets.inventory import build_inventory_asset
 from dagster_project.executor import hub_executor
 from feeds import FEEDS
-from hub.district_names import directory as district_directory
-from hub.keyed import hash_key, hub_home
-from hub.registry import Registry, load_registry
+from hub.gates.district_names import directory as district_directory
+from hub.registry.loading import load_registry
+from hub.registry.registry import Registry
+from hub.store.keyed import hash_key, hub_home
 from resources.archive import Archive, ArchiveResource
 from resources.warehouse import WarehouseResource
 from schedules.nightly import build_nightly_schedule

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hub.registry import FolderTransportConfig, Registry
+from hub.registry.registry import FolderTransportConfig, Registry
 
 SCHOOLS = np.array(["0011", "0021", "0031", "3518", "9997"])  # the last two are excluded by the PEER rules
 LAST = np.array(["Alvarez", "Baptiste", "Charles", "Diaz", "Etienne", "Fernandez", "Gomez", "Joseph", "Pierre", "Reyes"])

@@ -10,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from demo import star_files
-from demo.peer_files import seed_florida
 from demo.edreflect_files import write_week
+from demo.peer_files import seed_florida
 from demo.siras_files import students
-from hub.registry import FolderTransportConfig, Registry, load_registry
+from hub.registry.loading import load_registry
+from hub.registry.registry import FolderTransportConfig, Registry
 
 DEFAULT_REGISTRY = Path(__file__).with_name("registry.yaml")
 DAY = 86_400

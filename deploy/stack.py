@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE = ROOT / "deploy" / "workspace.yaml"
 LOCATION = "k12_data_hub"
-MIN_HASH_KEY_CHARS = 32  # as hub/keyed.py (this file imports nothing of the hub)
+MIN_HASH_KEY_CHARS = 32  # as hub/store/keyed.py (this file imports nothing of the hub)
 DEFAULTS = {"HUB_ENV": "production", "HUB_GRPC_HOST": "127.0.0.1", "HUB_GRPC_PORT": "4266", "HUB_WEBSERVER_HOST": "127.0.0.1",
             "HUB_WEBSERVER_PORT": "3000", "HUB_VIEWER_PORT": "3001"}
 CODE_SERVER_START_SECONDS = 300  # loading definitions parses every registry entry and the dbt manifest

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from hub.declarations import Feed
-from hub.fetch import fetch_config
-from hub.registry import Integration, Registry
+from hub.intake.fetch import fetch_config
+from hub.registry.declarations import Feed
+from hub.registry.registry import Integration, Registry
 
 
 def schedule_name(integration: Integration) -> str:

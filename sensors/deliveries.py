@@ -1,4 +1,4 @@
-"""The delivery sensors: one per feed, walking the feed's enabled integrations with a cursor (hub/walk.py;
+"""The delivery sensors: one per feed, walking the feed's enabled integrations with a cursor (hub/intake/walk.py;
 docs/architecture.md, "Delivery sensors at scale")."""
 
 import hashlib
@@ -9,13 +9,14 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-from hub import ledger
-from hub.declarations import Feed
-from hub.intake import PartitionRun, make_transport, scan
-from hub.registry import Integration, Registry
-from hub.retries import STUCK, Retry, RunState, sweep
-from hub.tables import ensure_tables
-from hub.walk import Walk
+from hub.intake import ledger
+from hub.intake.receive import PartitionRun
+from hub.intake.retries import STUCK, Retry, RunState, sweep
+from hub.intake.tick import make_transport, scan
+from hub.intake.walk import Walk
+from hub.registry.declarations import Feed
+from hub.registry.registry import Integration, Registry
+from hub.store.schema import ensure_tables
 from resources.archive import Archive, ArchiveResource
 from resources.warehouse import Warehouse, WarehouseResource
 

@@ -1,5 +1,5 @@
 """The hub's notification sensor (one per code location): reads the delivery ledger, sends each notice once
-(hub/notify.py) and reports each integration's freshness as its check on the feed's deliveries asset, so a late
+(hub/monitor/notify.py) and reports each integration's freshness as its check on the feed's deliveries asset, so a late
 integration is a failed check in the UI."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from hub.declarations import Feed
-from hub.freshness import Freshness, check_name, deliveries_key, freshness_of
-from hub.notify import collect, deliver
-from hub.registry import Registry
-from hub.tables import ensure_tables
+from hub.monitor.freshness import Freshness, check_name, deliveries_key, freshness_of
+from hub.monitor.notify import collect, deliver
+from hub.registry.declarations import Feed
+from hub.registry.registry import Registry
+from hub.store.schema import ensure_tables
 from resources.warehouse import WarehouseResource
 
 SENSOR_NAME = "hub_notifications"

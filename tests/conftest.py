@@ -63,8 +63,8 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
         for schema in ("ops", "staging", "core", "marts", "marts_staging", "marts_intermediate", "edreflect"):
             conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     engine.dispose()
-    from hub import tables
-    tables._ready.clear()
+    from hub.store import schema as hub_schema
+    hub_schema._ready.clear()
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -88,7 +88,7 @@ def hub_env(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def wh(warehouse_url: str) -> "Warehouse":
     """An empty warehouse with the hub's own tables, on both backends."""
-    from hub.tables import ensure_tables
+    from hub.store.schema import ensure_tables
     from resources.warehouse import Warehouse
     warehouse = Warehouse(warehouse_url)
     ensure_tables(warehouse, [])

@@ -1,5 +1,5 @@
 """Test helper: EdReflect delivery days staged straight into staging + the ledger, or delivered as files through the
-intake (hub.intake.scan, what the sensor runs each tick), then the ordered apply."""
+intake (hub.intake.tick.scan, what the sensor runs each tick), then the ordered apply."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import sqlalchemy as sa
 
 from feeds.edreflect import FEED
 from feeds.edreflect.targets import TARGETS, ensure_targets
-from hub import ledger
-from hub.apply import ApplyContext
-from hub.delta import OrderResult, apply_in_order
-from hub.intake import scan
-from hub.registry import parse_registry
-from hub.staging import stage_delivery
-from hub.tables import ensure_tables
+from hub.apply.delta import OrderResult, apply_in_order
+from hub.apply.upsert import ApplyContext
+from hub.intake import ledger
+from hub.intake.tick import scan
+from hub.load.staging import stage_delivery
+from hub.registry.loading import parse_registry
+from hub.store.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport
 from resources.warehouse import Warehouse

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from hub.walk import BULLET
+from hub.intake.walk import BULLET
 
 
 @dataclass

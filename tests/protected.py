@@ -16,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from hub.dates import parse_dates
-from hub.declarations import Feed
-from hub.parsing import open_table
+from hub.load.dates import parse_dates
+from hub.read.parsing import open_table
+from hub.registry.declarations import Feed
 
 # the elements the FERPA rule names: ids, names, birthdates, emails
 PROTECTED_ELEMENTS = frozenset({"state student id", "local student id", "classlink user id", "staff id", "name",

@@ -19,7 +19,7 @@ from resources.warehouse import Warehouse
 from tests.faults.siras_hub import FILE, JOB, SENSOR, build_hub, query
 from tests.harness import rematerialize, tick
 
-ROWS = 20_000  # more than hub.apply.ANALYZE_AFTER_ROWS: the apply analyzes what it added
+ROWS = 20_000  # more than hub.apply.upsert.ANALYZE_AFTER_ROWS: the apply analyzes what it added
 INSERT = re.compile(r"\bINSERT\s+INTO\s+core\.students\b", re.IGNORECASE)  # also inside a WITH
 
 

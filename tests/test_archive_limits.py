@@ -16,9 +16,10 @@ import sqlalchemy as sa
 
 from feeds.renaissance_star import FEED as STAR
 from feeds.siras import FEED as SIRAS
-from hub.intake import scan
-from hub.registry import RegistryError, parse_registry
-from hub.tables import ensure_tables
+from hub.intake.tick import scan
+from hub.registry.loading import parse_registry
+from hub.registry.registry import RegistryError
+from hub.store.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport
 from resources.warehouse import Warehouse

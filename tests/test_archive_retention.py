@@ -13,7 +13,7 @@ import pytest
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
-from hub.cli import main as hub_cli
+from hub.cli.main import main as hub_cli
 from resources.archive import exists
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import rematerialize, tick

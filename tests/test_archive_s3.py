@@ -18,10 +18,10 @@ import sqlalchemy as sa
 
 from demo.siras_files import students as synthetic_students
 from feeds.siras import FEED
-from hub.import_log import ImportLog
-from hub.intake import scan
-from hub.registry import parse_registry
-from hub.tables import ensure_tables
+from hub.apply.import_log import ImportLog
+from hub.intake.tick import scan
+from hub.registry.loading import parse_registry
+from hub.store.schema import ensure_tables
 from resources.archive import Archive, beside, local_copy, open_text, write_file
 from resources.transport import FolderTransport
 from resources.warehouse import Warehouse
@@ -172,7 +172,7 @@ def test_siras_delivery_lands_in_the_bucket_and_reimports_from_it(hub_env, s3_ar
 
 
 def test_a_zip_container_is_unpacked_into_the_bucket(s3_archive: S3Archive, tmp_path: Path) -> None:
-    from hub.containers import unpack
+    from hub.intake.containers import unpack
     archive, folder = Archive(s3_archive.url), tmp_path / "drop"
     folder.mkdir()
     buf = io.BytesIO()

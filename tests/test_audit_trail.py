@@ -8,8 +8,8 @@ import os
 import sqlalchemy as sa
 
 from demo.siras_files import students as synthetic_students
-from hub.audit import Source, provenance
-from hub.tables import students
+from hub.apply.audit import Source, provenance
+from hub.store.tables import students
 from tests.harness import tick
 from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401 (fixtures)
 

@@ -10,7 +10,7 @@ import pytest
 
 from dagster_project.definitions import build_definitions
 from demo.star_files import classlink_users, ps_students, roster, star_rows
-from hub.configuration import ConfigurationError
+from hub.registry.configuration import ConfigurationError
 from tests import star_layouts
 from tests.conftest import write_registry
 from tests.test_star_pipeline import NJ, belleville, integration, load_identity, query, star

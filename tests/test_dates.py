@@ -1,4 +1,4 @@
-"""Tests for hub.dates.parse_dates: formats, impossible, ambiguous, blank and garbage values."""
+"""Tests for hub.load.dates.parse_dates: formats, impossible, ambiguous, blank and garbage values."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.dates import FORMATS, parse_dates
+from hub.load.dates import FORMATS, parse_dates
 
 SPEC = ["YYYYMMDD", "DD/MM/YYYY"]
 BOTH_SLASH = ["DD/MM/YYYY", "MM/DD/YYYY"]

@@ -14,7 +14,7 @@ import yaml
 
 from dagster_project.definitions import PROJECT_ROOT, build_definitions, load_hub_registry
 from feeds import FEEDS
-from hub.registry import RegistryError
+from hub.registry.registry import RegistryError
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 
 

@@ -11,7 +11,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions
-from hub import ledger
+from hub.intake import ledger
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick

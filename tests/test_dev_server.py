@@ -22,7 +22,7 @@ import pytest
 from dagster_project.definitions import PROJECT_ROOT, build_definitions
 from demo.seed import seed
 from feeds import FEEDS
-from hub.registry import load_registry
+from hub.registry.loading import load_registry
 from tests.protected import ambiguous, found, protected_values, render_rows
 from tests.test_no_student_data_in_logs import OPS_TABLES
 

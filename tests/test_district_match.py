@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hub.cli import MATCH_COLUMNS, main
-from hub.district_match import (DistrictMatcher, DistrictRecord, load_district_records, load_nces_elsi,
-                                load_registry_districts, normalize_name)
+from hub.cli.districts import MATCH_COLUMNS
+from hub.cli.main import main
+from hub.gates.district_match import (DistrictMatcher, DistrictRecord, load_district_records, load_nces_elsi,
+                                      load_registry_districts, normalize_name)
 
 REPO = Path(__file__).resolve().parents[1]
 NCES = REPO / "reference/nces_elsi_district_directory_2021-22.csv"
@@ -253,7 +254,7 @@ def test_cli_usage_errors_exit_2() -> None:
 
 
 def test_cli_as_a_process() -> None:
-    cmd = [sys.executable, "-m", "hub.cli", "districts", "match", "--registry"]
+    cmd = [sys.executable, "-m", "hub.cli.main", "districts", "match", "--registry"]
     ok = subprocess.run([*cmd, str(NCES), "--name", "BELLEVILLE SCHOOL DISTRICT", "--state", "NJ"], cwd=REPO,
                         capture_output=True, text=True)
     assert ok.returncode == 0 and BELLEVILLE_NJ in ok.stdout

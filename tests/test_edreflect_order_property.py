@@ -80,8 +80,8 @@ def wh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     with w.begin() as conn:
         for schema in ("edreflect", "staging", "ops"):
             conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    from hub import tables
-    tables._ready.clear()
+    from hub.store import schema as hub_schema
+    hub_schema._ready.clear()
 
 
 @pytest.fixture(scope="module")

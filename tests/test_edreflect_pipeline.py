@@ -47,7 +47,7 @@ def test_week_of_deltas_applies_in_order(tmp_path: Path, hub_env: dict, caplog: 
     for name in DEPRECATED:  # the three exports BloomBoard no longer produces
         put(landing / name, "a,b\n1,2\n", now - 86_400)
     defs, instance = build_definitions(org_registry(tmp_path, landing)), dg.DagsterInstance.ephemeral()
-    with caplog.at_level(logging.WARNING, logger="hub.intake"):
+    with caplog.at_level(logging.WARNING, logger="hub.intake.tick"):
         t = tick(defs, instance, SENSOR)
     assert t.reason("edreflect_abc") == "3 deprecated exports (skipped)" and not t.runs
     assert sorted(r.getMessage().rsplit(": ", 1)[1] for r in caplog.records) == sorted(DEPRECATED)

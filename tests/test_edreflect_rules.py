@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from feeds.edreflect import FEED
-from hub.parsing import ROW
-from hub.validation import build_schema, prepare_chunk
+from hub.load.validation import build_schema, prepare_chunk
+from hub.read.parsing import ROW
 from resources.warehouse import Warehouse
 from tests.edreflect_org import Org, frame
 

@@ -14,7 +14,7 @@ import pytest
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
-from hub.cli import main
+from hub.cli.main import main
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 from tests.test_siras_pipeline import drop, query

@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
-from hub.cli import main
-from hub.notices import Notice, delivery_notices
-from hub.registry import RegistryError, load_registry
+from hub.cli.main import main
+from hub.monitor.notices import Notice, delivery_notices
+from hub.registry.loading import load_registry
+from hub.registry.registry import RegistryError
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 from tests.test_edreflect_pipeline import put, query
@@ -101,7 +102,7 @@ def test_a_delivery_deleting_a_fifth_of_a_table_is_held_approved_once_and_anothe
     assert query("SELECT status, reason FROM ops.deliveries WHERE file_name = 'Goals.csv' AND status <> 'applied'") \
         == [("staged", f"held: the delivery of {day2} is held for approval")]
     assert not hold_check(behind_run).passed and hold_check(behind_run).severity == dg.AssetCheckSeverity.WARN
-    # the held notice (hub/notices.py) carries the preview and how to decide
+    # the held notice (hub/monitor/notices.py) carries the preview and how to decide
     notice, = [n for n in held_notices(registry) if n.delivery_id == held_id]
     assert "Table edreflect.goals: rows before 100" in notice.text() and f"hub holds approve {held_id}" in notice.text()
 

@@ -1,4 +1,4 @@
-"""One sensor tick (hub.intake.scan) against hostile names, a full archive disk and a racing tick, on both
+"""One sensor tick (hub.intake.tick.scan) against hostile names, a full archive disk and a racing tick, on both
 warehouses: the files the hub can take proceed, the others end `rejected` with the reason, a fault is a skip reason
 that names the integration and the cause."""
 
@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 
 from feeds.siras import FEED
-from hub.intake import scan
-from hub.registry import parse_registry
-from hub.tables import ensure_tables
+from hub.intake.tick import scan
+from hub.registry.loading import parse_registry
+from hub.store.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport, RemoteFile
 from resources.warehouse import Warehouse

@@ -17,8 +17,8 @@ import yaml
 
 from dagster_project.definitions import PROJECT_ROOT
 from feeds import FEEDS
-from hub.cli import main
-from hub.inventory import COLUMNS
+from hub.cli.main import main
+from hub.inventory.build import COLUMNS
 from tests.conftest import need
 
 DEMO_FULL = PROJECT_ROOT / "demo" / "registry.yaml"

@@ -6,13 +6,13 @@ import csv
 import io
 
 from feeds import FEEDS
-from hub.inventory import build_inventory
-from hub.inventory_report import to_csv, to_html
+from hub.inventory.build import build_inventory
+from hub.inventory.report import to_csv, to_html
 from tests.test_inventory import DEMO_FULL
 
 
 def test_inventory_shows_purpose_and_agreement():
-    from hub.registry import load_registry
+    from hub.registry.loading import load_registry
     rows = build_inventory(load_registry(DEMO_FULL, FEEDS), FEEDS)
     by_id = {r["Integration"]: r for r in csv.DictReader(io.StringIO(to_csv(rows)))}
     abc = by_id["siras_abc_unified"]

@@ -1,11 +1,11 @@
-"""hub.staging.KeyHashes: when the exact (SQL) duplicate search must run."""
+"""hub.load.quarantine.KeyHashes: when the exact (SQL) duplicate search must run."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from hub.parsing import TEXT
-from hub.staging import KeyHashes
+from hub.load.quarantine import KeyHashes
+from hub.read.parsing import TEXT
 
 
 def frame(**cols: list[str]) -> pd.DataFrame:

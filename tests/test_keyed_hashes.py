@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from demo.star_files import classlink_users, ps_students, roster, star_rows
 from dagster_project.definitions import build_definitions
+from demo.star_files import classlink_users, ps_students, roster, star_rows
 from deploy.stack import check_environment
 from feeds import FEEDS
-from hub import tables
-from hub.keyed import HashKeyError, hash_key, keyed_hash
+from hub.store import schema as hub_schema
+from hub.store.keyed import HashKeyError, hash_key, keyed_hash
 from resources.warehouse import Warehouse
 from tests.harness import rematerialize, tick
 from tests.test_star_pipeline import RENAISSANCE_NAME, belleville, header, load_identity, put, query, star
@@ -83,7 +83,7 @@ def test_an_older_warehouse_is_rekeyed_in_place_and_a_changed_key_is_refused(war
                                                                              monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HUB_HASH_KEY", SECRET)
     wh = Warehouse(warehouse_url)
-    tables.ensure_tables(wh, FEEDS.values())
+    hub_schema.ensure_tables(wh, FEEDS.values())
     old = {t: hashlib.md5(t.encode()).hexdigest() for t in ("d1:0001", "d1:classlink:u1", "ada@example.org", "A-1")}
     with wh.begin() as conn:  # as an older hub stored them: unkeyed md5, no key recorded
         conn.exec_driver_sql("DROP TABLE ops.hash_key")
@@ -99,8 +99,8 @@ def test_an_older_warehouse_is_rekeyed_in_place_and_a_changed_key_is_refused(war
                              "'hub_student_key', NULL, :k, :t), ('d1', 'core.students', :s, 'update', 'grade', "
                              "'0123456789abcdef0123456789abcdef', NULL, :t)"),
                      {"a": old["A-1"], "k": old["d1:classlink:u1"], "s": old["d1:0001"], "t": "2026-01-01 00:00:00"})
-    tables._ready.clear()
-    tables.ensure_tables(wh, FEEDS.values())  # the hub starts: re-keyed once
+    hub_schema._ready.clear()
+    hub_schema.ensure_tables(wh, FEEDS.values())  # the hub starts: re-keyed once
     key = SECRET.encode()
     with wh.begin() as conn:
         assert conn.exec_driver_sql("SELECT student_key FROM core.students").scalar_one() == keyed_hash("d1:0001", key)
@@ -111,16 +111,16 @@ def test_an_older_warehouse_is_rekeyed_in_place_and_a_changed_key_is_refused(war
         assert [tuple(a) for a in audit] == [  # a grade that looks like a digest is not a key: left as it is
             (keyed_hash("d1:0001", key), "grade", "0123456789abcdef0123456789abcdef", None),
             (keyed_hash("A-1", key), "hub_student_key", None, keyed_hash("d1:classlink:u1", key))]
-    tables._ready.clear()
-    tables.ensure_tables(wh, FEEDS.values())  # a second start changes nothing
+    hub_schema._ready.clear()
+    hub_schema.ensure_tables(wh, FEEDS.values())  # a second start changes nothing
     with wh.begin() as conn:
         assert conn.exec_driver_sql("SELECT student_key FROM core.students").scalar_one() == keyed_hash("d1:0001", key)
 
     other = "another-key-of-at-least-32-characters-xyz"
     monkeypatch.setenv("HUB_HASH_KEY", other)
-    tables._ready.clear()
+    hub_schema._ready.clear()
     with pytest.raises(HashKeyError, match="HUB_HASH_KEY is not the key this warehouse") as err:
-        tables.ensure_tables(wh, FEEDS.values())
+        hub_schema.ensure_tables(wh, FEEDS.values())
     assert other not in str(err.value) and SECRET not in str(err.value)
 
 

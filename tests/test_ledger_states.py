@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from hub import ledger
-from hub.statuses import STATUSES
+from hub.intake import ledger
+from hub.store.statuses import STATUSES
 from resources.warehouse import Warehouse
 
 

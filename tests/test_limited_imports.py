@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
-from hub.apply import LIMITED, LIMITED_DELETE, ApplyContext
-from hub.fields import apply_values, sync_logs
-from hub.ledger import Delivery
-from hub.registry import parse_registry
-from hub.tables import ensure_tables
+from hub.apply.fields import apply_values, sync_logs
+from hub.apply.upsert import LIMITED, LIMITED_DELETE, ApplyContext
+from hub.intake.ledger import Delivery
+from hub.registry.loading import parse_registry
+from hub.store.schema import ensure_tables
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick

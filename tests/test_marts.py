@@ -15,12 +15,12 @@ import yaml
 from assets.dbt_assets import DBT_DIR
 from assets.inventory import INVENTORY_KEY
 from dagster_project.definitions import build_definitions, load_hub_registry
-from feeds.peer.rules import LAYOUT
 from demo.seed import DEFAULT_REGISTRY as DEMO, seed
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
-from hub.cli import main as cli_main
-from hub.inventory import build_inventory
+from feeds.peer.rules import LAYOUT
+from hub.cli.main import main as cli_main
+from hub.inventory.build import build_inventory
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import rematerialize, tick

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
-from hub import ledger
+from hub.intake import ledger
 from tests.harness import tick
 from tests.protected import ambiguous, found, protected_values, render_rows
 from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)

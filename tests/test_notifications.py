@@ -17,7 +17,7 @@ import yaml
 
 from dagster_project.definitions import build_definitions
 from feeds import FEEDS
-from hub import ledger
+from hub.intake import ledger
 from sensors.notifications import SENSOR_NAME
 from tests.conftest import CA_DISTRICTS, siras_integration
 from tests.harness import tick
@@ -134,10 +134,10 @@ def test_blocked_held_failed_late_and_digest_are_sent_once_without_student_value
 
 
 def test_a_send_that_cannot_log_in_is_recorded_failed_without_the_secret(tmp_path, warehouse_url, smtp_server):  # noqa: F811
-    from hub.notices import Notice
-    from hub.notify import deliver
-    from hub.registry import parse_registry
-    from hub.tables import ensure_tables
+    from hub.monitor.notices import Notice
+    from hub.monitor.notify import deliver
+    from hub.registry.loading import parse_registry
+    from hub.store.schema import ensure_tables
     from resources.warehouse import Warehouse
     registry = parse_registry({"districts": CA_DISTRICTS, "integrations": [siras_integration(
         {"kind": "folder", "path": str(tmp_path)}, contact={"role": "SIS Administrator", "email": CONTACTS["abc_unified"]})],

@@ -1,4 +1,4 @@
-"""Tests for hub.parsing: encodings, header aliases, ragged rows, row numbers, chunking, XLSX and XLS."""
+"""Tests for hub.read.parsing: encodings, header aliases, ragged rows, row numbers, chunking, XLSX and XLS."""
 from __future__ import annotations
 
 import csv
@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.parsing import (LINE, ROW, TEXT, FileFormatError, RowError, TableReader, TruncatedFile, normalize_header,
-                         open_table)
+from hub.read.errors import FileFormatError, RowError, TruncatedFile
+from hub.read.headers import normalize_header
+from hub.read.parsing import LINE, ROW, TEXT, TableReader, open_table
 
 DATA_DIR = Path(__file__).parent / "data"
 ALIASES = {

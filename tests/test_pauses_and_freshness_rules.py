@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from feeds import FEEDS
-from hub import ledger
-from hub.freshness import evaluate
-from hub.registry import RegistryError, parse_registry
-from hub.schedule_rules import hold_reason, limited_reason
+from hub.intake import ledger
+from hub.monitor.freshness import evaluate
+from hub.registry.registry import RegistryError
+from hub.registry.loading import parse_registry
+from hub.registry.schedule_rules import hold_reason, limited_reason
 from tests.conftest import CA_DISTRICTS, siras_integration
 from tests.test_schedule_rules import at, intake  # noqa: F401  (fixture)
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from dagster_project.definitions import build_definitions
 from demo.peer_files import fleid
 from feeds import FEEDS
-from hub.fetch import fetch_config
+from hub.intake.fetch import fetch_config
 from tests.conftest import write_registry
 from tests.harness import rematerialize, tick
 

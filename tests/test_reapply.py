@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from demo.star_files import classlink_users, ps_students, roster
-from hub.cli import main as hub_cli
+from hub.cli.main import main as hub_cli
 from tests.harness import tick
 from tests.test_star_identity import chain  # noqa: F401
 from tests.test_star_pipeline import load_identity, put, query

@@ -1,4 +1,4 @@
-"""The hub's own retry of deliveries a dead run left behind (hub/retries.py): backoff, a bound, then `failed` with the
+"""The hub's own retry of deliveries a dead run left behind (hub/intake/retries.py): backoff, a bound, then `failed` with the
 reason; gate rejections and runs still going are left alone."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from hub import ledger
-from hub.registry import Integration
-from hub.retries import RunState, sweep
+from hub.intake import ledger
+from hub.intake.retries import RunState, sweep
+from hub.registry.registry import Integration
 from resources.warehouse import Warehouse
 from tests.conftest import siras_integration
 

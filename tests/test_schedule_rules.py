@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from feeds.siras import FEED
-from hub.intake import scan
-from hub.registry import RegistryError, parse_registry
-from hub.schedule_rules import hold_reason
-from hub.tables import ensure_tables
+from hub.intake.tick import scan
+from hub.registry.loading import parse_registry
+from hub.registry.registry import RegistryError
+from hub.registry.schedule_rules import hold_reason
+from hub.store.schema import ensure_tables
 from resources.archive import Archive
 from resources.transport import FolderTransport
 from resources.warehouse import Warehouse

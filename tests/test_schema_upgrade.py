@@ -14,7 +14,8 @@ from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
 from feeds.edreflect.targets import TARGETS, ensure_targets
-from hub import tables
+from hub.store import schema as hub_schema
+from hub.store import tables
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
@@ -91,19 +92,19 @@ def test_new_required_column_is_added_with_its_default_or_refused_by_name(wareho
         conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS ops")
         probe().create(conn)
         conn.exec_driver_sql("INSERT INTO ops.upgrade_probe (a) VALUES ('x')")
-        tables.add_missing(conn, [probe(state)])
+        hub_schema.add_missing(conn, [probe(state)])
         assert tuple(conn.exec_driver_sql("SELECT a, state FROM ops.upgrade_probe").one()) == ("x", "active")
 
     required = probe(sa.Column("state", sa.String), sa.Column("term", sa.String, nullable=False))
     with wh.begin() as conn, pytest.raises(RuntimeError, match=r"ops\.upgrade_probe .* required column term"):
-        tables.add_missing(conn, [required])
+        hub_schema.add_missing(conn, [required])
 
 
 def test_a_starting_process_does_not_wait_for_a_running_import(pg_url: str):
     """Every run's process checks the tables at start; an import writing staging and the audit meanwhile must not
     hold it up (a catalog read, no DDL when nothing is missing)."""
-    tables.ensure_tables(Warehouse(pg_url), FEEDS.values())
-    tables._ready.clear()
+    hub_schema.ensure_tables(Warehouse(pg_url), FEEDS.values())
+    hub_schema._ready.clear()
     engine = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
     with engine.connect() as running:
         running.begin()
@@ -111,7 +112,7 @@ def test_a_starting_process_does_not_wait_for_a_running_import(pg_url: str):
         running.exec_driver_sql("INSERT INTO ops.field_audit (district_id, entity, entity_key, action, changed_at) "
                                 "VALUES ('x', 'core.students', 'k', 'create', CURRENT_TIMESTAMP)")
         impatient = Warehouse(pg_url + "?options=-c%20lock_timeout%3D2000")  # a wait fails instead of hanging
-        tables.ensure_tables(impatient, FEEDS.values())
+        hub_schema.ensure_tables(impatient, FEEDS.values())
         running.rollback()
 
 

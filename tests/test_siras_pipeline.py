@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
-from hub.tables import audited_records
+from hub.store.tables import audited_records
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import rematerialize, tick
 

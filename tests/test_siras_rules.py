@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
 from feeds.siras import FEED
-from hub.parsing import ROW
-from hub.validation import build_schema, prepare_chunk
+from hub.read.parsing import ROW
+from hub.load.validation import build_schema, prepare_chunk
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)

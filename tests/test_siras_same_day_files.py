@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
-from hub import tables
+from hub.store import schema as hub_schema
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 from tests.test_siras_pipeline import SENSOR, query
@@ -58,7 +58,7 @@ def fresh_warehouse(warehouse_url: str, tmp_path: Path) -> Callable[[], str]:
         with engine.begin() as conn:
             for schema in ("ops", "staging", "core"):
                 conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        tables._ready.clear()
+        hub_schema._ready.clear()
         return warehouse_url
     return make
 

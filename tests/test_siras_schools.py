@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from demo.siras_files import students as synthetic_students
 from feeds.siras import FEED
-from hub.schools import replace_schools
-from hub.tables import ensure_tables
+from hub.apply.schools import replace_schools
+from hub.store.schema import ensure_tables
 from resources.warehouse import Warehouse
 from tests.harness import tick
 from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)

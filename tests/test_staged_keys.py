@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from demo.siras_files import students as synthetic_students
 from feeds import FEEDS
-from hub import ledger
-from hub.apply import ApplyContext
-from hub.keyed import keyed_hash
+from hub.intake import ledger
+from hub.apply.upsert import ApplyContext
+from hub.store.keyed import keyed_hash
 from resources.warehouse import Warehouse
 from tests.harness import tick
 from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401 (fixtures)

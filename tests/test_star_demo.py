@@ -13,8 +13,8 @@ import yaml
 
 from dagster_project.definitions import build_definitions
 from demo.seed import seed_star
-from hub.registry import load_registry
-from hub.tables import audited_records
+from hub.registry.loading import load_registry
+from hub.store.tables import audited_records
 from tests.harness import tick
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "registry.yaml"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from demo.star_files import classlink_users, ps_students, roster, star_rows
-from hub.keyed import keyed_hash
+from hub.store.keyed import keyed_hash
 from tests import star_layouts
 from tests.harness import rematerialize, tick
 from tests.test_star_pipeline import RENAISSANCE_NAME, belleville, header, load_identity, put, query, star

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions
 from demo.star_files import classlink_users, ps_students, roster, star_rows, star_zip
-from hub.cli import main as hub_cli
-from tests.conftest import write_registry
+from hub.cli.main import main as hub_cli
 from tests import star_layouts
+from tests.conftest import write_registry
 from tests.harness import rematerialize, tick
 
 HEADERS = {"SM.csv": star_layouts.SM_V2, "SR.csv": star_layouts.SR_2021_22, "SEL.csv": star_layouts.SEL_V2}

@@ -1,9 +1,9 @@
-"""A feed's delivery sensor walks its integrations (hub/walk.py): a tick stops when its budget is spent, the next one
+"""A feed's delivery sensor walks its integrations (hub/intake/walk.py): a tick stops when its budget is spent, the next one
 goes on from there, files still growing keep their scan cursor, and the skip reason names who waited for what."""
 
 from __future__ import annotations
 
-from hub.walk import NAMED, QUIET, Walk
+from hub.intake.walk import NAMED, QUIET, Walk
 
 
 class Clock:

@@ -1,4 +1,4 @@
-{# Every value of column_name is a status the hub declares (hub/statuses.py, copied to <schema>.delivery_statuses
+{# Every value of column_name is a status the hub declares (hub/store/statuses.py, copied to <schema>.delivery_statuses
    beside the tested table). The declared table is named, not a source(), so the test has one parent: the tested
    table, whose asset check it becomes (dagster-dbt attaches a test to its single parent). #}
 {% test declared_status(model, column_name) %}

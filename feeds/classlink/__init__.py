@@ -1,11 +1,11 @@
 """ClassLink users (OneRoster users.csv, 1.1 layout): the hub's students, identified by sourcedId, linked by email;
 users of every other OneRoster role are read and counted, never students."""
 
-from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
-from hub.declarations import Column, Feed, FileType
 from feeds.classlink.oneroster import ROLE_PATTERN, STATUS_PATTERN, users_layout
 from feeds.classlink.report import not_students, unlinked
 from feeds.identity import classlink_users, email_hash, refresh_crosswalk, replace_snapshot
+from hub.apply.upsert import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
+from hub.registry.declarations import Column, Feed, FileType
 
 COLUMNS = (
     Column("sourced_id", ("sourcedId",), required=True, nullable=False, kind="identifier",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hub.parsing import normalize_header
+from hub.read.headers import normalize_header
 
 ROLES = ("ADMINISTRATOR", "AIDE", "COUNSELOR", "DISTRICTADMINISTRATOR", "GUARDIAN", "PARENT", "PRINCIPAL", "PROCTOR",
          "RELATIVE", "SITEADMINISTRATOR", "STUDENT", "SYSTEMADMINISTRATOR", "TEACHER")  # compared upper-cased

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.apply import ApplyContext, TableStats, lit
+from hub.apply.upsert import ApplyContext, TableStats, lit
 
 
 def not_students(ctx: ApplyContext) -> int:

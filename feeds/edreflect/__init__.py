@@ -3,8 +3,8 @@
 from feeds.edreflect.layout import DEPRECATED, FILE_TYPES
 from feeds.edreflect.rules import EdreflectOptions, apply
 from feeds.edreflect.targets import TARGET_TABLES
-from hub.declarations import Feed
-from hub.hold_rules import NO_SIZE_RULE
+from hub.registry.declarations import Feed
+from hub.registry.hold_rules import NO_SIZE_RULE
 
 FEED = Feed(
     name="edreflect",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.declarations import Column, FileType, RowCheck
+from hub.registry.declarations import Column, FileType, RowCheck
 
 LAYOUT = """
 Aggregated_Eoy_Snapshots | snapshot_id | | employee_id rubric_id final_rating +school_year school_year_id

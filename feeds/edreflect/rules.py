@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from feeds.edreflect.layout import LEGACY_MODELS, LOWERCASE_CODES, REFERENCE_KEY, TABLES, Table
 from feeds.edreflect.targets import CROSSWALK, SCHEMA, ensure_targets, legacy_ids
-from hub.apply import ApplyContext, ApplyStats, TableStats, lit
+from hub.apply.upsert import ApplyContext, ApplyStats, TableStats, lit
 
 GOAL_DEPENDENTS = ("goals", "goal_posts", "goals_questions", "goals_indicators")
 AFFILIATIONS = "user_affiliations"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from feeds.edreflect.layout import TABLES
-from hub.tables import add_missing
+from hub.store.schema import add_missing
 
 SCHEMA = "edreflect"
 CROSSWALK = f"{SCHEMA}.legacy_ids"

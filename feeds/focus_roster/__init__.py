@@ -1,8 +1,8 @@
 """District SIS roster (Focus-style students and enrollment exports): who is enrolled, where, and whether active."""
 
-from hub.declarations import Column, Feed, FileType, KeyedColumn
 from feeds.focus_roster.matching import link_enrollment
 from feeds.focus_roster.rules import apply
+from hub.registry.declarations import Column, Feed, FileType, KeyedColumn
 
 FLEID = r"[A-Z0-9]{14}"
 

@@ -6,8 +6,8 @@ or one of a students file staged (gates passed, not applied yet) for the distric
 
 from __future__ import annotations
 
-from hub.apply import lit
-from hub.declarations import LinkRequest
+from hub.apply.upsert import lit
+from hub.registry.declarations import LinkRequest
 
 
 def link_enrollment(req: LinkRequest) -> dict[str, int]:

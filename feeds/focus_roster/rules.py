@@ -3,8 +3,8 @@ a student without a current enrollment is inactive."""
 
 from __future__ import annotations
 
-from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
-from hub.tables import students
+from hub.apply.upsert import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
+from hub.store.tables import students
 
 UPDATABLE = ("local_student_id", "first_name", "last_name", "middle_name", "birthdate", "gender", "school_code",
              "grade", "status")

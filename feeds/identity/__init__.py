@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from hub.apply import ApplyContext, ApplyStats, lit
-from hub.tables import lineage_columns, metadata
-from hub.keyed import KEYED
+from hub.apply.upsert import ApplyContext, ApplyStats, lit
+from hub.store.keyed import KEYED
+from hub.store.tables import lineage_columns, metadata
 
 
 classlink_users = sa.Table(

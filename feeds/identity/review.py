@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.apply import ApplyContext, lit
+from hub.apply.upsert import ApplyContext, lit
 
 TO_CHECK = {  # reason -> what a person should check (ops.identity_review.to_check; docs/feeds/identity.md)
     "no_student_number_match": "Is the student in PowerSchool's latest export, and is the number in the file the "

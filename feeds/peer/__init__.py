@@ -1,7 +1,7 @@
 """Florida PEER extracts (FLDOE, PEER/OUT) into students' ESE fields, following Focus's import rules."""
 
-from hub.declarations import Feed, Need
 from feeds.peer.rules import LAYOUT, PeerOptions, apply
+from hub.registry.declarations import Feed, Need
 
 FEED = Feed(
     name="peer",

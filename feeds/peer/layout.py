@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from feeds.peer.matching import link_students
-from hub.declarations import Column, FileType
+from hub.registry.declarations import Column, FileType
 
 LAYOUT = Path(__file__).with_name("layout.yaml")
 _NAME = r"^(?P<code>\d{2})_"  # files start with the 2-digit FL district number

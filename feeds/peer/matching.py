@@ -4,8 +4,8 @@ the file's match_rate check instead of applying 0 fields in a green run."""
 
 from __future__ import annotations
 
-from hub.apply import lit
-from hub.declarations import LinkRequest
+from hub.apply.upsert import lit
+from hub.registry.declarations import LinkRequest
 
 
 def link_students(req: LinkRequest) -> dict[str, int]:

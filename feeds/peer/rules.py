@@ -6,8 +6,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from feeds.peer.layout import FieldSpec, load_layout
-from hub.apply import ApplyContext, ApplyStats, lit
-from hub.fields import LOGS, VALUES, apply_values, sync_logs
+from hub.apply.fields import LOGS, VALUES, apply_values, sync_logs
+from hub.apply.upsert import ApplyContext, ApplyStats, lit
 
 LAYOUT = load_layout()
 SPLIT_MAX = 9  # "Exceptionality, Other": up to 9 one-letter codes, Z-filled

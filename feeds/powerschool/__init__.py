@@ -1,10 +1,10 @@
 """PowerSchool students export: STUDENT_NUMBER, the student email field, school, grade and enroll status."""
 
-from hub.apply import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
-from hub.declarations import Column, Feed, FileType, KeyedColumn
 from feeds.identity import email_hash, ps_students, refresh_crosswalk, replace_snapshot
+from hub.apply.upsert import ApplyContext, ApplyStats, UpsertPlan, lit, upsert_with_audit
+from hub.registry.declarations import Column, Feed, FileType, KeyedColumn
 
-# Headers match after hub.parsing.normalize_header (case, spaces, underscores and hyphens folded; dots kept), so
+# Headers match after hub.read.headers.normalize_header (case, spaces, underscores and hyphens folded; dots kept), so
 # "STUDENTS STUDENT_NUMBER" (the spec's spelling) also covers "Students Student_Number", and "Students.Email" covers
 # "STUDENTS.EMAIL".
 COLUMNS = (

@@ -3,12 +3,12 @@ PowerSchool STUDENT_NUMBER and the ClassLink email; rows that cannot be linked g
 
 from __future__ import annotations
 
-from hub.declarations import Feed, FileType, LinkRequest, Need
-from hub.hold_rules import NO_SIZE_RULE
 from feeds.identity import link_by_student_number, link_counts
 from feeds.renaissance_star.columns import COLUMNS
 from feeds.renaissance_star.layouts import star_layout
 from feeds.renaissance_star.rules import FEED_NAME, apply
+from hub.registry.declarations import Feed, FileType, LinkRequest, Need
+from hub.registry.hold_rules import NO_SIZE_RULE
 
 
 def link(req: LinkRequest) -> dict[str, int]:

@@ -6,7 +6,7 @@ AssessmentID (its test id is 'Renaissance Activity ID'), so such a file is rejec
 (required column assessment_id missing); the 2018-19 layout (StudentAssessmentID) and the legacy Assessment Detail
 Upload lack it too. All columns not listed here stay out of the core tables."""
 
-from hub.declarations import Column
+from hub.registry.declarations import Column
 
 # 2023-08-21T17:16:48.415Z (API 3.x) and 2022-08-15 00:00:00.000 (older exports)
 TIMESTAMP = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?Z?)?"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hub.parsing import normalize_header
+from hub.read.headers import normalize_header
 
 ACCEPTED = ("accepted: Star Data Sharing SM, SR or SEL assessment files (v2, or the 2021-22 SR v1) with AssessmentID "
             "and ScaledScore; ask Renaissance for the Data Sharing export")

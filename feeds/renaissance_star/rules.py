@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.apply import AUDIT_COLUMNS, ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
-from hub.tables import lineage_columns, metadata
-from hub.keyed import KEYED
 from feeds.identity import follows_chain, left_sql, link_by_student_number, sync_system
 from feeds.identity.review import sync_review
+from hub.apply.upsert import AUDIT_COLUMNS, ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
+from hub.store.keyed import KEYED
+from hub.store.tables import lineage_columns, metadata
 
 FEED_NAME = "renaissance_star"
 SUBJECTS = {"sm": "math", "sr": "reading", "sel": "early_literacy"}  # file type -> subject

@@ -2,10 +2,10 @@
 
 import datetime as dt
 
-from hub.declarations import Feed, FileType, KeyedColumn
-from hub.schedule_rules import Blackout, Window
 from feeds.siras.columns import COLUMNS
 from feeds.siras.rules import SirasOptions, apply
+from hub.registry.declarations import Feed, FileType, KeyedColumn
+from hub.registry.windows import Blackout, Window
 
 _NAME = r"^(?P<code>\d{7})_"
 KEYS = (KeyedColumn("ssid_key", "ssid"),)  # the student's hub key, keyed(district:SSID)

@@ -8,7 +8,7 @@ mapped to its own meaning here.
 from dataclasses import replace
 
 from feeds.siras.calpads_codes import CODE_SHAPE, ETHNICITY, LANGUAGES, RACES
-from hub.declarations import Column
+from hub.registry.declarations import Column
 
 CDE7 = r"\d{7}"
 GRADES = ("IN", "TD", "PS", "TK", "KN", *(f"{g:02d}" for g in range(1, 13)), "UE", "US", "AD", "UG")

@@ -13,8 +13,8 @@ from collections import defaultdict
 import sqlalchemy as sa
 from rapidfuzz import fuzz, utils
 
-from hub.apply import ApplyContext, lit
-from hub.tables import field_audit
+from hub.apply.upsert import ApplyContext, lit
+from hub.store.tables import field_audit
 
 IDENTIFYING = ("state_student_id", "local_student_id", "first_name", "last_name")
 

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from feeds.siras.loose_match import apply_loose_matches
 from feeds.siras.same_day import merged_sql
-from hub.apply import ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
-from hub.schools import has_schools_sql, resolve_sql
-from hub.tables import students
+from hub.apply.schools import has_schools_sql, resolve_sql
+from hub.apply.upsert import ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
+from hub.store.tables import students
 
 # Never changed by the feed by default (the spec's "Update Identifying Data" option is off).
 FROZEN = ("state_student_id", "local_student_id", "first_name", "last_name")

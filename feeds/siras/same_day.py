@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hub.apply import ApplyContext, lit
+from hub.apply.upsert import ApplyContext, lit
 
 MAIN, PLANS = "demographics", "demographics_504"
 FIELDS = ("local_student_id", "first_name", "last_name", "birthdate", "middle_name", "name_suffix", "school_type",

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students
-from hub import tables
+from hub.store import schema as hub_schema
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 
@@ -116,7 +116,7 @@ def reset_warehouse() -> None:
         with sa.create_engine(url).begin() as conn:
             for schema in ("ops", "staging", "core", "marts", "edreflect"):
                 conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    tables._ready.clear()
+    hub_schema._ready.clear()
 
 
 def start_run(tmp_path: Path, req: dg.RunRequest) -> subprocess.Popen:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from dagster._utils import get_run_crash_explanation
 
-from hub import ledger
+from hub.intake import ledger
 from resources.warehouse import Warehouse
 from tests.faults.siras_hub import (FILE, ROOT, SENSOR, apply_started, build_hub, clean_run, contents, drop, engine,
                                     free_slots_of_ended_runs, is_postgres, lock_waiters, query, report, same, start_run,

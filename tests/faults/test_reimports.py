@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from hub import ledger
+from hub.intake import ledger
 from resources.warehouse import Warehouse
 from tests.faults.siras_hub import JOB, SENSOR, build_hub, clean_run, contents, drop, query, report, same, statuses
 from tests.harness import rematerialize, tick

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub import ledger
+from hub.intake import ledger
 from resources.warehouse import Warehouse
 from tests.conftest import need
 from tests.faults.private_pg import PrivatePostgres

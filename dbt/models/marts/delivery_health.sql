@@ -4,7 +4,7 @@
 -- depends_on: {{ source('peer', 'student_fields') }} {{ source('classlink', 'classlink_users') }}
 -- depends_on: {{ source('powerschool', 'ps_students') }} {{ source('renaissance_star', 'star_assessments') }}
 -- depends_on: {{ source('edreflect', 'legacy_ids') }}
-with deliveries as (  -- files to import, with what their status means for the day (hub/statuses.py HEALTH)
+with deliveries as (  -- files to import, with what their status means for the day (hub/store/statuses.py HEALTH)
     select d.*, s.health,
            case when s.health in ('passed', 'pending') then coalesce(d.row_count, 0) else 0 end as staged_rows,
            coalesce(e.rejected_rows, 0) as rejected_rows

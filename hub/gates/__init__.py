@@ -1,0 +1,1 @@
+"""Floor 6, may a staged file change anything: the district gate and the identifier gate."""

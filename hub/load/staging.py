@@ -1,0 +1,225 @@
+"""Parse an archived file in chunks, validate it, and stage it — all or nothing, in one transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+import sqlalchemy as sa
+
+from hub.intake.ledger import Delivery
+from hub.load.layouts import layout_errors
+from hub.load.minimisation import record_dropped_columns
+from hub.load.quarantine import KeyHashes, quarantine_rows, quarantine_staged, set_aside_duplicates, staged_rows
+from hub.load.validation import RowError, build_schema, missing_columns, prepare_chunk
+from hub.read.errors import FileFormatError
+from hub.read.parsing import ROW, open_table
+from hub.registry.declarations import Feed, FileType
+from hub.store.keyed import hash_key, hash_series, hasher
+from hub.store.schema import quarantine_table, staging_table
+from hub.store.tables import deliveries, row_errors
+from resources.archive import local_copy
+from resources.warehouse import BulkLoad, Warehouse
+
+FIRST_ERRORS = 20
+REJECT_FILE, SKIP_ROWS = "reject_file", "skip_rows"
+
+
+@dataclass
+class StageResult:
+    """What staging one delivery found; `errors` counts row errors (all stored in ops.row_errors)."""
+
+    file_name: str
+    rows: int = 0  # data records read (blank rows and footers not counted; rows with errors counted)
+    errors: int = 0
+    first_errors: list[RowError] = field(default_factory=list)
+    encoding: str | None = None
+    columns: list[str] = field(default_factory=list)
+    unmatched_headers: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    on_row_error: str = REJECT_FILE
+    max_row_error_share: float = 0.01
+    file_error: str | None = None  # why the file as a whole is refused (truncated, unreadable, layout, columns)
+    footers: list[int] = field(default_factory=list)  # rows read as footers
+    _bad_rows: set[int] = field(default_factory=set, repr=False)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows with at least one error."""
+        return len(self._bad_rows)
+
+    @property
+    def share(self) -> float:
+        return self.rows_rejected / self.rows if self.rows else 0.0
+
+    @property
+    def passed(self) -> bool:
+        if self.file_error is not None:
+            return False
+        if self.on_row_error == SKIP_ROWS:
+            return self.share <= self.max_row_error_share
+        return self.errors == 0
+
+    @property
+    def skipped(self) -> int:
+        """Rows quarantined while the others are staged (skip_rows, below the share)."""
+        return self.rows_rejected if self.passed else 0
+
+    @property
+    def reason(self) -> str:
+        """Why the file is rejected, for people: counts, rows, columns and rules, never values."""
+        if self.file_error is not None:
+            return self.file_error
+        first = self.first_errors[0] if self.first_errors else None
+        where = f"; first: row {first.row_number}, column {first.column}: {first.rule}" if first else ""
+        if self.on_row_error == SKIP_ROWS:
+            return (f"{self.rows_rejected} of {self.rows} rows have errors ({self.share:.1%}), above the integration's "
+                    f"max_row_error_share of {self.max_row_error_share:.1%}{where}")
+        return f"{self.errors} row error(s){where}"
+
+    def add_errors(self, conn: sa.Connection, warehouse: Warehouse, delivery_id: str, errs: Sequence[RowError]) -> None:
+        if not errs:
+            return
+        self.errors += len(errs)
+        self.first_errors += list(errs[: max(0, FIRST_ERRORS - len(self.first_errors))])
+        self._bad_rows.update(e.row_number for e in errs if e.row_number > 1)
+        if self.file_error is None and (whole := next((e for e in errs if e.row_number <= 1), None)):
+            self.file_error = whole.rule if whole.column == "*" else f"row 1, column {whole.column}: {whole.rule}"
+        frame = pd.DataFrame({"delivery_id": delivery_id, "file_name": self.file_name,
+                              "row_number": [e.row_number for e in errs], "column_name": [e.column for e in errs],
+                              "rule": [e.rule for e in errs],
+                              "line_number": pd.array([e.line for e in errs], dtype="Int64")})
+        warehouse.load_frame(conn, "ops.row_errors", frame)
+
+
+def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Delivery, *,
+                   date_formats: Sequence[str], value_maps: Mapping[str, Mapping[str, str]],
+                   headers: Mapping[str, Sequence[str]] | None = None, chunk_rows: int = 50_000,
+                   max_cells: int | None = None, on_row_error: str = REJECT_FILE,
+                   max_row_error_share: float = 0.01) -> StageResult:
+    """Stage `delivery`'s archived file into its staging table. `reject_file`: on any row error nothing stays staged.
+    `skip_rows`: rows with errors go to the quarantine table, the others are staged, unless their share is above
+    `max_row_error_share` (then nothing stays staged). A whole-file error (truncated, unreadable, layout, missing
+    columns, a spreadsheet of more than `max_cells` cells) stages nothing either way. `headers` adds the
+    integration's own headers to the declared ones."""
+    started = time.monotonic()
+    table, quarantine = staging_table(feed, ft), quarantine_table(feed, ft)
+    target = f"staging.{table.name}"
+    result = StageResult(file_name=delivery.file_name, on_row_error=on_row_error,
+                         max_row_error_share=max_row_error_share)
+    skip = on_row_error == SKIP_ROWS
+    schema = build_schema(ft)
+    keys = KeyHashes(ft.unique_key)
+    keyed = _keyed_columns(ft, delivery.district_id)
+    # two runs of one integration: one after the other; the archived file may be in object storage (a local copy)
+    with warehouse.begin(lock=delivery.integration_id) as conn, local_copy(delivery.archive_path or "") as source:
+        for t in (table, quarantine, row_errors):
+            conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
+        load = BulkLoad(warehouse, conn, target)
+        reader = None
+        try:
+            aliases = {c: (*hs, *(headers or {}).get(c, ())) for c, hs in ft.aliases().items()}
+            reader = open_table(source, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
+            result.encoding, result.columns = reader.encoding, list(reader.columns)
+            result.unmatched_headers = list(reader.unmatched_headers)
+            record_dropped_columns(conn, delivery, result.unmatched_headers)
+            result.add_errors(conn, warehouse, delivery.delivery_id,
+                              layout_errors(ft, reader) or missing_columns(ft, result.columns))
+            for chunk in reader.chunks():
+                chunk, errs = prepare_chunk(ft, chunk, schema, date_formats, value_maps)
+                unread = reader.take_errors()  # records not in the chunk (wrong field count)
+                errs = sorted([*unread, *errs], key=lambda e: (e.row_number, e.column))
+                result.rows = reader.records
+                if errs:
+                    load.close()  # the COPY ends before errors are written
+                    result.add_errors(conn, warehouse, delivery.delivery_id, errs)
+                if skip and result.file_error is None:
+                    keys.add(chunk)
+                    bad = chunk[ROW].isin([e.row_number for e in errs]).to_numpy()
+                    if errs:
+                        quarantine_rows(conn, warehouse, quarantine, delivery.delivery_id, chunk[bad], errs, unread)
+                    load.write(keyed(staged_rows(chunk[~bad], delivery.delivery_id)))
+                elif result.passed:
+                    load.write(keyed(staged_rows(chunk, delivery.delivery_id)))
+                    keys.add(chunk)
+            unread = reader.take_errors()  # a last record of another field count, after the last chunk
+            load.close()
+            result.add_errors(conn, warehouse, delivery.delivery_id, unread)
+            if skip and result.file_error is None and unread:
+                quarantine_rows(conn, warehouse, quarantine, delivery.delivery_id, pd.DataFrame({ROW: []}), unread, unread)
+            result.rows, result.footers = reader.records, list(reader.footers)
+        except FileFormatError as exc:
+            load.close()
+            # the file as a whole (row 0; a truncated upload is not an error of its last row), named as delivered
+            rule = str(exc).replace(source.name, delivery.file_name)  # the local copy has the archived name
+            result.add_errors(conn, warehouse, delivery.delivery_id, [RowError(0, "*", rule)])
+            result.rows = reader.records if reader is not None else 0
+        finally:
+            load.close()
+        if (skip or result.passed) and result.file_error is None and keys.may_repeat():
+            dups = set_aside_duplicates(conn, target, quarantine, ft, delivery.delivery_id, skip)
+            result.add_errors(conn, warehouse, delivery.delivery_id, dups)
+            if skip and dups:
+                quarantine_staged(conn, target, quarantine, ft, delivery.delivery_id, dups)
+        if not result.passed:
+            for t in (table, quarantine):
+                conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
+        elif not warehouse.is_duckdb:  # row estimates for the apply's joins (autovacuum would come too late)
+            conn.exec_driver_sql(f"ANALYZE {target} (delivery_id)")
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _keyed_columns(ft: FileType, district_id: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Adds the file type's keyed hash columns (KeyedColumn) to a frame of rows to stage."""
+    one = hasher(hash_key()) if ft.keyed else None
+
+    def add(frame: pd.DataFrame) -> pd.DataFrame:
+        for k in ft.keyed:
+            frame[k.name] = hash_series(frame[k.source], f"{district_id}:{k.prefix}", one) if k.source in frame \
+                else None
+        return frame
+    return add
+
+
+PRUNED = ("applied", "rejected", "failed", "skipped", "discarded", "duplicate")  # final: never applied from staging
+
+
+def prune_staged(conn: sa.Connection, feed: Feed, integration_id: str, kept: Mapping[str, Delivery]) -> int:
+    """Delete the staged rows of a snapshot feed's earlier deliveries whose key `kept` (file type -> delivery just
+    applied) delivers again; returns how many. Staging then holds the latest file plus the last row of each key
+    that left it (when a record last arrived: dbt's stg_<feed>__student_updates), not one more file every night.
+    A run re-stages what it imports from the archive; held and staged deliveries (to be approved or applied) keep
+    their rows; append and delta feeds, whose applies read earlier staged rows (a score linked again, replays), and
+    file types without a unique key are left alone."""
+    if feed.load != "snapshot":
+        return 0
+    pruned = 0
+    for ft in (f for f in feed.files if f.name in kept and f.unique_key):
+        done = sa.select(deliveries.c.delivery_id).where(
+            deliveries.c.integration_id == integration_id, deliveries.c.file_type == ft.name,
+            deliveries.c.status.in_(PRUNED), deliveries.c.delivery_id != kept[ft.name].delivery_id)
+        for t in (staging_table(feed, ft), quarantine_table(feed, ft)):
+            again = sa.select(sa.literal(1)).select_from(k := staging_table(feed, ft).alias("k")).where(
+                k.c.delivery_id == kept[ft.name].delivery_id, *[k.c[c] == t.c[c] for c in ft.unique_key])
+            pruned += conn.execute(sa.delete(t).where(t.c.delivery_id.in_(done), again.exists())).rowcount
+    return pruned
+
+
+def rows_set_aside(conn: sa.Connection, feed: Feed, file_type: str, delivery_id: str) -> int:
+    """Rows of a staged delivery kept in its quarantine table (skip_rows): never applied."""
+    ft = next(f for f in feed.files if f.name == file_type)
+    q = quarantine_table(feed, ft)
+    return conn.execute(sa.select(sa.func.count()).select_from(q).where(q.c.delivery_id == delivery_id)).scalar_one()
+
+
+def applied_outcome(conn: sa.Connection, feed: Feed, file_type: str, delivery_id: str) -> str:
+    """'applied', or 'applied with N rows rejected' (also the applied delivery's reason) when skip_rows set rows
+    of it aside."""
+    if not (n := rows_set_aside(conn, feed, file_type, delivery_id)):
+        return "applied"
+    outcome = f"applied with {n} rows rejected"
+    conn.execute(sa.update(deliveries).where(deliveries.c.delivery_id == delivery_id).values(reason=outcome))
+    return outcome

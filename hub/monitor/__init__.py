@@ -1,0 +1,1 @@
+"""Beside the path (floor 9): freshness checks and notifications, from the ledger."""

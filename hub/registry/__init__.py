@@ -1,0 +1,1 @@
+"""Floor 1, what the hub is told: registry YAML, feed declarations, windows, blackouts and rules."""

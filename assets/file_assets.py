@@ -18,7 +18,7 @@ from hub.intake import ledger
 from hub.intake.container_members import skipped_beside
 from hub.intake.fetch import FetchConfig, fetch_now
 from hub.intake.retention import purged_reason
-from hub.load.staging import StageResult, stage_delivery
+from hub.load.staging import StageResult, stage_changes, stage_delivery
 from hub.registry.declarations import Feed, FileType, LinkRequest
 from hub.registry.registry import Integration, Registry
 from hub.store.schema import staging_table_name
@@ -159,7 +159,7 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
             with configuration_failure(wh, integration, earlier, table, context.run_id):
                 _gate_results(context, wh, registry, integration, ft, table, earlier, first)
         with protected_errors(f"staging {delivery.file_name}"):
-            staged = stage_delivery(wh, feed, ft, delivery, value_maps=integration.value_maps,
+            staged = stage_changes(wh, registry, feed, ft, integration, delivery, value_maps=integration.value_maps,
                                     headers=integration.headers, max_cells=integration.limits.max_xlsx_cells,
                                     on_row_error=integration.on_row_error,
                                     max_row_error_share=integration.max_row_error_share,

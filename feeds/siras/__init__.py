@@ -3,7 +3,7 @@
 import datetime as dt
 
 from feeds.siras.columns import COLUMNS
-from feeds.siras.rules import SirasOptions, apply
+from feeds.siras.rules import SirasOptions, apply, unchanged_state
 from hub.registry.declarations import Feed, FileType, KeyedColumn
 from hub.registry.windows import Blackout, Window
 
@@ -39,4 +39,5 @@ FEED = Feed(
     default_window=Window(start=dt.time(2), end=dt.time(7)),
     default_pause=Blackout(start="06-20", end="08-10", reason="SIRAS summer pause"),
     default_cadence="nightly",
+    unchanged_state=unchanged_state,  # a night stages the students whose row changed
 )

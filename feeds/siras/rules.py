@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from feeds.siras.loose_match import apply_loose_matches
 from feeds.siras.same_day import merged_sql
-from hub.apply.schools import has_schools_sql, resolve_sql
+from hub.apply.schools import has_schools_sql, resolve_sql, schools
 from hub.apply.upsert import ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
 from hub.store.tables import students
 
@@ -94,3 +94,14 @@ def apply(ctx: ApplyContext) -> ApplyStats:
     if opts.loose_matching:
         out["core.students (loose matches)"] = TableStats(updated=loose)
     return out
+
+
+def unchanged_state(conn: sa.Connection, options: BaseModel, district_id: str) -> str | None:
+    """What the apply of a row reads besides the row and the options (hub/load/changes.py): the district's school
+    entities. None with loose matching, which reads the whole file (an SSID moves away from a student the file no
+    longer carries), so every row is staged."""
+    if getattr(options, "loose_matching", False):
+        return None
+    rows = conn.execute(sa.select(schools).where(schools.c.district_id == district_id)
+                        .order_by(schools.c.entity_id)).all()
+    return repr([tuple(r) for r in rows])

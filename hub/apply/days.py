@@ -19,6 +19,7 @@ from hub.apply.upsert import ApplyContext, ApplyStats
 from hub.intake import ledger
 from hub.intake.ledger import Delivery
 from hub.load import staging
+from hub.load.changes import check_base, unchanged
 from hub.registry.declarations import Feed
 from hub.registry.registry import Integration, Registry
 from resources.warehouse import Warehouse
@@ -81,9 +82,13 @@ def apply_day(conn: sa.Connection, wh: Warehouse, registry: Registry, feed: Feed
         result.applied[ft.name] = d
     if result.applied:
         todo = result.applied
+        for d in todo.values():  # staged as its changes: still against the last applied file (hub/load/changes.py)
+            check_base(conn, registry, feed, integration, d)
         result.stats = holds.checked_apply(conn, feed, integration, todo, run_id, lambda: feed.apply(
             _context(conn, wh, registry, feed, integration, todo, run_id)))
         ledger.set_status(conn, [d.delivery_id for d in todo.values()], "applied", run_id=run_id)
+        if len(feed.target_tables) == 1 and feed.target_tables[0] in result.stats:  # rows not staged as unchanged
+            result.stats[feed.target_tables[0]].unchanged += sum(unchanged(conn, d.delivery_id) for d in todo.values())
         staging.prune_staged(conn, feed, integration.id, todo)
         for d in todo.values() if reapply else ():
             ledger.record_reapplication(conn, d, requested_by, run_id)

@@ -19,6 +19,7 @@ from hub.apply.hold_preview import changed_fields, file_mapping, identity_change
 from hub.apply.upsert import ApplyStats, lit
 from hub.intake import ledger
 from hub.intake.ledger import Delivery, utcnow
+from hub.load.changes import unchanged
 from hub.registry.declarations import Feed
 from hub.registry.registry import Integration
 from hub.store.tables import deliveries, delivery_sizes, field_audit, holds
@@ -166,10 +167,11 @@ def _has_applied(conn: sa.Connection, integration_id: str) -> bool:
 
 
 def _record_sizes(conn: sa.Connection, feed: Feed, files: dict[str, Delivery]) -> dict[str, int]:
-    """Rows staged per delivery, kept in ops.delivery_sizes (the history of the size rule)."""
+    """Rows staged per delivery, and rows left out as unchanged (hub/load/changes.py), kept in ops.delivery_sizes
+    (the history of the size rule)."""
     sizes = {d.delivery_id: int(conn.execute(sa.text(
         f"SELECT count(*) FROM staging.{feed.name}__{ft} WHERE delivery_id = :d"), {"d": d.delivery_id}).scalar_one())
-        for ft, d in files.items()}
+        + unchanged(conn, d.delivery_id) for ft, d in files.items()}
     conn.execute(sa.delete(delivery_sizes).where(delivery_sizes.c.delivery_id.in_(list(sizes))))
     conn.execute(sa.insert(delivery_sizes), [{"delivery_id": k, "rows": v} for k, v in sizes.items()])
     return sizes

@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from hub.intake.ledger import Delivery
+from hub.load import changes as changed
 from hub.load.layouts import layout_errors
 from hub.load.minimisation import record_dropped_columns
 from hub.load.quarantine import KeyHashes, quarantine_rows, quarantine_staged, set_aside_duplicates, staged_rows
@@ -17,6 +18,7 @@ from hub.load.validation import RowError, build_schema, missing_columns, prepare
 from hub.read.errors import FileFormatError
 from hub.read.parsing import ROW, open_table
 from hub.registry.declarations import Feed, FileType
+from hub.registry.registry import Integration, Registry
 from hub.store.keyed import hash_key, hash_series, hasher
 from hub.store.schema import quarantine_table, staging_table
 from hub.store.tables import deliveries, row_errors
@@ -43,6 +45,7 @@ class StageResult:
     max_row_error_share: float = 0.01
     file_error: str | None = None  # why the file as a whole is refused (truncated, unreadable, layout, columns)
     footers: list[int] = field(default_factory=list)  # rows read as footers
+    unchanged: int = 0  # valid rows identical to a row of the applied delivery before it: not staged (changes.py)
     _bad_rows: set[int] = field(default_factory=set, repr=False)
 
     @property
@@ -98,12 +101,12 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
                    date_formats: Sequence[str], value_maps: Mapping[str, Mapping[str, str]],
                    headers: Mapping[str, Sequence[str]] | None = None, chunk_rows: int = 50_000,
                    max_cells: int | None = None, on_row_error: str = REJECT_FILE,
-                   max_row_error_share: float = 0.01) -> StageResult:
+                   max_row_error_share: float = 0.01, changes: changed.Changes | None = None) -> StageResult:
     """Stage `delivery`'s archived file into its staging table. `reject_file`: on any row error nothing stays staged.
     `skip_rows`: rows with errors go to the quarantine table, the others are staged, unless their share is above
     `max_row_error_share` (then nothing stays staged). A whole-file error (truncated, unreadable, layout, missing
     columns, a spreadsheet of more than `max_cells` cells) stages nothing either way. `headers` adds the
-    integration's own headers to the declared ones."""
+    integration's own headers to the declared ones. With `changes`, rows identical to the base's are not staged."""
     started = time.monotonic()
     table, quarantine = staging_table(feed, ft), quarantine_table(feed, ft)
     target = f"staging.{table.name}"
@@ -113,6 +116,7 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
     schema = build_schema(ft)
     keys = KeyHashes(ft.unique_key)
     keyed = _keyed_columns(ft, delivery.district_id)
+    keep = changes.keep if changes is not None else (lambda frame: frame)
     # two runs of one integration: one after the other; the archived file may be in object storage (a local copy)
     with warehouse.begin(lock=delivery.integration_id) as conn, local_copy(delivery.archive_path or "") as source:
         for t in (table, quarantine, row_errors):
@@ -140,9 +144,9 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
                     bad = chunk[ROW].isin([e.row_number for e in errs]).to_numpy()
                     if errs:
                         quarantine_rows(conn, warehouse, quarantine, delivery.delivery_id, chunk[bad], errs, unread)
-                    load.write(keyed(staged_rows(chunk[~bad], delivery.delivery_id)))
+                    load.write(keep(keyed(staged_rows(chunk[~bad], delivery.delivery_id))))
                 elif result.passed:
-                    load.write(keyed(staged_rows(chunk, delivery.delivery_id)))
+                    load.write(keep(keyed(staged_rows(chunk, delivery.delivery_id))))
                     keys.add(chunk)
             unread = reader.take_errors()  # a last record of another field count, after the last chunk
             load.close()
@@ -166,10 +170,32 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
         if not result.passed:
             for t in (table, quarantine):
                 conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
+        if changes is not None:  # a key repeated in the file, rows left out: raises FullNeeded (rolled back)
+            changes.finish(conn, result.passed and not result.skipped, result.file_error is None and keys.may_repeat())
+            result.unchanged = changes.unchanged if result.passed else 0
         elif not warehouse.is_duckdb:  # row estimates for the apply's joins (autovacuum would come too late)
             conn.exec_driver_sql(f"ANALYZE {target} (delivery_id)")
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def stage_changes(warehouse: Warehouse, registry: Registry, feed: Feed, ft: FileType, integration: Integration,
+                  delivery: Delivery, **options: object) -> StageResult:
+    """stage_delivery, staging only the rows that changed since the applied delivery before it where that is safe
+    (hub/load/changes.py); the whole file when a key repeats in it."""
+    with warehouse.begin() as conn:
+        changes = changed.prepare(conn, registry, feed, ft, integration, delivery)
+        others = changed.same_day_changes(conn, delivery)
+    for other in others:
+        oft = next(f for f in feed.files if f.name == other.file_type)
+        again = stage_delivery(warehouse, feed, oft, other, changes=changed.Changes(other, ""), **options)  # type: ignore[arg-type]
+        if not again.passed:
+            raise changed.StaleChanges(f"{other.file_name} could not be staged again whole beside {delivery.file_name}:"
+                                       f" {again.reason}")
+    try:
+        return stage_delivery(warehouse, feed, ft, delivery, changes=changes, **options)  # type: ignore[arg-type]
+    except changed.FullNeeded:
+        return stage_delivery(warehouse, feed, ft, delivery, changes=changes and changes.whole(), **options)  # type: ignore[arg-type]
 
 
 def _keyed_columns(ft: FileType, district_id: str) -> Callable[[pd.DataFrame], pd.DataFrame]:

@@ -232,3 +232,20 @@ students = sa.Table(
     *lineage_columns(),
     schema="core",
 )
+
+row_hashes = sa.Table(  # a staged snapshot delivery's row digests (hub/load/changes.py): the next night stages what changed
+    "row_hashes", metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("fingerprint", sa.String, nullable=False),  # registry entry, declaration and code the digests hold for
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("digests", sa.LargeBinary, nullable=False),  # 2 x uint64 per row, sorted; digests only, never values
+    schema="ops",
+)
+
+unchanged_rows = sa.Table(  # a delivery staged as its changes against the applied delivery before it (hub/load/changes.py)
+    "unchanged_rows", metadata,
+    sa.Column("delivery_id", sa.String, primary_key=True),
+    sa.Column("base_delivery_id", sa.String, nullable=False),  # the applied delivery it was compared with
+    sa.Column("rows", sa.BigInteger, nullable=False),  # rows of the file identical to a row of the base: not staged
+    schema="ops",
+)

@@ -1,0 +1,158 @@
+"""A night costs what changed: the next delivery of a snapshot file stages (and so applies) only the rows that differ
+from the applied delivery before it; rows read, unchanged and the audit's file/row/run stay truthful, and whatever
+could make the shortcut wrong stages the whole file (hub/load/changes.py)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from demo.siras_files import students as synthetic_students
+from hub.apply.audit import provenance
+from hub.apply.student_status import set_status
+from hub.store.tables import students
+from tests.harness import rematerialize, tick
+from tests.test_siras_same_day_files import at
+from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query, students_table  # noqa: F401 (fixtures)
+
+
+@pytest.fixture(autouse=True)
+def small_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_STAGE_CHANGES_FROM_ROWS", "1")  # files of a test are small: the shortcut from any size
+
+
+def _nights(defs, instance, landing, first: pd.DataFrame, second: pd.DataFrame):  # noqa: ANN001, ANN202
+    drop(landing, "1964212_demographics_prev.csv", first, age_seconds=7200)
+    one = tick(defs, instance, SENSOR)
+    assert [r.success for r in one.runs] == [True]
+    drop(landing, "1964212_demographics.csv", second)
+    two = tick(defs, instance, SENSOR, cursor=one.cursor)
+    return one, two
+
+
+def _staged(file_name: str) -> int:
+    return query("SELECT count(*) FROM staging.siras__demographics s JOIN ops.deliveries d ON d.delivery_id = "
+                 "s.delivery_id WHERE d.file_name = :f", f=file_name)[0][0]
+
+
+def _changed(frame: pd.DataFrame, rows: list[int]) -> pd.DataFrame:
+    out = frame.copy()
+    out.loc[rows, "GRADE"] = ["12" if g != "12" else "11" for g in out.loc[rows, "GRADE"]]
+    return out
+
+
+def test_next_night_stages_only_changed_rows_with_truthful_counts(hub, landing):  # noqa: F811
+    defs, instance = hub
+    first = synthetic_students(40, "1964212").assign(Designation="SPED")
+    new = synthetic_students(1, "1964212", start=40).assign(Designation="SPED")
+    second = pd.concat([_changed(first, [5, 30]).iloc[:39], new], ignore_index=True)  # row 39 left, one new
+    _, two = _nights(defs, instance, landing, first, second)
+    assert [r.success for r in two.runs] == [True]
+    assert _staged("1964212_demographics.csv") == 3  # two changed, one new: the night's work follows the changes
+    assert query("SELECT rows FROM ops.unchanged_rows")[0][0] == 37
+    assert query("SELECT rows FROM ops.delivery_sizes s JOIN ops.deliveries d ON d.delivery_id = s.delivery_id "
+                 "WHERE d.file_name = '1964212_demographics.csv'")[0][0] == 40  # the size rule sees the file's rows
+    assert query("SELECT row_count FROM ops.deliveries WHERE file_name = '1964212_demographics.csv'")[0][0] == 40
+    got = students_table().set_index(0)
+    assert len(got) == 41 and got.loc[second.loc[5, "SSID"], 4] == second.loc[5, "GRADE"]
+    assert got.loc[first.loc[39, "SSID"], 4] == first.loc[39, "GRADE"]  # absent from the file: kept, as before
+    assert query("SELECT count(*) FROM ops.field_audit WHERE action = 'update'")[0][0] == 2
+    md = two.runs[0].get_asset_materialization_events()
+    meta = {e.asset_key.path[-1]: e.materialization.metadata for e in md}
+    assert meta["demographics"]["rows read"].value == 40
+    assert meta["demographics"]["rows unchanged since the last applied file (not staged)"].value == 37
+    assert meta["student_updates"]["core.students rows unchanged"].value == 37
+    assert meta["student_updates"]["core.students rows updated"].value == 2
+
+
+def test_unchanged_field_still_answers_which_file_row_and_run(hub, landing):  # noqa: F811
+    defs, instance = hub
+    first = synthetic_students(20, "1964212").assign(Designation="SPED")
+    second = pd.concat([_changed(first, [3]).iloc[[3]], first.drop(index=3)], ignore_index=True)  # row 3 moves up
+    one, two = _nights(defs, instance, landing, first, second)
+    engine = sa.create_engine(os.environ["HUB_WAREHOUSE_URL"], poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        key = lambda ssid: conn.execute(sa.select(students.c.student_key).where(  # noqa: E731
+            students.c.state_student_id == ssid)).scalar_one()
+        kept = provenance(conn, students, "student_key", key(first.loc[7, "SSID"]))
+        moved = provenance(conn, students, "student_key", key(first.loc[3, "SSID"]))
+    assert (kept["grade"].file_name, kept["grade"].row, kept["grade"].run_id) == \
+        ("1964212_demographics_prev.csv", 9, one.runs[0].run_id)  # first delivered there (header = row 1)
+    assert (moved["grade"].file_name, moved["grade"].row, moved["grade"].run_id) == \
+        ("1964212_demographics.csv", 2, two.runs[0].run_id)  # the original row number of the changed row
+    assert moved["last_name"].file_name == "1964212_demographics_prev.csv"
+
+
+def test_reimport_stages_the_whole_file_and_changes_nothing(hub, landing):  # noqa: F811
+    defs, instance = hub
+    first = synthetic_students(30, "1964212").assign(Designation="SPED")
+    _, two = _nights(defs, instance, landing, first, _changed(first, [2]))
+    assert _staged("1964212_demographics.csv") == 1
+    before = (students_table(), query("SELECT count(*) FROM ops.field_audit")[0][0])
+    day = two.result.run_requests[0].partition_key.keys_by_dimension["date"]
+    assert rematerialize(defs, instance, "siras_import", "abc_unified", day).success
+    assert _staged("1964212_demographics.csv") == 30  # a re-import is compared with nothing: the file as it is
+    assert students_table().equals(before[0])
+    assert query("SELECT count(*) FROM ops.field_audit")[0][0] == before[1]
+
+
+def test_a_status_change_since_the_last_file_stages_the_whole_file(hub, landing):  # noqa: F811
+    defs, instance = hub
+    first = synthetic_students(30, "1964212").assign(Designation="SPED")
+    drop(landing, "1964212_demographics_prev.csv", first, age_seconds=7200)
+    one = tick(defs, instance, SENSOR)
+    engine = sa.create_engine(os.environ["HUB_WAREHOUSE_URL"], poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:  # an operator marks a student inactive, then active again
+        set_status(conn, "abc_unified", [first.loc[4, "SSID"]], "exited", "ops", "hub students exit")
+        set_status(conn, "abc_unified", [first.loc[4, "SSID"]], "active", "ops", "hub students return")
+    drop(landing, "1964212_demographics.csv", _changed(first, [2]))
+    assert [r.success for r in tick(defs, instance, SENSOR, cursor=one.cursor).runs] == [True]
+    assert _staged("1964212_demographics.csv") == 30
+    assert query("SELECT count(*) FROM ops.unchanged_rows")[0][0] == 0
+
+
+def test_a_key_repeated_across_changed_and_unchanged_rows_is_still_caught(hub, landing):  # noqa: F811
+    defs, instance = hub
+    first = synthetic_students(30, "1964212").assign(Designation="SPED")
+    twin = _changed(first, [6]).iloc[[6]]  # the same SSID as row 6 (unchanged), with another grade
+    _, two = _nights(defs, instance, landing, first, pd.concat([first, twin], ignore_index=True))
+    assert [r.success for r in two.runs] == [False]
+    rows = query("SELECT row_number, column_name FROM ops.row_errors e JOIN ops.deliveries d ON d.delivery_id = "
+                 "e.delivery_id WHERE d.file_name = '1964212_demographics.csv' ORDER BY 1")
+    assert rows == [(8, "ssid"), (32, "ssid")]  # both rows, as in the file
+    assert _staged("1964212_demographics.csv") == 0  # a blocked file writes nothing
+
+
+def test_a_row_error_names_the_original_row_and_stages_nothing(hub, landing):  # noqa: F811
+    defs, instance = hub
+    first = synthetic_students(30, "1964212").assign(Designation="SPED")
+    bad = _changed(first, [2])
+    bad.loc[20, "BIRTHDATE"] = "not a date"
+    _, two = _nights(defs, instance, landing, first, bad)
+    assert [r.success for r in two.runs] == [False]
+    assert query("SELECT row_number, column_name FROM ops.row_errors")[0] == (22, "birthdate")
+    assert _staged("1964212_demographics.csv") == 0
+    assert query("SELECT count(*) FROM ops.row_hashes r JOIN ops.deliveries d ON d.delivery_id = r.delivery_id "
+                 "WHERE d.file_name = '1964212_demographics.csv'")[0][0] == 0
+
+
+def test_a_later_file_of_the_day_merges_with_the_whole_main_file(hub, landing):  # noqa: F811
+    defs, instance = hub
+    first = synthetic_students(30, "1964212").assign(Designation="SPED")
+    yesterday = time.time() - at(1, 0)
+    drop(landing, "1964212_demographics_prev.csv", first, age_seconds=yesterday)
+    one = tick(defs, instance, SENSOR)
+    drop(landing, "1964212_demographics.csv", _changed(first, [2]))  # today
+    two = tick(defs, instance, SENSOR, cursor=one.cursor)
+    assert _staged("1964212_demographics.csv") == 1
+    plans = _changed(first, [9]).iloc[[9]].assign(Designation="504")  # another grade than the main file's
+    drop(landing, "1964212_demographics_504.csv", plans)  # later today
+    three = tick(defs, instance, SENSOR, cursor=two.cursor)
+    assert [r.success for r in three.runs] == [True]
+    assert _staged("1964212_demographics.csv") == 30  # staged again whole: the day's files merge field by field
+    grade = query("SELECT grade FROM core.students WHERE state_student_id = :s", s=first.loc[9, "SSID"])[0][0]
+    assert grade == first.loc[9, "GRADE"]  # the main file's value is kept, as a whole main file keeps it

@@ -103,6 +103,9 @@ def hub_import(url: str, work: Path) -> dict[str, float]:
         out["updated"] = conn.exec_driver_sql("SELECT count(DISTINCT entity_key) FROM ops.field_audit "
                                               "WHERE action = 'update'").scalar_one()
         out["staged"] = conn.exec_driver_sql("SELECT count(*) FROM staging.siras__demographics").scalar_one()
+        out["next_staged"] = conn.exec_driver_sql(  # the next night's rows that reached the database
+            "SELECT count(*) FROM staging.siras__demographics WHERE delivery_id = (SELECT delivery_id FROM "
+            "ops.deliveries ORDER BY mtime DESC LIMIT 1)").scalar_one()
     return out
 
 
@@ -234,6 +237,7 @@ def main() -> None:
         print(f"{label:<44}{n:>10}{m[night + '_s']:>10.2f}{n / m[night + '_s']:>12.0f}{wal}")
         print(f"{'  of which parse+validate+stage':<44}{n:>10}{m[night + '_demographics_s']:>10.2f}")
         print(f"{'  of which apply (+audit, import log)':<44}{n:>10}{m[night + '_student_updates_s']:>10.2f}")
+    print(f"{'  rows staged the next night (changed, new)':<44}{m['next_staged']:>10.0f}")
     if with_dlt:
         print(f"{'dlt merge, first':<44}{n:>10}{m['dlt_first_s']:>10.2f}{n / m['dlt_first_s']:>12.0f}")
         print(f"{'dlt merge, next night':<44}{n:>10}{m['dlt_next_s']:>10.2f}{n / m['dlt_next_s']:>12.0f}")

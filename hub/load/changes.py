@@ -124,13 +124,25 @@ def row_digests(frame: pd.DataFrame) -> np.ndarray:
                       pa.string()) for c in cols]
     nulls = np.sum([a.is_null().to_numpy(zero_copy_only=False) for a in arrays], axis=0)
     joined = pc.binary_join_element_wise(*[pc.fill_null(a, NULL) for a in arrays], SEP)
-    plain = (pc.count_substring(joined, SEP).to_numpy(zero_copy_only=False) == len(cols) - 1) & \
-            (pc.count_substring(joined, NULL).to_numpy(zero_copy_only=False) == nulls)
+    plain = np.ones(len(frame), bool)
+    if not _only_marks(joined, len(frame) * (len(cols) - 1), int(nulls.sum())):  # a value holds a mark: which rows
+        plain = (pc.count_substring(joined, SEP).to_numpy(zero_copy_only=False) == len(cols) - 1) & \
+                (pc.count_substring(joined, NULL).to_numpy(zero_copy_only=False) == nulls)
     text = joined.to_numpy(zero_copy_only=False)
     out = np.stack([pd.util.hash_array(text, hash_key=k, categorize=False) for k in KEYS], axis=1)
     out[~plain] = np.iinfo(np.uint64).max  # never matches a stored digest of a plain row (see _contains)
     out[~plain, 1] = np.arange((~plain).sum(), dtype=np.uint64)
     return out
+
+
+def _only_marks(joined: pa.Array, separators: int, nulls: int) -> bool:
+    """Whether the joined rows hold exactly the separators and null marks the join put there (one pass over bytes)."""
+    if isinstance(joined, pa.ChunkedArray):
+        return _only_marks(joined.combine_chunks(), separators, nulls)
+    wide = np.int64 if pa.types.is_large_string(joined.type) else np.int32
+    offsets = np.frombuffer(joined.buffers()[1], wide)[joined.offset:joined.offset + len(joined) + 1]
+    data = np.frombuffer(joined.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+    return int(np.count_nonzero(data == ord(SEP))) == separators and int(np.count_nonzero(data == ord(NULL))) == nulls
 
 
 def _contains(sorted_digests: np.ndarray, digests: np.ndarray) -> np.ndarray:

@@ -156,3 +156,19 @@ def test_a_later_file_of_the_day_merges_with_the_whole_main_file(hub, landing): 
     assert _staged("1964212_demographics.csv") == 30  # staged again whole: the day's files merge field by field
     grade = query("SELECT grade FROM core.students WHERE state_student_id = :s", s=first.loc[9, "SSID"])[0][0]
     assert grade == first.loc[9, "GRADE"]  # the main file's value is kept, as a whole main file keeps it
+
+
+def test_a_day_of_another_file_type_between_stages_the_next_file_whole(hub, landing):  # noqa: F811
+    defs, instance = hub
+    first = synthetic_students(30, "1964212").assign(Designation="SPED")
+    drop(landing, "1964212_demographics_prev.csv", first, age_seconds=time.time() - at(2, 0))
+    one = tick(defs, instance, SENSOR)
+    plans = _changed(first, [9]).iloc[[9]].assign(Designation="504")  # a 504-only day sets another grade
+    drop(landing, "1964212_demographics_504.csv", plans, age_seconds=time.time() - at(1, 0))
+    two = tick(defs, instance, SENSOR, cursor=one.cursor)
+    assert [r.success for r in two.runs] == [True]
+    drop(landing, "1964212_demographics.csv", _changed(first, [2]))
+    assert [r.success for r in tick(defs, instance, SENSOR, cursor=two.cursor).runs] == [True]
+    assert _staged("1964212_demographics.csv") == 30  # the main file's values are asserted again, as every night
+    grade = query("SELECT grade FROM core.students WHERE state_student_id = :s", s=first.loc[9, "SSID"])[0][0]
+    assert grade == first.loc[9, "GRADE"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -37,11 +38,11 @@ from hub.intake.ledger import Delivery
 from hub.registry.declarations import Feed, FileType
 from hub.registry.registry import Integration, Registry
 from hub.registry.schedule_rules import limited_reason
+from hub.store.keyed import hash_key
 from hub.store.tables import deliveries, delivery_events, field_audit, row_hashes, unchanged_rows
 
 NOT_HASHED = frozenset({"delivery_id", "source_row", "source_line"})  # where a row sits, not what it says
 SEP, NULL = "\x1f", "\x1e"  # field separator and the text of a missing value in a row's digest
-KEYS = ("k12hub-rowdigst1", "k12hub-rowdigst2")  # two independent 64-bit digests per row
 CODE = ("hub/load", "hub/read", "hub/apply", "hub/store", "resources/warehouse.py")  # code a row's apply depends on
 # a base of fewer rows: every row is staged (staging holds the whole file, as before: "when did a student last
 # arrive" answers to the night for it; a small file costs nothing). The environment may say otherwise (tests)
@@ -88,8 +89,7 @@ class Changes:
         and the count of rows left out. `repeats` (a key may repeat) with rows left out stages the file again whole."""
         if repeats and self.unchanged:
             raise FullNeeded
-        for t in (row_hashes, unchanged_rows):
-            conn.execute(sa.delete(t).where(t.c.delivery_id == self.delivery.delivery_id))
+        forget(conn, self.delivery.delivery_id)
         _forget_older(conn, self.delivery)
         if not complete:
             return
@@ -129,10 +129,16 @@ def row_digests(frame: pd.DataFrame) -> np.ndarray:
         plain = (pc.count_substring(joined, SEP).to_numpy(zero_copy_only=False) == len(cols) - 1) & \
                 (pc.count_substring(joined, NULL).to_numpy(zero_copy_only=False) == nulls)
     text = joined.to_numpy(zero_copy_only=False)
-    out = np.stack([pd.util.hash_array(text, hash_key=k, categorize=False) for k in KEYS], axis=1)
+    out = np.stack([pd.util.hash_array(text, hash_key=k, categorize=False) for k in _keys()], axis=1)
     out[~plain] = np.iinfo(np.uint64).max  # never matches a stored digest of a plain row (see _contains)
     out[~plain, 1] = np.arange((~plain).sum(), dtype=np.uint64)
     return out
+
+
+def _keys() -> tuple[str, ...]:
+    """Two 16-character SipHash keys derived from the hub's hash key: digests are keyed like every stored hash."""
+    secret = hash_key()
+    return tuple(hmac.new(secret, f"row digest {i}".encode(), hashlib.sha256).hexdigest()[:16] for i in (1, 2))
 
 
 def _only_marks(joined: pa.Array, separators: int, nulls: int) -> bool:
@@ -197,7 +203,7 @@ def _base(conn: sa.Connection, registry: Registry, feed: Feed, integration: Inte
         d.partition_date.in_((base.partition_date, delivery.partition_date))).limit(1)
     if conn.execute(other_types).first() is not None:
         return None
-    return None if _written_since(conn, feed, integration, applied_at) else base
+    return None if _written_since(conn, feed, integration, delivery.file_type, applied_at) else base
 
 
 def check_base(conn: sa.Connection, registry: Registry, feed: Feed, integration: Integration,
@@ -226,15 +232,17 @@ def same_day_changes(conn: sa.Connection, delivery: Delivery) -> list[Delivery]:
     return [Delivery.from_row(r) for r in rows]
 
 
-def _written_since(conn: sa.Connection, feed: Feed, integration: Integration, since: dt.datetime) -> bool:
-    """Whether anything but this integration's deliveries wrote the feed's target tables of its district since."""
+def _written_since(conn: sa.Connection, feed: Feed, integration: Integration, file_type: str,
+                   since: dt.datetime) -> bool:
+    """Whether anything but this integration's deliveries of this file type wrote the feed's target tables of its
+    district since (another feed, another file type of the feed: a 504-only day, a status change by hand)."""
     a, d, e = field_audit.c, deliveries.c, delivery_events.c
     targets = a.entity.in_(feed.target_tables)
     by_hand = sa.select(a.delivery_id).where(a.delivery_id.is_(None), targets, a.district_id == integration.district,
                                              a.changed_at > since).limit(1)
     others = sa.select(d.delivery_id).join(delivery_events, e.delivery_id == d.delivery_id).where(
-        d.district_id == integration.district, d.integration_id != integration.id, e.status == "applied",
-        e.occurred_at > since)
+        d.district_id == integration.district, sa.or_(d.integration_id != integration.id, d.file_type != file_type),
+        e.status == "applied", e.occurred_at > since)
     by_others = sa.select(a.delivery_id).where(a.delivery_id.in_(others), targets).limit(1)
     return conn.execute(by_hand).first() is not None or conn.execute(by_others).first() is not None
 
@@ -257,6 +265,12 @@ def _code(module: str) -> str:
     for p in files:
         h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def forget(conn: sa.Connection, delivery_id: str) -> None:
+    """A delivery staged whole without digests: no earlier count or digests of it stay."""
+    for t in (row_hashes, unchanged_rows):
+        conn.execute(sa.delete(t).where(t.c.delivery_id == delivery_id))
 
 
 def unchanged(conn: sa.Connection, delivery_id: str) -> int:

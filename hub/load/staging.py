@@ -186,6 +186,8 @@ def stage_changes(warehouse: Warehouse, registry: Registry, feed: Feed, ft: File
     with warehouse.begin() as conn:
         changes = changed.prepare(conn, registry, feed, ft, integration, delivery)
         others = changed.same_day_changes(conn, delivery)
+        if changes is None:
+            changed.forget(conn, delivery.delivery_id)
     for other in others:
         oft = next(f for f in feed.files if f.name == other.file_type)
         again = stage_delivery(warehouse, feed, oft, other, changes=changed.Changes(other, ""), **options)  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
--- When each student last arrived in an applied SIRAS delivery.
+-- When each student last arrived in an applied SIRAS delivery (for files staged as their changes, hub/load/changes.py:
+-- when the student last arrived changed or new; docs/architecture.md).
 with rows as (
     select delivery_id, ssid from {{ source('siras', 'siras__demographics') }}
     union all

@@ -68,26 +68,30 @@ class Changes:
     base: str | None = None
     previous: np.ndarray | None = None  # the base's digests, (n, 2) uint64, sorted by row
     unchanged: int = 0
+    key: tuple[str, ...] = ()
     _parts: list[np.ndarray] = field(default_factory=list, repr=False)
+    _keys: list[np.ndarray] = field(default_factory=list, repr=False)  # 64-bit hashes of every row's unique key
 
     def whole(self) -> Changes:
         """The same delivery staged whole (its digests kept)."""
-        return Changes(self.delivery, self.fingerprint)
+        return Changes(self.delivery, self.fingerprint, key=self.key)
 
     def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows of `frame` (rows to stage) that are new or changed; every row's digest is kept."""
         digests = row_digests(frame)
         self._parts.append(digests)
+        self._keys.append(_key_hashes(frame, self.key))
         if self.previous is None or not len(frame):
             return frame
         same = _contains(self.previous, digests)
         self.unchanged += int(same.sum())
         return frame[~same]
 
-    def finish(self, conn: sa.Connection, complete: bool, repeats: bool) -> None:
+    def finish(self, conn: sa.Connection, complete: bool, repeats: bool, rejected: bool) -> None:
         """In the staging transaction: keep the digests when every row of the file was staged cleanly (`complete`),
-        and the count of rows left out. `repeats` (a key may repeat) with rows left out stages the file again whole."""
-        if repeats and self.unchanged:
+        and the count of rows left out. With rows left out, a key that may repeat (`repeats`: staging's own search,
+        which sees the staged rows only) among the rows kept (or beside `rejected` rows) stages the file again whole."""
+        if repeats and self.unchanged and (rejected or _repeated(self._keys)):
             raise FullNeeded
         forget(conn, self.delivery.delivery_id)
         _forget_older(conn, self.delivery)
@@ -135,6 +139,23 @@ def row_digests(frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _key_hashes(frame: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
+    """64-bit hashes of the rows' unique keys (rows with a blank key part are not compared, as in staging)."""
+    if not key or not all(k in frame for k in key) or not len(frame):
+        return np.empty(0, np.uint64)
+    cols = [pc.cast(pa.array(frame[k].array, from_pandas=True), pa.string()) for k in key]
+    filled = np.logical_and.reduce([pc.fill_null(pc.not_equal(c, ""), False).to_numpy(zero_copy_only=False)
+                                    for c in cols])
+    joined = cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, SEP)
+    return pd.util.hash_array(joined.filter(pa.array(filled)).to_numpy(zero_copy_only=False), categorize=False)
+
+
+def _repeated(parts: list[np.ndarray]) -> bool:
+    """Whether two key hashes meet (an equal key always does; keys alike in 64 bits stage whole, safely)."""
+    hashes = np.sort(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+    return bool((hashes[1:] == hashes[:-1]).any())
+
+
 def _keys() -> tuple[str, ...]:
     """Two 16-character SipHash keys derived from the hub's hash key: digests are keyed like every stored hash."""
     secret = hash_key()
@@ -143,8 +164,7 @@ def _keys() -> tuple[str, ...]:
 
 def _only_marks(joined: pa.Array, separators: int, nulls: int) -> bool:
     """Whether the joined rows hold exactly the separators and null marks the join put there (one pass over bytes)."""
-    if isinstance(joined, pa.ChunkedArray):
-        return _only_marks(joined.combine_chunks(), separators, nulls)
+    joined = joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
     wide = np.int64 if pa.types.is_large_string(joined.type) else np.int32
     offsets = np.frombuffer(joined.buffers()[1], wide)[joined.offset:joined.offset + len(joined) + 1]
     data = np.frombuffer(joined.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
@@ -171,7 +191,7 @@ def prepare(conn: sa.Connection, registry: Registry, feed: Feed, ft: FileType, i
     state = feed.unchanged_state(conn, feed.options_model.model_validate(integration.options), integration.district)
     if state is None:
         return None
-    out = Changes(delivery, fingerprint(registry, feed, ft, integration, state))
+    out = Changes(delivery, fingerprint(registry, feed, ft, integration, state), key=tuple(ft.unique_key))
     base = _base(conn, registry, feed, integration, delivery)
     if base is None:
         return out

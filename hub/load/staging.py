@@ -171,7 +171,8 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
             for t in (table, quarantine):
                 conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
         if changes is not None:  # a key repeated in the file, rows left out: raises FullNeeded (rolled back)
-            changes.finish(conn, result.passed and not result.skipped, result.file_error is None and keys.may_repeat())
+            changes.finish(conn, result.passed and not result.skipped, result.file_error is None and keys.may_repeat(),
+                           result.rows_rejected > 0)
             result.unchanged = changes.unchanged if result.passed else 0
         elif not warehouse.is_duckdb:  # row estimates for the apply's joins (autovacuum would come too late)
             conn.exec_driver_sql(f"ANALYZE {target} (delivery_id)")
@@ -190,7 +191,8 @@ def stage_changes(warehouse: Warehouse, registry: Registry, feed: Feed, ft: File
             changed.forget(conn, delivery.delivery_id)
     for other in others:
         oft = next(f for f in feed.files if f.name == other.file_type)
-        again = stage_delivery(warehouse, feed, oft, other, changes=changed.Changes(other, ""), **options)  # type: ignore[arg-type]
+        again = stage_delivery(warehouse, feed, oft, other, changes=changed.Changes(other, "", key=oft.unique_key),
+                               **options)  # type: ignore[arg-type]
         if not again.passed:
             raise changed.StaleChanges(f"{other.file_name} could not be staged again whole beside {delivery.file_name}:"
                                        f" {again.reason}")

@@ -33,9 +33,9 @@ WORKSPACE = ROOT / "deploy" / "workspace.yaml"
 CODE_SERVERS = {"code-server": ("k12_data_hub", "dagster_project.feeds_location", "HUB_GRPC_PORT"),
                 "marts-code-server": ("k12_marts", "dagster_project.marts_location", "HUB_MARTS_GRPC_PORT")}
 MIN_HASH_KEY_CHARS = 32  # as hub/store/keyed.py (this file imports nothing of the hub)
-DEFAULTS = {"HUB_ENV": "production", "HUB_GRPC_HOST": "127.0.0.1", "HUB_GRPC_PORT": "4266", "HUB_MARTS_GRPC_PORT": "4267",
-            "HUB_WEBSERVER_HOST": "127.0.0.1",
-            "HUB_WEBSERVER_PORT": "3000", "HUB_VIEWER_PORT": "3001"}
+DEFAULTS = {"HUB_ENV": "production", "HUB_GRPC_HOST": "127.0.0.1", "HUB_GRPC_PORT": "4266",
+            "HUB_MARTS_GRPC_PORT": "4267", "HUB_WEBSERVER_HOST": "127.0.0.1", "HUB_WEBSERVER_PORT": "3000",
+            "HUB_VIEWER_PORT": "3001"}
 CODE_SERVER_START_SECONDS = 300  # loading definitions parses every registry entry and the dbt manifest
 STOP_SECONDS = 15  # `dagster api grpc` may ignore SIGTERM for seconds; then SIGKILL
 

@@ -2,13 +2,16 @@
 
     python bench/ingest.py [--rows 1000000] [--changes 10000] [--warehouse postgres|duckdb] [--repeat 1]
                            [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test] [--dlt-path DIR]
+                           [--no-changes-only]
 
 In one run: a plain load of the CSV into a table of text columns (PostgreSQL COPY, or DuckDB's read_csv), the
 hub's first import (sensor tick: list, hash, archive; run: parse, validate, stage, apply with audit and import log)
 and the next night's file (the same students, `--changes` of them moved up a grade; default 1% up to 10,000), and,
 when dlt is importable (not a dependency of the hub; `--dlt-path` adds a folder it was installed to), a dlt merge of
-the same two files. Imports run in child processes so each peak RSS is measured alone. With `--repeat N` the
-figures are medians of N. Last line:
+the same two files. The bench's integration opts in to `stage_changes_only: true` (off by default in the
+registry), so the next night measures the shortcut that stages only changed rows (hub/load/changes.py);
+`--no-changes-only` measures the default, which stages the whole file every night. Imports run in child processes
+so each peak RSS is measured alone. With `--repeat N` the figures are medians of N. Last line:
 hub_rows_per_s=… copy_rows_per_s=… ratio=… night_ratio=… dlt_ratio=… peak_rss_mb=…
 (night_ratio = next night's seconds / first import's; dlt_ratio = hub rows/s / dlt merge rows/s on the first file,
 `n/a` without dlt.)
@@ -171,7 +174,7 @@ def _peak_rss_mb() -> float:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 
 
-def registry(work: Path, landing: Path) -> Path:
+def registry(work: Path, landing: Path, changes_only: bool = True) -> Path:
     path = work / "registry.yaml"
     path.write_text(json.dumps({
         "districts": [{"id": "bench_unified", "name": "Bench Unified", "state": "CA", "nces_leaid": "0600000",
@@ -180,7 +183,7 @@ def registry(work: Path, landing: Path) -> Path:
                           "destination": "bench", "transport": {"kind": "folder", "path": str(landing)},
                           "contact": {"role": "bench"}, "start_date": "2020-01-01", "quiet_period_seconds": 0,
                           "window": None, "pause": None,  # imports whenever the file is there
-                          "options": {"designated_file": "SPED"},
+                          "options": {"designated_file": "SPED"}, "stage_changes_only": changes_only,
                           "holds": {"first_file": False}}]}))  # a bench measures imports, not reviews
     return path
 
@@ -195,7 +198,7 @@ def one_run(args: argparse.Namespace, with_dlt: bool) -> dict[str, float]:
         size_mb = csv_path.stat().st_size / 1e6
         write_csv(work / "next" / csv_path.name, args.rows, "1964212", regrade_every=max(1, args.rows // changes))
         os.utime(csv_path, (time.time() - 3600, time.time() - 3600))
-        registry(work, landing)
+        registry(work, landing, not args.no_changes_only)
         name, url = (None, f"duckdb:///{work / 'warehouse.duckdb'}") if args.warehouse == "duckdb" \
             else create_database(args.pg)
         try:
@@ -217,6 +220,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs; figures are their medians")
     ap.add_argument("--pg", default=os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--dlt-path", help="a folder dlt was installed to (pip install --target), for its column")
+    ap.add_argument("--no-changes-only", action="store_true", help="the registry's default: stage every row nightly")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

@@ -64,6 +64,8 @@ def test_partitions_are_district_by_day():
     (lambda i: i.update(timezone="Mars/Olympus"), ("siras_abc_unified", "timezone")),
     (lambda i: i.update(headers={"sex": ["Sex"]}), ("siras_abc_unified", "headers.sex")),
     (lambda i: i.update(file_patterns={"demographic": ["*.csv"]}), ("siras_abc_unified", "file_patterns.demographic")),
+    (lambda i: i.update(stage_changes_only="sometimes"), ("siras_abc_unified", "stage_changes_only")),
+    (lambda i: i.update(feed="edreflect", stage_changes_only=True), ("siras_abc_unified", "stage_changes_only")),
 ])
 def test_bad_registry_entry_names_integration_and_field(tmp_path: Path, mutate, named):
     entry = siras_integration({"kind": "sftp", "host": "h", "port": 22, "username": "u",

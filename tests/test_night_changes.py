@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -15,14 +17,23 @@ from demo.siras_files import students as synthetic_students
 from hub.apply.audit import provenance
 from hub.apply.student_status import set_status
 from hub.store.tables import students
+from dagster_project.definitions import build_definitions
+from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import rematerialize, tick
 from tests.test_siras_same_day_files import at
-from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query, students_table  # noqa: F401 (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, landing, query, students_table  # noqa: F401 (fixtures)
 
 
-@pytest.fixture(autouse=True)
-def small_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HUB_STAGE_CHANGES_FROM_ROWS", "1")  # files of a test are small: the shortcut from any size
+def _hub(tmp_path: Path, landing: Path, **extra: object) -> tuple[dg.Definitions, dg.DagsterInstance]:
+    registry = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS,
+                              [siras_integration({"kind": "folder", "path": str(landing)}, **extra)])
+    return build_definitions(registry), dg.DagsterInstance.ephemeral()
+
+
+@pytest.fixture
+def hub(tmp_path: Path, landing: Path, hub_env: dict) -> tuple[dg.Definitions, dg.DagsterInstance]:  # noqa: F811
+    """The SIRAS integration opted in to the shortcut (`stage_changes_only: true`)."""
+    return _hub(tmp_path, landing, stage_changes_only=True)
 
 
 def _nights(defs, instance, landing, first: pd.DataFrame, second: pd.DataFrame):  # noqa: ANN001, ANN202
@@ -67,6 +78,17 @@ def test_next_night_stages_only_changed_rows_with_truthful_counts(hub, landing):
     assert meta["demographics"]["rows unchanged since the last applied file (not staged)"].value == 37
     assert meta["student_updates"]["core.students rows unchanged"].value == 37
     assert meta["student_updates"]["core.students rows updated"].value == 2
+
+
+def test_without_the_option_a_night_stages_the_whole_file(tmp_path, landing, hub_env):  # noqa: F811
+    defs, instance = _hub(tmp_path, landing)  # the registry's default: stage_changes_only off, as on main
+    first = synthetic_students(100, "1964212").assign(Designation="SPED")
+    _, two = _nights(defs, instance, landing, first, _changed(first, [5]))  # 1% changed
+    assert [r.success for r in two.runs] == [True]
+    assert _staged("1964212_demographics.csv") == 100  # every row staged: last_update_siras means "last arrived"
+    assert query("SELECT count(*) FROM ops.unchanged_rows")[0][0] == 0
+    assert query("SELECT count(*) FROM ops.row_hashes")[0][0] == 0  # no digests kept either
+    assert query("SELECT count(*) FROM ops.field_audit WHERE action = 'update'")[0][0] == 1
 
 
 def test_unchanged_field_still_answers_which_file_row_and_run(hub, landing):  # noqa: F811

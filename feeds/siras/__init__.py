@@ -39,5 +39,5 @@ FEED = Feed(
     default_window=Window(start=dt.time(2), end=dt.time(7)),
     default_pause=Blackout(start="06-20", end="08-10", reason="SIRAS summer pause"),
     default_cadence="nightly",
-    unchanged_state=unchanged_state,  # a night stages the students whose row changed
+    unchanged_state=unchanged_state,  # stage_changes_only: a night stages the students whose row changed
 )

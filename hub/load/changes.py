@@ -1,6 +1,7 @@
 """Nights that cost what changed: a snapshot delivery stages only the rows that differ from the applied delivery before it.
 
-Each staged delivery of a feed that allows it (Feed.unchanged_state) keeps a 128-bit digest of every row it stages
+Each staged delivery of an integration that opts in (`stage_changes_only: true` in the registry; off by default)
+whose feed allows it (Feed.unchanged_state) keeps a 128-bit digest of every row it stages
 (ops.row_hashes, written in the staging transaction; digests only, never values). The next delivery of the same
 integration and file type compares its validated rows with them and stages only the rows that are new or differ;
 the rows left out are counted (ops.unchanged_rows, the delivery's "rows unchanged"). Applying an unchanged row would
@@ -10,7 +11,7 @@ row and column as before, and a key repeated anywhere in the file is still caugh
 The whole file is staged, and its digests kept for the next night, whenever the shortcut could be wrong: no earlier
 applied delivery, or its digests are missing or were taken under another registry entry, declaration, feed state
 (e.g. school entities) or hub code (the fingerprint); the delivery is not newer than it (a re-import, an older file);
-it was not the last delivery of its type applied; it had fewer than FROM_ROWS rows; it set rows aside or its day was a limited import; another file
+it was not the last delivery of its type applied; it set rows aside or its day was a limited import; another file
 type of the feed came the same day (their rows are merged field by field); or anything else wrote the feed's target
 tables of the district since it was applied (another feed, a status change).
 """
@@ -21,7 +22,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -44,9 +44,6 @@ from hub.store.tables import deliveries, delivery_events, field_audit, row_hashe
 NOT_HASHED = frozenset({"delivery_id", "source_row", "source_line"})  # where a row sits, not what it says
 SEP, NULL = "\x1f", "\x1e"  # field separator and the text of a missing value in a row's digest
 CODE = ("hub/load", "hub/read", "hub/apply", "hub/store", "resources/warehouse.py")  # code a row's apply depends on
-# a base of fewer rows: every row is staged (staging holds the whole file, as before: "when did a student last
-# arrive" answers to the night for it; a small file costs nothing). The environment may say otherwise (tests)
-FROM_ROWS, FROM_ROWS_ENV = 10_000, "HUB_STAGE_CHANGES_FROM_ROWS"
 OPEN = ("staged", "held", "queued", "waiting", "applied")  # statuses of a delivery that is or may be applied
 
 
@@ -186,7 +183,8 @@ def prepare(conn: sa.Connection, registry: Registry, feed: Feed, ft: FileType, i
             delivery: Delivery) -> Changes | None:
     """What staging `delivery` compares with: None when the feed keeps no digests (stage every row); a Changes
     without a base when the whole file must be staged (its digests are kept for the next night)."""
-    if feed.unchanged_state is None or feed.load != "snapshot" or ft.load == "reference" or not ft.unique_key:
+    if not integration.stage_changes_only or feed.unchanged_state is None or feed.load != "snapshot" \
+            or ft.load == "reference" or not ft.unique_key:
         return None
     state = feed.unchanged_state(conn, feed.options_model.model_validate(integration.options), integration.district)
     if state is None:
@@ -197,7 +195,7 @@ def prepare(conn: sa.Connection, registry: Registry, feed: Feed, ft: FileType, i
         return out
     row = conn.execute(sa.select(row_hashes.c.fingerprint, row_hashes.c.digests, row_hashes.c.rows)
                        .where(row_hashes.c.delivery_id == base.delivery_id)).first()
-    if row is None or row.fingerprint != out.fingerprint or row.rows < int(os.environ.get(FROM_ROWS_ENV, FROM_ROWS)):
+    if row is None or row.fingerprint != out.fingerprint:
         return out
     out.base, out.previous = base.delivery_id, np.frombuffer(bytes(row.digests), np.uint64).reshape(-1, 2)
     return out

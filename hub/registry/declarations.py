@@ -165,8 +165,9 @@ class Feed:
     needs: tuple[Need, ...] = ()  # feeds whose same-night delivery its days wait for (bounded by the registry)
     default_holds: HoldRules = HoldRules()  # when a delivery waits for a person's approval (hub/registry/hold_rules.py)
     # a snapshot feed whose apply of a row depends on nothing but the row, the options and what this returns (conn,
-    # options, district id -> that state as text; None: every row is staged): a night stages only the rows that
-    # changed since the applied delivery before it (hub/load/changes.py). None: every night stages the whole file
+    # options, district id -> that state as text; None: every row is staged): an integration with
+    # `stage_changes_only: true` stages only the rows that changed since the applied delivery before it
+    # (hub/load/changes.py). None: the feed does not support it; every night stages the whole file
     unchanged_state: Callable[[Any, BaseModel, str], str | None] | None = None
 
     def file_type_for(self, file_name: str, patterns: tuple[str, ...] = (),

@@ -100,6 +100,8 @@ def _check_feed_fields(i: Integration, feeds: Mapping[str, Feed]) -> list[str]:
     types = {ft.name for ft in feed.files}
     problems += [f"integration {i.id!r} field 'file_patterns.{t}': {feed.name} has no file type {t!r} (known: "
                  f"{', '.join(sorted(types))})" for t in sorted(set(i.file_patterns) - types)]
+    if i.stage_changes_only and feed.unchanged_state is None:
+        problems.append(f"integration {i.id!r} field 'stage_changes_only': {feed.name} does not support it")
     return problems
 
 

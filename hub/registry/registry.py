@@ -127,6 +127,9 @@ class Integration(_Strict):
     # archived files (and their import logs and reports) of delivery days older than this are removed by
     # `hub archive purge`; None: kept until removed by hand
     retention_days: Annotated[int, Field(ge=1)] | None = None
+    # a feed that supports it (Feed.unchanged_state): a night stages only the rows that changed since the applied
+    # delivery before it (hub/load/changes.py); its staged history then keeps only changed or new rows
+    stage_changes_only: bool = False
 
     @field_validator("timezone")
     @classmethod

@@ -1,5 +1,5 @@
--- When each student last arrived in an applied SIRAS delivery (for files staged as their changes, hub/load/changes.py:
--- when the student last arrived changed or new; docs/architecture.md).
+-- When each student last arrived in an applied SIRAS delivery (an integration with stage_changes_only: true stages
+-- only changed or new rows, hub/load/changes.py: then when the student last arrived changed or new).
 with rows as (
     select delivery_id, ssid from {{ source('siras', 'siras__demographics') }}
     union all

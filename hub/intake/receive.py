@@ -27,13 +27,15 @@ from resources.warehouse import Warehouse
 
 @dataclass
 class PartitionRun:
-    """A run to start: one district/day partition and the file types that arrived for it."""
+    """A run to start: one district/day partition and the file types that arrived for it (or that the retry sweep,
+    hub/intake/retries.py, imports again)."""
 
     district_id: str
     day: str
     file_types: set[str] = field(default_factory=set)
     delivery_ids: list[str] = field(default_factory=list)
     after: list[str] = field(default_factory=list)  # needed deliveries applied since the day ran (a re-apply)
+    attempt: int = 0  # the hub's retry of deliveries a dead run left behind: 1, 2, ...; 0: their first run
 
 
 @dataclass

@@ -3,15 +3,9 @@ and what the demo leaves behind outside the data tables holds no student value."
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,25 +17,13 @@ from dagster_project.definitions import PROJECT_ROOT, build_definitions
 from demo.seed import seed
 from feeds import FEEDS
 from hub.registry.loading import load_registry
+from tests.loopback import dagster_dev, graphql
 from tests.protected import ambiguous, found, protected_values, render_rows
 from tests.test_no_student_data_in_logs import OPS_TABLES
 
 RUNS = '{ runsOrError { ... on Runs { results { status endTime tags { key value } } } } }'
 PROFILE = ('{ assetOrError(assetKey: {path: ["marts", "student_profile"]}) { ... on Asset { '
            'assetMaterializations(limit: 1) { timestamp } } } }')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _graphql(port: int, query: str) -> dict:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                 headers={"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.load(resp)["data"]
 
 
 def _job(run: dict) -> str:
@@ -75,26 +57,20 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "HUB_REGISTRY": str(demo / "registry.yaml"),
            "HUB_HOME": str(root / ".hub"), "PYTHONPATH": str(PROJECT_ROOT)}
     env.pop("HUB_WAREHOUSE_URL", None)
-    proc = subprocess.Popen(  # default signal handlers restored: `dagster dev` must stop on SIGTERM
-        [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
-         "-p", str(port)], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True, preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL),
-                                                    signal.signal(signal.SIGTERM, signal.SIG_DFL)))
     expected = {i.district for i in load_registry(demo / "registry.yaml").enabled()}
     graph = build_definitions(demo / "registry.yaml").resolve_asset_graph()  # the feeds the profile reads
     profile = dg.AssetKey(["marts", "student_profile"])
     profile_jobs = {f"{k.path[0]}_import" for k in graph.get_ancestor_asset_keys(profile)}
-    try:
+    with dagster_dev(env) as server:
         deadline, runs, marts = time.monotonic() + 720, [], False  # 163 s on a quiet machine; generous under make test's workers
         while time.monotonic() < deadline:
             time.sleep(3)
             try:
-                runs = _graphql(port, RUNS)["runsOrError"]["results"]
-                built = _graphql(port, PROFILE)["assetOrError"].get("assetMaterializations") or []
+                runs = graphql(server.port, RUNS)["runsOrError"]["results"]
+                built = graphql(server.port, PROFILE)["assetOrError"].get("assetMaterializations") or []
             except OSError:
                 continue
             done = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE")]
@@ -103,15 +79,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
             marts = bool(built) and float(built[0]["timestamp"]) / 1000 > feeds_ended > 0
             if len(done) == len(runs) and _districts(done) == expected and marts:
                 break
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-            stopped = True
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            stopped = False
-    return DemoRun(root, runs, expected, stopped, marts)
+    return DemoRun(root, runs, expected, server.stopped, marts)
 
 
 def test_dagster_dev_runs_the_demo_deliveries(demo_run: DemoRun):

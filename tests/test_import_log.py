@@ -6,7 +6,7 @@ from pathlib import Path
 
 from demo.siras_files import students as synthetic_students
 from tests.harness import rematerialize, tick
-from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, hub, query  # noqa: F401  (fixtures)
 
 
 def materialization(run, node: str):  # noqa: ANN001, ANN201

@@ -40,13 +40,14 @@ class DagsterDev:
 
 
 @contextmanager
-def dagster_dev(env: dict[str, str], port: int | None = None) -> Iterator[DagsterDev]:
-    """`dagster dev` on 127.0.0.1 (a free port unless given) in its own process group, with the default signal
-    handlers restored (it must stop on SIGTERM); sent SIGTERM when the block ends, killed after 30 s."""
-    server = DagsterDev(port or free_port())
+def dagster_dev(env: dict[str, str], *target: str, cwd: Path = ROOT) -> Iterator[DagsterDev]:
+    """`dagster dev` of `target` (by default the project's workspace) on a free port of 127.0.0.1, in its own process
+    group with the default signal handlers restored (it must stop on SIGTERM); sent SIGTERM when the block ends,
+    killed after 30 s."""
+    server = DagsterDev(free_port())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1",
-         "-p", str(server.port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "dagster", "dev", *(target or ("-w", str(ROOT / "workspace.yaml"))), "-h", "127.0.0.1",
+         "-p", str(server.port)], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL),
                                                     signal.signal(signal.SIGTERM, signal.SIG_DFL)))
     try:

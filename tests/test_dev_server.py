@@ -30,7 +30,7 @@ RUNS = '{ runsOrError { ... on Runs { results { status endTime tags { key value 
 PROFILE = ('{ assetOrError(assetKey: {path: ["marts", "student_profile"]}) { ... on Asset { '
            'assetMaterializations(limit: 1) { timestamp } } } }')
 SENSORS = ('{ sensorsOrError(repositorySelector: {repositoryLocationName: "k12_data_hub", repositoryName: '
-           '"__repository__"}) { ... on Sensors { results { name sensorState { ticks(limit: 1) { status skipReason '
+           '"__repository__"}) { ... on Sensors { results { name sensorState { ticks(limit: 2) { status skipReason '
            '} } } } } }')
 # a delivery sensor's last tick with one of these still has deliveries on their way: a file not yet stable, one
 # waiting for a feed or a file of its night, or a tick that could not check (the warehouse busy)
@@ -56,9 +56,10 @@ def _job(run: dict) -> str:
 
 
 def _settled(port: int) -> bool:
-    """Every delivery sensor's last tick started no run and has no delivery on its way."""
+    """Every delivery sensor's last finished tick started no run and has no delivery on its way."""
     sensors = _graphql(port, SENSORS)["sensorsOrError"]["results"]
-    ticks = [(s["sensorState"]["ticks"] or [{}])[0] for s in sensors if s["name"].endswith("__deliveries")]
+    ticks = [next((t for t in s["sensorState"]["ticks"] if t["status"] != "STARTED"), {})
+             for s in sensors if s["name"].endswith("__deliveries")]
     return all(t.get("status") == "SKIPPED" and not any(w in (t.get("skipReason") or "") for w in UNSETTLED)
                for t in ticks)
 

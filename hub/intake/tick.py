@@ -72,9 +72,10 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
                 if waiting or stable:  # (files received now may wait too)
                     _waiting(registry, feed, integration, warehouse, hold, now, runs, result)
                 _reapply(registry, feed, integration, warehouse, runs, result)
-                with warehouse.begin() as conn:
-                    if added := take_along(conn, feed, integration, runs):
-                        result.counts["applied again with the other files of their night"] += added
+                if runs and any(ft.after for ft in feed.files):
+                    with warehouse.begin() as conn:
+                        if added := take_along(conn, feed, integration, runs):
+                            result.counts["applied again with the other files of their night"] += added
     except TransportError as exc:
         result.error = str(exc)
     except OSError as exc:  # e.g. the archive's disk is full

@@ -10,7 +10,7 @@ that ran alone is applied again with the other, and none stays rejected for lack
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -19,8 +19,12 @@ from hub.registry.declarations import Feed, FileType
 from hub.registry.registry import Integration
 from hub.store.tables import deliveries, ingest_errors
 
-if TYPE_CHECKING:
-    from hub.intake.receive import PartitionRun  # receive.py imports this module
+
+class PartitionRun(Protocol):
+    """What this module reads and adds of a run to start (hub/intake/receive.py, which imports this module)."""
+
+    file_types: set[str]
+    delivery_ids: list[str]
 
 ON_ITS_WAY = (*PENDING, "held")
 

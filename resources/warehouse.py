@@ -26,6 +26,11 @@ import sqlalchemy as sa
 DEFAULT_URL = "duckdb:///.hub/warehouse.duckdb"
 _LOCK_WAIT_SECONDS = 120.0
 _PG_WORK_MEM = "256MB"
+# DuckDB file -> this process's transactions on it, one at a time: DuckDB fails a second writer of one process (a
+# write-write conflict, or a checkpoint error that invalidates the database) instead of making it wait, and a code
+# server evaluates the delivery sensors in threads. Re-entrant: a transaction may open another in its thread.
+_IN_PROCESS: dict[str, threading.RLock] = {}
+_IN_PROCESS_GUARD = threading.Lock()
 
 
 @lru_cache(maxsize=8)
@@ -52,7 +57,7 @@ class Warehouse:
     def begin(self, lock: str | None = None) -> Iterator[sa.Connection]:
         """One transaction. On DuckDB, waits while another process holds the file lock. With `lock` (an integration
         id), transactions holding the same lock run one after the other, whichever run or process opens them."""
-        with self._duckdb_lock(lock):
+        with self._one_at_a_time(), self._duckdb_lock(lock):
             conn = self._connect()
             try:
                 with conn.begin():
@@ -63,6 +68,17 @@ class Warehouse:
                     yield conn
             finally:
                 conn.close()
+
+    @contextmanager
+    def _one_at_a_time(self) -> Iterator[None]:
+        """DuckDB: this process's transactions on the file run one after the other (see _IN_PROCESS)."""
+        if not self.is_duckdb:
+            yield
+            return
+        with _IN_PROCESS_GUARD:
+            turn = _IN_PROCESS.setdefault(self.url, threading.RLock())
+        with turn:
+            yield
 
     @contextmanager
     def _duckdb_lock(self, lock: str | None) -> Iterator[None]:

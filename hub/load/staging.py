@@ -166,8 +166,8 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
         if not result.passed:
             for t in (table, quarantine):
                 conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
-        elif not warehouse.is_duckdb:  # row estimates for the apply's joins (autovacuum would come too late)
-            conn.exec_driver_sql(f"ANALYZE {target} (delivery_id)")
+        else:  # row estimates for the apply's joins (autovacuum would come too late)
+            warehouse.analyze(conn, target, ["delivery_id"])
     result.seconds = round(time.monotonic() - started, 3)
     return result
 

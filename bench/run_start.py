@@ -8,8 +8,9 @@ with a busy machine's load, wall does):
 - dagster: `import dagster`, the least any run process pays;
 - empty_run: `dagster job execute` of a job with one op that does nothing (an ephemeral instance): the floor of a
   Dagster run, whatever the project;
-- feeds_location: what a feed's run loads under `make dev` (workspace.yaml): import, definitions, its job;
-- all_definitions: the same from the single location production serves (dagster-dbt, dbt-core, the dbt manifest).
+- feeds_location: what a feed's run loads (`make dev` and production): import, definitions, its job;
+- all_definitions: the same from all definitions in one location (dagster-dbt, dbt-core, the dbt manifest), as
+  production served them before it split the feeds and the marts too.
 Last line: the medians, e.g. empty_run_s=… feeds_location_s=… all_definitions_s=… (wall) and …_cpu_s=… (CPU).
 """
 

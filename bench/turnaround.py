@@ -81,6 +81,15 @@ def _wait(port: int, until: float, done) -> list[dict]:  # noqa: ANN001
     raise SystemExit("timed out waiting for dagster dev")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop `dagster dev` and its services (its own process group): SIGTERM, then SIGKILL after 30 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=4, help="files dropped per district, one at a time")
@@ -121,11 +130,7 @@ def main() -> None:
                 "SUCCESS", "FAILURE")]) >= len(demo["integrations"]))
         runs = [dict(r, stages=_stages(port, r)) for r in _runs(port)]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop(proc)
     rows = []
     for r in runs:
         tags = {t["key"]: t["value"] for t in r["tags"]}

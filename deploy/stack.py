@@ -1,7 +1,8 @@
 """`make prod`: the hub as separate Dagster services on PostgreSQL, supervised as one process group.
 
-Starts the code server (`dagster api grpc`), then `dagster-daemon` (sensors, schedules, run queue), the operator
-webserver and a read-only webserver for viewers. If one of them exits, the others are stopped and this exits non-zero;
+Starts two code servers (`dagster api grpc`: the feeds, and the dbt marts, so that a feed's run process never
+imports dagster-dbt and dbt-core), then `dagster-daemon` (sensors, schedules, run queue), the operator webserver and
+a read-only webserver for viewers. If one of them exits, the others are stopped and this exits non-zero;
 SIGTERM or SIGINT stops them all. Standard library only: it runs before anything else of the hub is imported.
 
 Environment (secrets only here, never in YAML):
@@ -10,7 +11,8 @@ Environment (secrets only here, never in YAML):
   HUB_WAREHOUSE_URL    the warehouse: postgresql+psycopg://user:pw@host:5432/db
   HUB_HASH_KEY         the secret key of every keyed hash of a student identifier (32+ characters, never changed)
   HUB_ENV              production (the default here): a missing HUB_HASH_KEY stops every process of the hub
-  HUB_GRPC_HOST / HUB_GRPC_PORT       code server address (127.0.0.1 / 4266)
+  HUB_GRPC_HOST / HUB_GRPC_PORT       the feeds' code server (location k12_data_hub): 127.0.0.1 / 4266
+  HUB_MARTS_GRPC_PORT                 the marts' code server (location k12_marts) on the same host: 4267
   HUB_WEBSERVER_HOST                  where both webservers listen (127.0.0.1: put a reverse proxy in front)
   HUB_WEBSERVER_PORT / HUB_VIEWER_PORT  operator (3000) and read-only viewer (3001) webservers
 """
@@ -27,10 +29,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKSPACE = ROOT / "deploy" / "workspace.yaml"
-LOCATION = "k12_data_hub"
+# code server -> (code location, module, env var of its port); deploy/workspace.yaml names the same
+CODE_SERVERS = {"code-server": ("k12_data_hub", "dagster_project.feeds_location", "HUB_GRPC_PORT"),
+                "marts-code-server": ("k12_marts", "dagster_project.marts_location", "HUB_MARTS_GRPC_PORT")}
 MIN_HASH_KEY_CHARS = 32  # as hub/store/keyed.py (this file imports nothing of the hub)
-DEFAULTS = {"HUB_ENV": "production", "HUB_GRPC_HOST": "127.0.0.1", "HUB_GRPC_PORT": "4266", "HUB_WEBSERVER_HOST": "127.0.0.1",
-            "HUB_WEBSERVER_PORT": "3000", "HUB_VIEWER_PORT": "3001"}
+DEFAULTS = {"HUB_ENV": "production", "HUB_GRPC_HOST": "127.0.0.1", "HUB_GRPC_PORT": "4266",
+            "HUB_MARTS_GRPC_PORT": "4267", "HUB_WEBSERVER_HOST": "127.0.0.1", "HUB_WEBSERVER_PORT": "3000",
+            "HUB_VIEWER_PORT": "3001"}
 CODE_SERVER_START_SECONDS = 300  # loading definitions parses every registry entry and the dbt manifest
 STOP_SECONDS = 15  # `dagster api grpc` may ignore SIGTERM for seconds; then SIGKILL
 
@@ -55,9 +60,11 @@ def commands(env: dict[str, str]) -> dict[str, list[str]]:
     """The services in start order, each an argv."""
     bin_dir = Path(sys.executable).parent
     web = [str(bin_dir / "dagster-webserver"), "-w", str(WORKSPACE), "-h", env["HUB_WEBSERVER_HOST"]]
+    servers = {name: [str(bin_dir / "dagster"), "api", "grpc", "-m", module, "-h", env["HUB_GRPC_HOST"],
+                      "-p", env[port], "--location-name", location]
+               for name, (location, module, port) in CODE_SERVERS.items()}
     return {
-        "code-server": [str(bin_dir / "dagster"), "api", "grpc", "-m", "dagster_project.definitions",
-                        "-h", env["HUB_GRPC_HOST"], "-p", env["HUB_GRPC_PORT"], "--location-name", LOCATION],
+        **servers,
         "daemon": [str(bin_dir / "dagster-daemon"), "run", "-w", str(WORKSPACE)],
         "webserver": [*web, "-p", env["HUB_WEBSERVER_PORT"]],
         "viewer": [*web, "-p", env["HUB_VIEWER_PORT"], "--read-only"],
@@ -107,21 +114,23 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if _listening(env["HUB_GRPC_HOST"], int(env["HUB_GRPC_PORT"])):  # gRPC would share the port silently
-        print(f"port {env['HUB_GRPC_PORT']} is in use: is another code server running?", file=sys.stderr)
-        return 2
+    ports = {name: int(env[port]) for name, (_location, _module, port) in CODE_SERVERS.items()}
+    for port in ports.values():
+        if _listening(env["HUB_GRPC_HOST"], port):  # gRPC would share the port silently
+            print(f"port {port} is in use: is another code server running?", file=sys.stderr)
+            return 2
     procs: dict[str, subprocess.Popen] = {}
     try:
         for name, argv in commands(env).items():
             procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
             print(f"started {name} (pid {procs[name].pid}): {' '.join(argv)}", flush=True)
-            if name == "code-server":  # the others load the code location from it
+            if name in ports:  # the others load the code locations from them
                 deadline = time.monotonic() + CODE_SERVER_START_SECONDS
-                while not _listening(env["HUB_GRPC_HOST"], int(env["HUB_GRPC_PORT"])):
+                while not _listening(env["HUB_GRPC_HOST"], ports[name]):
                     if stopping:
                         return 0
                     if procs[name].poll() is not None or time.monotonic() > deadline:
-                        print("code server did not start", file=sys.stderr)
+                        print(f"{name} did not start", file=sys.stderr)
                         return 1
                     time.sleep(1)
         while not stopping:

@@ -136,7 +136,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Stac
                   "HUB_HASH_KEY": os.environ["HUB_HASH_KEY"]}
         operator_port, viewer_port = _free_port(), _free_port()
         env = {**base, **shared, "DAGSTER_HOME": str(home), "HUB_REGISTRY": str(registry), "HUB_HOME": str(root / "hub"),
-               "HUB_GRPC_PORT": str(_free_port()), "HUB_WEBSERVER_PORT": str(operator_port),
+               "HUB_GRPC_PORT": str(_free_port()), "HUB_MARTS_GRPC_PORT": str(_free_port()),
+               "HUB_WEBSERVER_PORT": str(operator_port),
                "HUB_VIEWER_PORT": str(viewer_port), KEY_ENV: str(sshd.user_key_path)}
         log = root / "stack.log"
         procs: list[subprocess.Popen] = []
@@ -297,7 +298,7 @@ def _intake_sensor(port: int) -> dict:
 
 
 def test_runs_are_queued_with_a_global_limit_and_one_run_per_integration(stack: Stack):
-    data = stack.wait("a loaded code location", lambda: _loaded(stack))
+    data = stack.wait("loaded code locations", lambda: _loaded(stack))
     instance = data["instance"]
     assert instance["runQueuingSupported"]
     assert instance["runQueueConfig"]["maxConcurrentRuns"] == 8
@@ -308,11 +309,21 @@ def test_runs_are_queued_with_a_global_limit_and_one_run_per_integration(stack: 
     assert all(d["healthy"] for d in daemons.values()), daemons  # dagster-daemon is running beside the webserver
 
 
+def test_feeds_and_marts_are_served_by_their_own_code_servers(stack: Stack):
+    """As under `make dev`: a feed's run process loads the feeds' location only (no dagster-dbt, dbt-core)."""
+    data = stack.wait("loaded code locations", lambda: _loaded(stack))
+    assert [e["name"] for e in data["workspaceOrError"]["locationEntries"]] == ["k12_data_hub", "k12_marts"]
+    started = re.findall(r"^started (\S+) \(pid \d+\): .* -m (\S+) .*--location-name (\S+)", stack.log.read_text(),
+                         re.M)
+    assert started == [("code-server", "dagster_project.feeds_location", "k12_data_hub"),
+                       ("marts-code-server", "dagster_project.marts_location", "k12_marts")]
+
+
 def _loaded(stack: Stack) -> dict | None:
+    """The instance and workspace once every code location has loaded and the daemons are healthy."""
     data = graphql(stack.operator_port, INSTANCE)
     entries = data["workspaceOrError"]["locationEntries"]
-    if [(e["name"], (e["locationOrLoadError"] or {}).get("__typename")) for e in entries] != [
-            ("k12_data_hub", "RepositoryLocation")]:
+    if not entries or any((e["locationOrLoadError"] or {}).get("__typename") != "RepositoryLocation" for e in entries):
         return None
     healthy = all(d["healthy"] for d in data["instance"]["daemonHealth"]["allDaemonStatuses"] if d["required"])
     return data if healthy else None

@@ -33,7 +33,7 @@ KEY_ENV, ENV = "HUB_HASH_KEY", "HUB_ENV"
 MIN_KEY_CHARS = 32
 _OLD_DIGEST = 32  # hex characters of the unkeyed md5 an older hub stored; a keyed hash has 64
 KEYED = {"keyed": True}  # Column info of a column holding keyed hashes (re-keyed by ensure_hash_key)
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # hub/store/keyed.py -> the project
 
 
 class HashKeyError(RuntimeError):

@@ -129,10 +129,24 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         env = dbt_environment(warehouse.url)
         ensure_tables(warehouse.get(), FEEDS.values())  # every table a source names exists, delivered or not
         with environment(env):
-            invocation = dbt.cli(["build", "--target", env["HUB_DBT_TARGET"]], context=context)
+            invocation = dbt.cli(["build", "--target", env["HUB_DBT_TARGET"]], context=context, raise_on_error=False)
         yield from invocation.stream()
+        if (error := invocation.get_error()) is not None:
+            if warehouse_busy(error):  # infrastructure, not the marts: the build is tried again by itself
+                context.log.warning("the DuckDB warehouse was held by another process when dbt started; retrying")
+                raise dg.RetryRequested(max_retries=BUSY_RETRIES, seconds_to_wait=BUSY_WAIT_SECONDS) from error
+            raise error
 
     return _marts
+
+
+BUSY_RETRIES, BUSY_WAIT_SECONDS = 10, 6  # a sensor tick or a feed run holds the embedded DuckDB file for seconds
+
+
+def warehouse_busy(error: Exception) -> bool:
+    """dbt could not open the embedded DuckDB warehouse because another process (a feed run, a sensor tick) held its
+    file: DuckDB allows one process at a time, and dbt-duckdb does not wait for it as the hub's own connections do."""
+    return "Could not set lock on file" in str(error)
 
 
 def automation_sensor(targets: list[dg.AssetsDefinition]) -> dg.AutomationConditionSensorDefinition:

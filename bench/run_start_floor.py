@@ -15,7 +15,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.turnaround import _port, _runs, _stages, _stop, _wait  # noqa: E402
+from bench.turnaround import _runs, _stages, _wait  # noqa: E402
+from tests.loopback import dagster_dev  # noqa: E402
 
 INTEGRATIONS = ("a", "b", "c")
 DEFS = '''import os
@@ -66,20 +66,18 @@ def main() -> None:
     (root / "floor_defs.py").write_text(DEFS)
     (root / "home").mkdir()
     shutil.copy(args.config, root / "home" / "dagster.yaml")
-    port = _port()
     env = {**os.environ, "DAGSTER_HOME": str(root / "home"), "FLOOR_DIR": str(root), "PYTHONPATH": str(root)}
-    proc = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-m", "floor_defs", "-h", "127.0.0.1",
-                             "-p", str(port)], cwd=root, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        until = time.monotonic() + args.timeout
-        _wait(port, until, lambda runs: True)  # the webserver answers
-        for n in range(args.rounds):
-            (root / f"trigger-{n:03d}").touch()
-            _wait(port, until, lambda runs: sum(r["status"] == "SUCCESS" for r in runs) >= len(INTEGRATIONS) * (n + 1))
-        runs = [(r["startTime"] - r["creationTime"], *_stages(port, r)[0]) for r in _runs(port)]
+        with dagster_dev(env, "-m", "floor_defs", cwd=root) as server:
+            port = server.port
+            until = time.monotonic() + args.timeout
+            _wait(port, until, lambda runs: True)  # the webserver answers
+            for n in range(args.rounds):
+                (root / f"trigger-{n:03d}").touch()
+                _wait(port, until,
+                      lambda runs: sum(r["status"] == "SUCCESS" for r in runs) >= len(INTEGRATIONS) * (n + 1))
+            runs = [(r["startTime"] - r["creationTime"], *_stages(port, r)[0]) for r in _runs(port)]
     finally:
-        _stop(proc)
         shutil.rmtree(root, ignore_errors=True)
     print(f"{'run_start_s':>11} {'queued':>6} {'load':>6}   (load average {os.getloadavg()[0]:.1f})")
     for start, queued, load in sorted(runs):

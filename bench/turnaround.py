@@ -14,17 +14,12 @@ turnaround_s=… run_start_s=…
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import yaml
@@ -34,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from demo.seed import dmy  # noqa: E402
 from demo.siras_files import students  # noqa: E402
+from tests.loopback import dagster_dev, graphql  # noqa: E402
 
 RUNS = "{ runsOrError { ... on Runs { results { runId status creationTime startTime endTime tags { key value } } } } }"
 EVENTS = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events { __typename
@@ -41,27 +37,14 @@ EVENTS = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { 
 STAGES = ("RunStartingEvent", "RunStartEvent")  # queued -> launched by the daemon -> started (definitions loaded)
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _query(port: int, query: str, **variables: str) -> dict:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", headers={"content-type": "application/json"},
-                                 data=json.dumps({"query": query, "variables": variables}).encode())
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.load(resp)["data"]
-
-
 def _runs(port: int) -> list[dict]:
-    return _query(port, RUNS)["runsOrError"]["results"]
+    return graphql(port, RUNS)["runsOrError"]["results"]
 
 
 def _stages(port: int, run: dict) -> tuple[list[float], str]:
     """Seconds from creation to launch, launch to start (process start, imports, definitions load); a failure's
     cause."""
-    events = _query(port, EVENTS, id=run["runId"])["logsForRun"]["events"]
+    events = graphql(port, EVENTS, id=run["runId"])["logsForRun"]["events"]
     at = {e["__typename"]: int(e["timestamp"]) / 1000 for e in events if e["__typename"] in STAGES}
     marks = [run["creationTime"], *(at.get(t, float("nan")) for t in STAGES)]
     error = next((e["error"]["message"] for e in events if e["__typename"] == "ExecutionStepFailureEvent"), "")
@@ -81,15 +64,6 @@ def _wait(port: int, until: float, done) -> list[dict]:  # noqa: ANN001
     raise SystemExit("timed out waiting for dagster dev")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop `dagster dev` and its services (its own process group): SIGTERM, then SIGKILL after 30 s."""
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=4, help="files dropped per district, one at a time")
@@ -105,15 +79,12 @@ def main() -> None:
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    port = _port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "HUB_REGISTRY": str(root / "demo" / "registry.yaml"),
            "HUB_HOME": str(root / ".hub"), "PYTHONPATH": str(ROOT)}
     env.pop("HUB_WAREHOUSE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml"),
-                             "-h", "127.0.0.1", "-p", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
     dropped: dict[str, float] = {}  # integration/file -> stable at (epoch)
-    try:
+    with dagster_dev(env) as server:
+        port = server.port
         until = time.monotonic() + args.timeout
         _wait(port, until, lambda runs: all(r["status"] in ("SUCCESS", "FAILURE") for r in runs))  # up and idle
         for n in range(args.files):
@@ -129,8 +100,6 @@ def main() -> None:
             _wait(port, until, lambda runs: len([r for r in runs if r["runId"] not in ids and r["status"] in (
                 "SUCCESS", "FAILURE")]) >= len(demo["integrations"]))
         runs = [dict(r, stages=_stages(port, r)) for r in _runs(port)]
-    finally:
-        _stop(proc)
     rows = []
     for r in runs:
         tags = {t["key"]: t["value"] for t in r["tags"]}

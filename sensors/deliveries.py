@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from hub.intake import ledger
 from hub.intake.receive import PartitionRun
-from hub.intake.retries import STUCK, Retry, RunState, sweep
+from hub.intake.retries import STUCK, RunState, sweep
 from hub.intake.tick import make_transport, scan
 from hub.intake.walk import Walk
 from hub.registry.declarations import Feed
@@ -35,15 +35,15 @@ def build_delivery_sensor(registry: Registry, feed: Feed, integrations: list[Int
     by_id = {i.id: i for i in integrations}
     shown = ", ".join(sorted(by_id)[:5]) + (", …" if len(by_id) > 5 else "")
 
-    def request(integration: Integration, day: str, district: str, file_types: set[str], delivery_ids: list[str],
-                after: list[str] | tuple[()] = (), retry: int = 0) -> dg.RunRequest:
-        key = ",".join(sorted(delivery_ids) + sorted(after)) + (f":retry {retry}" if retry else "")
+    def request(integration: Integration, run: PartitionRun) -> dg.RunRequest:
+        retry = run.attempt  # 0: the deliveries' first run
+        key = ",".join(sorted(run.delivery_ids) + sorted(run.after)) + (f":retry {retry}" if retry else "")
         return dg.RunRequest(
-            partition_key=dg.MultiPartitionKey({"date": day, "district": district}),
+            partition_key=dg.MultiPartitionKey({"date": run.day, "district": run.district_id}),
             run_key=hashlib.sha256(key.encode()).hexdigest()[:20],
-            asset_selection=[file_keys[f] for f in sorted(file_types)] + [apply_key],
+            asset_selection=[file_keys[f] for f in sorted(run.file_types)] + [apply_key],
             tags={"hub/integration": integration.id, "hub/trigger": "retry" if retry else "sensor",
-                  "hub/deliveries": ",".join(sorted(delivery_ids)), **({"hub/retry": str(retry)} if retry else {}),
+                  "hub/deliveries": ",".join(sorted(run.delivery_ids)), **({"hub/retry": str(retry)} if retry else {}),
                   "dagster/retry_on_asset_or_op_failure": "false"})  # a gate failure is never retried
 
     @dg.sensor(
@@ -70,11 +70,9 @@ def build_delivery_sensor(registry: Registry, feed: Feed, integrations: list[Int
         requests: list[dg.RunRequest] = []
         for integration_id, scan_cursor in walk:
             integration = by_id[integration_id]
-            runs, retries, reason, scan_cursor = _check(context, registry, feed, integration, wh, store, scan_cursor,
-                                                        open_.get(integration_id, set()), base_dir)
-            requests += [request(integration, r.day, r.district_id, r.file_types, r.delivery_ids, r.after) for r in runs]
-            requests += [request(integration, r.day, integration.district, r.file_types, r.delivery_ids, retry=r.attempt)
-                         for r in retries]
+            runs, reason, scan_cursor = _check(context, registry, feed, integration, wh, store, scan_cursor,
+                                               open_.get(integration_id, set()), base_dir)
+            requests += [request(integration, run) for run in runs]
             walk.record(integration_id, reason, scan_cursor)
         summary = walk.summary(feed.name)
         context.log.info("\n".join([summary.splitlines()[0], *walk.lines()]))
@@ -86,26 +84,27 @@ def build_delivery_sensor(registry: Registry, feed: Feed, integrations: list[Int
 
 def _check(context: dg.SensorEvaluationContext, registry: Registry, feed: Feed, integration: Integration,
            wh: Warehouse, store: Archive, scan_cursor: dict, open_: set[str], base_dir: Path
-           ) -> tuple[list[PartitionRun], list[Retry], str, dict]:
+           ) -> tuple[list[PartitionRun], str, dict]:
     """One integration's part of a tick: its scan, then (only when the ledger holds queued or staged deliveries of
-    it) the retry sweep, which asks Dagster for its runs. Returns its runs to start, its skip reason, its cursor."""
+    it) the retry sweep, which asks Dagster for its runs. Returns its runs to start (new deliveries', then retries),
+    its skip reason, its cursor."""
     try:
         tick = scan(registry=registry, feed=feed, integration=integration, archive=store, warehouse=wh,
                     transport=make_transport(integration, base_dir), cursor=scan_cursor, now=time.time(),
                     waiting="waiting" in open_)
-        retries: list[Retry] = []
+        runs = list(tick.runs)
         parts = [tick.skip_reason]
         if open_ & set(STUCK):  # deliveries left behind by a run that died
             with wh.begin() as conn:
                 swept = sweep(conn, integration, _runs_of(context.instance, integration.id), time.time(),
                               {d for run in tick.runs for d in run.delivery_ids})
-            retries = swept.retries
+            runs += swept.retries
             parts += [f"{n} {what}" for what, n in sorted(swept.counts.items())]
-        return tick.runs, retries, "; ".join(parts), tick.cursor
+        return runs, "; ".join(parts), tick.cursor
     except Exception as exc:  # noqa: BLE001 -- one integration's fault must not stop the feed's others
         why = type(getattr(exc, "orig", None) or exc).__name__  # the type only: a message may carry a file's data
         context.log.error(f"integration {integration.id}: its check stopped with {why}")
-        return [], [], f"its check stopped with {why}; retried on the next tick", scan_cursor
+        return [], f"its check stopped with {why}; retried on the next tick", scan_cursor
 
 
 _RUNNING = {dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,

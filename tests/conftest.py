@@ -76,6 +76,14 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    """An empty drop folder (what a folder transport lists) for one test."""
+    path = tmp_path / "landing"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
 def hub_env(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path | str]:
     """Point the hub at a temporary home, archive and warehouse."""
     monkeypatch.setenv("HUB_HOME", str(tmp_path / "hub"))

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 
+from feeds.siras import FEED as SIRAS
+from hub.intake.receive import TickResult
+from hub.intake.tick import scan
 from hub.intake.walk import BULLET
+from hub.registry.registry import Integration, Registry
+from resources.archive import Archive
+from resources.transport import FolderTransport, Transport
+from resources.warehouse import Warehouse
 
 
 @dataclass
@@ -46,6 +55,22 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str, c
             runs.append(job.execute_in_process(instance=instance, partition_key=req.partition_key, tags=req.tags,
                                                asset_selection=req.asset_selection, raise_on_error=False))
     return Tick(result, runs)
+
+
+def scan_folder(registry: Registry, integration: Integration, landing: Path, warehouse: Warehouse, archive: Archive,
+                now: float, cursor: dict | None = None, transport: Transport | None = None) -> TickResult:
+    """One SIRAS integration's part of a sensor tick without Dagster (hub.intake.tick.scan), on its drop folder
+    `landing` unless another transport is given."""
+    return scan(registry=registry, feed=SIRAS, integration=integration,
+                transport=transport or FolderTransport(integration.id, landing), archive=archive, warehouse=warehouse,
+                cursor=cursor or {}, now=now)
+
+
+def ledger(warehouse: Warehouse) -> list[tuple]:
+    """The ledger (ops.deliveries) as (file name, status, reason), by file name."""
+    with warehouse.begin() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            "SELECT file_name, status, reason FROM ops.deliveries ORDER BY file_name"))]
 
 
 def rematerialize(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, district: str, day: str,

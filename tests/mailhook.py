@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import json
-import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.loopback import free_port
 
 SMTP_USER, SMTP_PASSWORD = "hub-notify", "smtp-secret-4711"
 
@@ -65,12 +66,6 @@ def _authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult
     return AuthResult(success=ok)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Smtp:
     port: int
@@ -84,7 +79,7 @@ def smtp_server(tmp_path: Path) -> Iterator[Smtp]:
     cert, key = self_signed(tmp_path)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
-    inbox, port = Inbox(), _free_port()
+    inbox, port = Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=tls, require_starttls=True,
                             authenticator=_authenticate, auth_required=True, auth_require_tls=True)
     controller.start()

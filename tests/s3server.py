@@ -3,7 +3,6 @@ the test extras) as a subprocess on a free port, and a fresh bucket per test wit
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -14,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import need
+from tests.loopback import free_port
 
 SECRET = f"hub-test-secret-{uuid.uuid4().hex}"  # the tests check it is never echoed
 
@@ -34,12 +36,6 @@ class S3Archive:
         return sorted(f"s3://{k}" for k in self.fs().find(self.bucket))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3 server, listening on 127.0.0.1 only, for the whole session."""
@@ -47,10 +43,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         import moto.server  # noqa: F401
         import s3fs  # noqa: F401
     except ImportError as exc:
-        message = f"moto[server] and s3fs are not installed ({exc}): pip install -e '.[test]'"
-        if os.environ.get("CI") == "true":  # under CI nothing that needs a service may skip
-            pytest.fail(f"required under CI: {message}")
-        pytest.skip(message)
+        need(f"moto[server] and s3fs are not installed ({exc}): pip install -e '.[test]'")
     port = free_port()
     log = tmp_path_factory.mktemp("s3") / "moto.log"
     with open(log, "ab") as out:

@@ -30,13 +30,6 @@ def archived(archive: Archive) -> list[Path]:
 
 
 @pytest.fixture
-def drop(tmp_path: Path) -> Path:
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def archive(tmp_path: Path) -> Archive:
     return Archive(tmp_path / "archive")
 
@@ -48,9 +41,9 @@ def offer(drop: Path, name: str, data: bytes) -> tuple[FolderTransport, RemoteFi
     return transport, remote
 
 
-def test_receive_hashes_and_places_the_file(drop: Path, archive: Archive) -> None:
+def test_receive_hashes_and_places_the_file(landing: Path, archive: Archive) -> None:
     data = random.Random(1).randbytes(3 * 1024 * 1024 + 17)
-    transport, remote = offer(drop, "Roster.csv", data)
+    transport, remote = offer(landing, "Roster.csv", data)
     result = archive.receive(transport, remote, "siras-abc", DAY)
     digest = hashlib.sha256(data).hexdigest()
     assert result.sha256 == digest and result.size == len(data)
@@ -60,14 +53,14 @@ def test_receive_hashes_and_places_the_file(drop: Path, archive: Archive) -> Non
     assert leftovers(archive) == []
 
 
-def test_same_bytes_twice_give_the_same_path(drop: Path, archive: Archive) -> None:
-    transport, remote = offer(drop, "a.csv", b"id\n1\n")
+def test_same_bytes_twice_give_the_same_path(landing: Path, archive: Archive) -> None:
+    transport, remote = offer(landing, "a.csv", b"id\n1\n")
     first = archive.receive(transport, remote, "siras-abc", DAY)
     second = archive.receive(transport, remote, "siras-abc", DAY)
     assert first == second
     assert archived(archive) == [Path(first.path)]
     assert leftovers(archive) == []
-    transport, remote = offer(drop, "a.csv", b"id\n2\n")
+    transport, remote = offer(landing, "a.csv", b"id\n2\n")
     changed = archive.receive(transport, remote, "siras-abc", DAY)
     assert changed.path != first.path and Path(changed.path).read_bytes() == b"id\n2\n"
     assert Path(first.path).read_bytes() == b"id\n1\n"
@@ -118,8 +111,8 @@ def test_failure_leaves_no_temp_or_partial_file(archive: Archive, fail_on_open: 
 
 
 @pytest.mark.parametrize("integration_id,day", [("../evil", DAY), ("siras-abc", ".."), ("a/b", DAY), ("", DAY)])
-def test_unsafe_names_are_refused(drop: Path, archive: Archive, integration_id: str, day: str) -> None:
-    transport, remote = offer(drop, "a.csv", b"1")
+def test_unsafe_names_are_refused(landing: Path, archive: Archive, integration_id: str, day: str) -> None:
+    transport, remote = offer(landing, "a.csv", b"1")
     with pytest.raises(ValueError, match="single path component"):
         archive.receive(transport, remote, integration_id, day)
     assert archived(archive) == [] and leftovers(archive) == []
@@ -148,9 +141,9 @@ def test_large_file_over_sftp_in_constant_memory(sshd: Sshd, sftp_env: str, sftp
     assert leftovers(archive) == []
 
 
-def test_file_changed_after_listing_is_refused(drop: Path, archive: Archive) -> None:
-    transport, remote = offer(drop, "a.csv", b"id\n1\n")
-    with open(drop / "a.csv", "ab") as fh:
+def test_file_changed_after_listing_is_refused(landing: Path, archive: Archive) -> None:
+    transport, remote = offer(landing, "a.csv", b"id\n1\n")
+    with open(landing / "a.csv", "ab") as fh:
         fh.write(b"2\n")
     with pytest.raises(TransportError, match=r"a\.csv of integration siras-abc changed"):
         archive.receive(transport, remote, "siras-abc", DAY)

@@ -27,9 +27,10 @@ from resources.transport import FolderTransport
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration
 from tests.harness import rematerialize, tick
-from tests.s3server import SECRET, S3Archive, free_port
+from tests.loopback import free_port
+from tests.s3server import SECRET, S3Archive
 from tests.test_import_log import materialization, no_student_values
-from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, hub, query  # noqa: F401  (fixtures)
 
 DAY = "2025-03-01"
 

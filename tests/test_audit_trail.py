@@ -11,7 +11,7 @@ from demo.siras_files import students as synthetic_students
 from hub.apply.audit import Source, provenance
 from hub.store.tables import students
 from tests.harness import tick
-from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401 (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, hub, query  # noqa: F401 (fixtures)
 
 
 def _sources(ssid: str) -> dict[str, Source]:

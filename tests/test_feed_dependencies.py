@@ -5,6 +5,7 @@ roster arrives. Real files, sensors and runs, on both warehouses."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -34,15 +35,17 @@ def _query(sql: str) -> list[tuple]:
         return [tuple(r) for r in conn.execute(sa.text(sql))]
 
 
-def _drop(folder: Path, frames: dict[str, pd.DataFrame]) -> None:
+def _drop(folder: Path, frames: dict[str, pd.DataFrame], mtime: float | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
         frame.to_csv(folder / f"06_{name}.csv", index=False)
+        if mtime is not None:  # files of one night: the same delivery day whenever each is written
+            os.utime(folder / f"06_{name}.csv", (mtime, mtime))
 
 
-def _hub(tmp_path: Path, wait_minutes: int) -> tuple[dg.Definitions, dg.DagsterInstance]:
+def _hub(tmp_path: Path, wait_minutes: int, roster_wait: int = 120) -> tuple[dg.Definitions, dg.DagsterInstance]:
     registry = write_registry(tmp_path / "registry.yaml", FL, [
-        _integration("focus_roster", tmp_path / "roster"),
+        _integration("focus_roster", tmp_path / "roster", dependency_wait_minutes=roster_wait),
         _integration("peer", tmp_path / "peer", dependency_wait_minutes=wait_minutes)])
     _drop(tmp_path / "peer", {f"PEER_{k.upper()}": v for k, v in peer(30).items() if k == "ese"})
     return build_definitions(registry), dg.DagsterInstance.ephemeral()
@@ -99,3 +102,49 @@ def test_a_roster_whose_enrollment_matches_almost_no_student_is_blocked(tmp_path
     assert (gate, name) == ("match_rate", "06_student_enrollment.csv")
     assert not any(v in reason for v in [*students["STDT_ID"], *students["FLEID"]])  # counts only
     assert _query("SELECT status FROM ops.deliveries WHERE file_type = 'enrollment'") == [("rejected",)]
+
+
+def _roster_runs(result) -> list[tuple[bool, list[str]]]:  # noqa: ANN001 -- a harness Tick
+    """Each roster run of a tick: success and the roster assets it ran."""
+    return [(run.success, sorted(k.path[-1] for k in req.asset_selection))
+            for req, run in zip(result.result.run_requests or [], result.runs)]
+
+
+def test_an_enrollment_file_waits_for_the_students_file_of_the_same_night(tmp_path: Path, hub_env: dict):
+    """The demo's first start: the night's enrollment file was taken one tick before its students file (a tick
+    stopped between them). It waits, saying for what, then runs with the students file; PEER waits for both."""
+    defs, instance = _hub(tmp_path, wait_minutes=60)
+    students, enrollment = roster(40)
+    night = time.time() - 120
+    _drop(tmp_path / "roster", {"student_enrollment": enrollment}, night)
+    first = tick(defs, instance, "focus_roster__deliveries")
+    assert first.runs == [] and "waits for the students file of" in first.reason("focus_roster_broward")
+    assert _query("SELECT status FROM ops.deliveries WHERE file_type = 'enrollment'") == [("waiting",)]
+    assert tick(defs, instance, "peer__deliveries").runs == []  # the roster of the night is not complete
+    _drop(tmp_path / "roster", {"students": students}, night)
+    both = tick(defs, instance, "focus_roster__deliveries")
+    assert _roster_runs(both) == [(True, ["enrollment", "roster_updates", "students"])]
+    assert _query("SELECT count(*) FROM core.students WHERE status IS NOT NULL") == [(40,)]
+    assert _query("SELECT DISTINCT status FROM ops.deliveries WHERE feed = 'focus_roster'") == [("applied",)]
+    assert [r.success for r in tick(defs, instance, "peer__deliveries").runs] == [True]
+    assert _query("SELECT count(DISTINCT student_key) > 20 FROM core.student_fields") == [(True,)]
+
+
+@pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # the ledger logic is warehouse-blind
+@pytest.mark.parametrize("first", ["students", "student_enrollment"])
+def test_a_roster_file_that_ran_alone_runs_again_with_the_other_file_of_its_night(tmp_path: Path, hub_env: dict,
+                                                                                  first: str):
+    """Without a wait (or once it is over) one file of the night runs alone: students alone create no student,
+    enrollment alone links none (blocked). When the other file arrives, both run together: none stays rejected."""
+    defs, instance = _hub(tmp_path, wait_minutes=60, roster_wait=0)
+    students, enrollment = roster(40)
+    files, night = {"students": students, "student_enrollment": enrollment}, time.time() - 120
+    _drop(tmp_path / "roster", {first: files.pop(first)}, night)
+    assert len(tick(defs, instance, "focus_roster__deliveries").runs) == 1
+    _drop(tmp_path / "roster", files, night)
+    again = tick(defs, instance, "focus_roster__deliveries")
+    assert _roster_runs(again) == [(True, ["enrollment", "roster_updates", "students"])]
+    assert _query("SELECT count(*) FROM core.students WHERE status IS NOT NULL") == [(40,)]
+    assert _query("SELECT DISTINCT status FROM ops.deliveries WHERE feed = 'focus_roster'") == [("applied",)]
+    assert tick(defs, instance, "focus_roster__deliveries").runs == []  # once
+    assert [r.success for r in tick(defs, instance, "peer__deliveries").runs] == [True]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from demo.siras_files import students as synthetic_students
+from hub.apply.import_log import write_import_log
+from hub.intake import ledger
+from resources.warehouse import Warehouse
 from tests.harness import rematerialize, tick
-from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, hub, query  # noqa: F401  (fixtures)
 
 
 def materialization(run, node: str):  # noqa: ANN001, ANN201
@@ -91,3 +95,26 @@ def test_manual_rematerialization_is_tagged_manual(hub, landing):
     assert instance.get_run_by_id(result.run_id).tags["hub/trigger"] == "manual"
     md = materialization(result, "siras__student_updates")
     assert md["trigger"].value == "manual" and "trigger: manual" in Path(md["import log (demographics)"].value).read_text()
+
+
+def test_many_creates_are_one_line_per_table_with_their_count(hub, landing):
+    """Above `creates_listed` created records a table's creates are one line (count, and the SQL that lists their
+    keys) instead of one line per record; the log's counts stay the same."""
+    defs, instance = hub
+    frame = synthetic_students(12, "1964212").assign(Designation="SPED")
+    drop(landing, "1964212_demographics.csv", frame)
+    run = tick(defs, instance, SENSOR).runs[0]
+    assert run.success
+    (did,) = query("SELECT delivery_id FROM ops.deliveries WHERE status = 'applied'")[0]
+    wh = Warehouse(os.environ["HUB_WAREHOUSE_URL"])
+    with wh.begin() as conn:
+        delivery = ledger.get(conn, did)
+        listed = write_import_log(conn, wh, delivery, run_id=run.run_id, trigger="manual", counts={})
+        summed = write_import_log(conn, wh, delivery, run_id=run.run_id, trigger="manual", counts={}, creates_listed=11)
+    assert listed.created == summed.created == 12
+    text = Path(summed.path).read_text()
+    assert text.count(", create,") == 1 and "(12 records of core.students), create, keys not listed above 11" in text
+    assert f"SELECT student_key FROM core.students WHERE created_delivery_id = '{did}'" in text
+    keys = {k for (k,) in query("SELECT student_key FROM core.students WHERE created_delivery_id = :d", d=did)}
+    assert len(keys) == 12 and not any(k in text for k in keys)  # and no student value (keys are hashes anyway)
+    no_student_values(text, frame)

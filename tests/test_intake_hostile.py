@@ -26,6 +26,7 @@ from resources.archive import Archive
 from resources.transport import FolderTransport, RemoteFile
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, need, siras_integration
+from tests.harness import ledger, scan_folder
 
 GOOD = "1964212_demographics.csv"
 CONTENT = b"SSID,LastName\n1234567890,X\n"
@@ -44,9 +45,7 @@ class Listing(FolderTransport):
 
 
 @pytest.fixture
-def hub(tmp_path: Path, warehouse_url: str):
-    landing = tmp_path / "landing"
-    landing.mkdir()
+def hub(tmp_path: Path, landing: Path, warehouse_url: str):
     wh = Warehouse(warehouse_url)
     ensure_tables(wh, [FEED])
     reg = parse_registry({"districts": CA_DISTRICTS,
@@ -56,21 +55,14 @@ def hub(tmp_path: Path, warehouse_url: str):
 
 def tick(hub, transport=None, archive: Archive | None = None, now: float | None = None):  # noqa: ANN001, ANN201
     reg, integration, landing, wh, default_archive = hub
-    return scan(registry=reg, feed=FEED, integration=integration,
-                transport=transport or FolderTransport(integration.id, landing), archive=archive or default_archive,
-                warehouse=wh, cursor={}, now=now or time.time())
+    return scan_folder(reg, integration, landing, wh, archive or default_archive, now or time.time(),
+                       transport=transport)
 
 
 def drop(folder: Path, name: str, data: bytes = CONTENT) -> None:
     path = folder / name
     path.write_bytes(data)
     os.utime(path, (time.time() - 3600, time.time() - 3600))
-
-
-def ledger(wh: Warehouse) -> list[tuple]:
-    with wh.begin() as conn:
-        return [tuple(r) for r in conn.execute(sa.text(
-            "SELECT file_name, status, reason FROM ops.deliveries ORDER BY file_name"))]
 
 
 def test_hostile_names_are_rejected_once_and_the_other_files_proceed(hub, caplog):

@@ -19,7 +19,7 @@ from feeds import FEEDS
 from hub.intake import ledger
 from tests.harness import tick
 from tests.protected import ambiguous, found, protected_values, render_rows
-from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, hub, query  # noqa: F401  (fixtures)
 
 OPS_TABLES = ("deliveries", "ingest_errors", "row_errors", "dropped_columns", "notifications")
 

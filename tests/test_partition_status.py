@@ -10,7 +10,7 @@ import dagster as dg
 
 from demo.siras_files import students as synthetic_students
 from tests.harness import rematerialize, tick
-from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401 (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, hub, query  # noqa: F401 (fixtures)
 
 FILE = dg.AssetKey(["siras", "demographics"])
 FILE_504 = dg.AssetKey(["siras", "demographics_504"])

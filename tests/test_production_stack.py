@@ -31,6 +31,7 @@ from dagster_project.definitions import PROJECT_ROOT
 from dagster_project.executor import hub_executor
 from demo.siras_files import students as synthetic_students
 from tests.conftest import CA_DISTRICTS, fresh_database, need, siras_integration, write_registry
+from tests.loopback import free_port
 from tests.sshd import KEY_ENV, Sshd
 
 STUDENTS = {"abc_unified": 25, "fresno_unified": 40}
@@ -54,12 +55,6 @@ BACKFILL = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(back
   ... on UnauthorizedError { message } } }"""
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
   ... on UnauthorizedError { message } ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def graphql(port: int, query: str, variables: dict | None = None) -> dict:
@@ -134,9 +129,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Stac
                   "HUB_ARCHIVE_DIR": str(root / "archive"), "HUB_EXECUTOR": "celery", "HUB_CELERY_QUEUE": f"hub_{tag}",
                   "HUB_CELERY_BROKER_URL": "pyamqp://guest:guest@127.0.0.1:5672//",
                   "HUB_HASH_KEY": os.environ["HUB_HASH_KEY"]}
-        operator_port, viewer_port = _free_port(), _free_port()
+        operator_port, viewer_port = free_port(), free_port()
         env = {**base, **shared, "DAGSTER_HOME": str(home), "HUB_REGISTRY": str(registry), "HUB_HOME": str(root / "hub"),
-               "HUB_GRPC_PORT": str(_free_port()), "HUB_MARTS_GRPC_PORT": str(_free_port()),
+               "HUB_GRPC_PORT": str(free_port()), "HUB_MARTS_GRPC_PORT": str(free_port()),
                "HUB_WEBSERVER_PORT": str(operator_port),
                "HUB_VIEWER_PORT": str(viewer_port), KEY_ENV: str(sshd.user_key_path)}
         log = root / "stack.log"

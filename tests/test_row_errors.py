@@ -18,7 +18,7 @@ from demo.siras_files import students as synthetic_students
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 from tests.test_import_log import failure, materialization, records
-from tests.test_siras_pipeline import SENSOR, landing, query  # noqa: F401  (fixture)
+from tests.test_siras_pipeline import SENSOR, query
 
 NAME = "1964212_demographics.csv"
 # names last: a comma in a last name shifts the first name into the (blank) middle name and nothing else catches it

@@ -11,14 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from feeds.siras import FEED
-from hub.intake.tick import scan
 from hub.registry.loading import parse_registry
 from hub.registry.registry import RegistryError
 from hub.registry.schedule_rules import hold_reason
 from hub.store.schema import ensure_tables
 from resources.archive import Archive
-from resources.transport import FolderTransport
 from resources.warehouse import Warehouse
+from tests import harness
 from tests.conftest import CA_DISTRICTS, siras_integration
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -71,17 +70,13 @@ def test_blackouts_registry_district_and_exceptions(tmp_path):
 
 
 @pytest.fixture
-def intake(tmp_path: Path, warehouse_url: str):
-    landing = tmp_path / "landing"
-    landing.mkdir()
+def intake(tmp_path: Path, landing: Path, warehouse_url: str):
     wh = Warehouse(warehouse_url)
     ensure_tables(wh, [FEED])
     reg = registry(landing)
 
     def tick(now: float, cursor: dict | None = None, reg=reg):  # noqa: ANN001, ANN202
-        integration = reg.integrations[0]
-        return scan(registry=reg, feed=FEED, integration=integration, transport=FolderTransport(integration.id, landing),
-                    archive=Archive(tmp_path / "archive"), warehouse=wh, cursor=cursor or {}, now=now)
+        return harness.scan_folder(reg, reg.integrations[0], landing, wh, Archive(tmp_path / "archive"), now, cursor)
 
     def drop(name: str, mtime: float) -> None:
         path = landing / name
@@ -89,9 +84,7 @@ def intake(tmp_path: Path, warehouse_url: str):
         os.utime(path, (mtime, mtime))
 
     def ledger() -> list[tuple]:
-        with wh.begin() as conn:
-            return [tuple(r) for r in conn.execute(sa.text("SELECT file_name, status, reason FROM ops.deliveries "
-                                                           "ORDER BY file_name"))]
+        return harness.ledger(wh)
     return tick, drop, ledger
 
 

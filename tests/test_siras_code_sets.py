@@ -14,7 +14,7 @@ from hub.read.parsing import ROW
 from hub.load.validation import build_schema, prepare_chunk
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
-from tests.test_siras_pipeline import SENSOR, drop, landing, query  # noqa: F401  (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, query
 
 DEMOGRAPHICS = FEED.file_type_for("1964212_demographics.csv")
 CASES = {  # column: (accepted, refused)

@@ -10,7 +10,7 @@ from demo.siras_files import students as synthetic_students
 from feeds.siras.loose_match import score
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
-from tests.test_siras_pipeline import SENSOR, drop, landing, query  # noqa: F401  (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, query
 
 
 def test_name_score_ignores_case_punctuation_and_order():

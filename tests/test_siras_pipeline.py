@@ -21,13 +21,6 @@ SENSOR = "siras__deliveries"
 
 
 @pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    path = tmp_path / "landing"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def hub(tmp_path: Path, landing: Path, hub_env: dict) -> tuple[dg.Definitions, dg.DagsterInstance]:
     registry = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS,
                               [siras_integration({"kind": "folder", "path": str(landing)})])

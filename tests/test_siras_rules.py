@@ -16,7 +16,7 @@ from hub.read.parsing import ROW
 from hub.load.validation import build_schema, prepare_chunk
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
-from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, hub, query  # noqa: F401  (fixtures)
 
 DEMOGRAPHICS = FEED.files[1]
 # Each SIS's spellings of the early-childhood and ungraded levels, as declared in a registry's value_maps.

@@ -13,7 +13,7 @@ from hub.apply.schools import replace_schools
 from hub.store.schema import ensure_tables
 from resources.warehouse import Warehouse
 from tests.harness import tick
-from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401  (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, hub, query  # noqa: F401  (fixtures)
 
 SHARED = "1964212"  # programs without their own CDE code share the district's code
 ENTITIES = [

@@ -15,7 +15,7 @@ from hub.apply.upsert import ApplyContext
 from hub.store.keyed import keyed_hash
 from resources.warehouse import Warehouse
 from tests.harness import tick
-from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query  # noqa: F401 (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, hub, query  # noqa: F401 (fixtures)
 
 STAGED = "staging.siras__demographics"
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from demo.siras_files import students as synthetic_students
 from tests.harness import rematerialize, tick
-from tests.test_siras_pipeline import SENSOR, drop, hub, landing, query, students_table  # noqa: F401 (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, hub, query, students_table  # noqa: F401 (fixtures)
 
 
 def _staged() -> list[tuple[str, str]]:

@@ -9,15 +9,10 @@ ones docs/ui.md shows."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +29,7 @@ from dagster_project.definitions import PROJECT_ROOT, build_definitions
 from demo.siras_files import students
 from tests.conftest import need
 from tests.harness import reason_of, tick
-from tests.test_dev_server import _free_port
+from tests.loopback import dagster_dev, graphql
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SHOTS = Path(os.environ.get("TMPDIR") or tempfile.gettempdir()) / "hub-ui"
@@ -125,16 +120,9 @@ def _wait(what: str, condition, timeout: float = 300, every: float = 1.0):  # no
         time.sleep(every)
 
 
-def _graphql(port: int, query: str, **variables: object) -> dict:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", headers={"content-type": "application/json"},
-                                 data=json.dumps({"query": query, "variables": variables}).encode())
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.load(resp)["data"]
-
-
 def _skip_reasons(port: int, sensor: str) -> list[str]:
     """The sensor's ticks' skip reasons, newest first (none while the code location loads)."""
-    state = _graphql(port, TICKS, name=sensor)["sensorOrError"].get("sensorState") or {"ticks": []}
+    state = graphql(port, TICKS, name=sensor)["sensorOrError"].get("sensorState") or {"ticks": []}
     return [t["skipReason"] or "" for t in state["ticks"]]
 
 
@@ -154,18 +142,13 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Night]:
     abc = root / ".hub" / "landing" / "abc_unified"  # after the night: a re-upload and a file a month old
     shutil.copy(abc / "1964212_demographics.csv", abc / "1964212_demographics_resent.csv")
     _put(abc / "1964212_demographics_old.csv", students(40, "1964212", seed=3), 30 * DAY)
-    port = _free_port()
     run_env = {**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)}
     for k in ("HUB_WAREHOUSE_URL", "HUB_ARCHIVE_DIR"):
         run_env.pop(k, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
-         "-p", str(port)], cwd=PROJECT_ROOT, env=run_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True, preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL),
-                                                    signal.signal(signal.SIGTERM, signal.SIG_DFL)))
-    try:
-        _wait("the webserver", lambda: _graphql(port, "{ version }"))
-        _graphql(port, "mutation { setNuxSeen }")  # no community pop-up over the pages
+    with dagster_dev(run_env) as server:
+        port = server.port
+        _wait("the webserver", lambda: graphql(port, "{ version }"))
+        graphql(port, "mutation { setNuxSeen }")  # no community pop-up over the pages
         _wait("the Santa Ana sensor's tick", lambda: any(
             "waiting: paused (SIS rollover" in (reason_of(r, "siras_santa_ana_unified") or "")
             for r in _skip_reasons(port, "siras__deliveries")))
@@ -174,13 +157,6 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Night]:
             and "skipped: last modified more than 7 days ago" in abc for r in _skip_reasons(port, "siras__deliveries")))
         SHOTS.mkdir(parents=True, exist_ok=True)
         yield Night(f"http://127.0.0.1:{port}", good, blocked, blocked_run, held)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
 """The per-delivery import log: a text file kept in the archive next to the delivered file.
 
 It lists counts, every rejected row (row, line, column, rule) and every created, updated or deleted record by hashed key
-with the names of the fields changed (created records in the order they were stored, changed ones by key). It never
-holds values, so the UI may link it; the preview holds counts only. The row errors are also written as a CSV
-beside it (row, line, column, rule), for a coordinator to fix the SIS by.
+with the names of the fields changed (created records in the order they were stored, up to CREATES_LISTED per table,
+else one line with their count; changed ones by key). It never holds values, so the UI may link it; the preview holds
+counts only. The row errors are also written as a CSV beside it (row, line, column, rule), for a coordinator to fix
+the SIS by.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from resources.archive import open_text, write_file
 from resources.warehouse import Warehouse
 
 HEAD_LINES = 200  # shown in the UI; the full log stays beside the archived file
+CREATES_LISTED = 10_000  # created records listed by key per table; above: one line with their count
 
 
 @dataclass(frozen=True)
@@ -81,20 +83,33 @@ def write_errors_csv(conn: sa.Connection, warehouse: Warehouse, delivery: Delive
     return path
 
 
-def _created(conn: sa.Connection, warehouse: Warehouse, d: str, r: str, out: BinaryIO) -> int:
-    """Lines of the records the delivery created in the run by reference (their keys are on the created rows)."""
+def _created(conn: sa.Connection, warehouse: Warehouse, d: str, r: str, out: BinaryIO, listed: int) -> int:
+    """Lines of the records the delivery created in the run by reference (their keys are on the created rows); a
+    table that got more than `listed` of them has one line saying how many and how to list them (writing a million
+    keys costs more than the rest of the log, and no one reads them there)."""
     audit = (f"FROM ops.field_audit WHERE delivery_id = {d} AND run_id = {r} AND action = 'create' "
              f"AND entity_key = '{CREATED_BY_REFERENCE}'")
-    refs = conn.exec_driver_sql(f"SELECT DISTINCT entity, field {audit} ORDER BY 1").all()
-    return sum(warehouse.copy_lines(conn, (  # the run's own creates: one apply, one timestamp
-        f"SELECT {key} || ', create, ' FROM {entity} WHERE created_delivery_id = {d} "
-        f"AND created_at IN (SELECT changed_at {audit} AND entity = {lit(entity)})"), out)
-        for entity, key in refs if entity in metadata.tables and key in metadata.tables[entity].c)
+    refs = conn.exec_driver_sql(f"SELECT entity, field, SUM(CAST(new_value AS BIGINT)) {audit} GROUP BY entity, field "
+                                "ORDER BY 1").all()
+    total = 0
+    for entity, key, n in refs:
+        if entity not in metadata.tables or key not in metadata.tables[entity].c:
+            continue
+        if n > listed:
+            out.write(f"({n} records of {entity}), create, keys not listed above {listed} records: SELECT {key} FROM "
+                      f"{entity} WHERE created_delivery_id = {d}\n".encode())
+            total += int(n)
+            continue
+        total += warehouse.copy_lines(conn, (  # the run's own creates: one apply, one timestamp
+            f"SELECT {key} || ', create, ' FROM {entity} WHERE created_delivery_id = {d} "
+            f"AND created_at IN (SELECT changed_at {audit} AND entity = {lit(entity)})"), out)
+    return total
 
 
 def write_import_log(conn: sa.Connection, warehouse: Warehouse, delivery: Delivery, *, run_id: str, trigger: str,
-                     counts: Mapping[str, object]) -> ImportLog:
-    """Write (or rewrite) the import log of one delivery in one run, streaming lines out of the ops tables."""
+                     counts: Mapping[str, object], creates_listed: int = CREATES_LISTED) -> ImportLog:
+    """Write (or rewrite) the import log of one delivery in one run, streaming lines out of the ops tables; a table
+    that got more than `creates_listed` records from it has one summary line of its creates."""
     path = log_path(delivery, run_id)
     d, r = lit(delivery.delivery_id), lit(run_id)
     with write_file(path) as out:
@@ -107,7 +122,7 @@ def write_import_log(conn: sa.Connection, warehouse: Warehouse, delivery: Delive
             "SELECT CAST(row_number AS VARCHAR) || ', ' || COALESCE(CAST(line_number AS VARCHAR), '-') || ', ' || "
             "column_name || ', ' || rule " + _ERRORS.format(d=d)), out)
         out.write(b"\n[records] hashed key, action, fields changed\n")
-        records = {"create": _created(conn, warehouse, d, r, out)}
+        records = {"create": _created(conn, warehouse, d, r, out, creates_listed)}
         for action in ("create", "loose_match", "update", "delete"):  # a create is one audit row: nothing to group
             fields, group = ("''", "") if action == "create" else (
                 "COALESCE(STRING_AGG(field, ' ' ORDER BY field), '')", " GROUP BY entity, entity_key ORDER BY entity_key")

@@ -183,8 +183,8 @@ def _insert(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run, anti
             f"{lit(CREATED_BY_REFERENCE)}, 'create', {lit(plan.entity_key)}, NULL, CAST(c.n AS VARCHAR), d.file_name, "
             f"c.delivery_id, :run_id, :now, NULL FROM ({counts}) c JOIN ops.deliveries d ON d.delivery_id = c.delivery_id")
     ctx.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {created}")
-    if inserted > ANALYZE_AFTER_ROWS and ctx.conn.dialect.name == "postgresql":
-        ctx.conn.exec_driver_sql(f"ANALYZE {target}")  # later statements of this apply plan with its new size
+    if inserted > ANALYZE_AFTER_ROWS:
+        ctx.warehouse.analyze(ctx.conn, target)  # later statements of this apply plan with its new size
     return inserted
 
 

@@ -1,7 +1,8 @@
 """Feeds that need another feed's delivery of the same night (declared on the feed: `Feed.needs`).
 
 A dependent delivery waits (status `waiting`, the reason names what for) until the needed integration of its
-district has applied a delivery of that day or later, or, when none arrives, for the integration's
+district has applied a delivery of that day or later and none of that day is still on its way (a night's files
+that run apart: the needed feed's day is complete), or, when none arrives, for the integration's
 `dependency_wait_minutes` after it was received; then it runs with the latest applied one. When the needed delivery
 of that day is applied after the dependent one ran, the dependent day is applied again (`reapply`).
 """
@@ -30,14 +31,14 @@ def dependency_hold(conn: sa.Connection, registry: Registry, feed: Feed, integra
     bound = integration.dependency_wait_minutes * 60
     for dep in needed(registry, feed, integration):
         d = deliveries.c
+        pending = conn.execute(sa.select(sa.func.count()).where(  # a file of the night applied, another on its way:
+            d.integration_id == dep.id, d.partition_date == day, d.status.in_(PENDING))).scalar_one()  # not complete
+        if pending:
+            return f"waits for {dep.feed} ({dep.id}) of {day}: received, not applied yet"
         applied = conn.execute(sa.select(sa.func.count()).where(
             d.integration_id == dep.id, d.status == "applied", d.partition_date >= day)).scalar_one()
         if applied:
             continue
-        pending = conn.execute(sa.select(sa.func.count()).where(
-            d.integration_id == dep.id, d.partition_date == day, d.status.in_(PENDING))).scalar_one()
-        if pending:
-            return f"waits for {dep.feed} ({dep.id}) of {day}: received, not applied yet"
         if now - received < bound:
             return (f"waits for {dep.feed} ({dep.id}) of {day}: not received yet; runs with its latest applied "
                     f"delivery after {integration.dependency_wait_minutes} min")

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import Self
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert  # DuckDB's dialect compiles it too
@@ -47,7 +48,7 @@ class Delivery:
     mtime: dt.datetime
 
     @classmethod
-    def from_row(cls, row: sa.Row) -> "Delivery":
+    def from_row(cls, row: sa.Row) -> Self:
         m = row._mapping
         return cls(**{f: m[f] for f in cls.__dataclass_fields__})
 

@@ -15,6 +15,7 @@ from hub.intake import ledger
 from hub.intake.container_members import record_skipped_members
 from hub.intake.containers import ContainerError, other_members, unpack
 from hub.intake.dependencies import dependency_hold
+from hub.intake.siblings import sibling_hold
 from hub.read.errors import FileFormatError
 from hub.read.parsing import open_table
 from hub.registry.declarations import Feed, FileType
@@ -27,13 +28,15 @@ from resources.warehouse import Warehouse
 
 @dataclass
 class PartitionRun:
-    """A run to start: one district/day partition and the file types that arrived for it."""
+    """A run to start: one district/day partition and the file types that arrived for it (or that the retry sweep,
+    hub/intake/retries.py, imports again)."""
 
     district_id: str
     day: str
     file_types: set[str] = field(default_factory=set)
     delivery_ids: list[str] = field(default_factory=list)
     after: list[str] = field(default_factory=list)  # needed deliveries applied since the day ran (a re-apply)
+    attempt: int = 0  # the hub's retry of deliveries a dead run left behind: 1, 2, ...; 0: their first run
 
 
 @dataclass
@@ -77,6 +80,7 @@ def receive(registry: Registry, feed: Feed, integration: Integration, transport:
             warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str, now: float,
             runs: dict[str, PartitionRun], result: TickResult, hold: str | None, day: str | None = None) -> None:
     base = ledger_base(feed, integration, remote, file_type, tz, now)
+    tick = None if day else now  # a fetch inside a run (its day given) never waits for the night's other files
     if day:
         base["partition_date"] = day
     day = base["partition_date"]
@@ -93,9 +97,9 @@ def receive(registry: Registry, feed: Feed, integration: Integration, transport:
         with warehouse.begin() as conn:
             hold = dependency_hold(conn, registry, feed, integration, day, now, now)
     if file_type == CONTAINER:
-        _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result, hold)
+        _unpack(feed, integration, archive, warehouse, remote, got, base, day, runs, result, hold, tick)
         return
-    _record_file(feed, integration, warehouse, base, got.sha256, got.path, hold, runs, result)
+    _record_file(feed, integration, warehouse, base, got.sha256, got.path, hold, runs, result, tick)
 
 
 _DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
@@ -127,8 +131,11 @@ def _iso(year: str, month: str, day: str) -> str | None:
 
 
 def _record_file(feed: Feed, integration: Integration, warehouse: Warehouse, base: dict, sha256: str,
-                 archive_path: str, hold: str | None, runs: dict[str, PartitionRun], result: TickResult) -> None:
+                 archive_path: str, hold: str | None, runs: dict[str, PartitionRun], result: TickResult,
+                 tick: float | None) -> None:
     """Ledger row for one received file; identical bytes start no run, a hold waits, anything else joins a run.
+    `tick`: the time of a sensor tick, whose files of a type staged after others wait for those of their night
+    (hub/intake/siblings.py); None for a fetch inside a run.
 
     For delta feeds identical bytes on another day are a new change set (e.g. the same ids modified again); reference
     files are days-independent. Identical bytes of another file type are not a duplicate (e.g. two empty crosswalks)."""
@@ -137,6 +144,9 @@ def _record_file(feed: Feed, integration: Integration, warehouse: Warehouse, bas
         same = ledger.find_same_bytes(conn, base["integration_id"], base["file_type"], sha256,
                                       base["partition_date"] if dated else None)
         status, reason = ("duplicate", f"same bytes as delivery {same.delivery_id}") if same else ("queued", None)
+        if hold is None and not same and tick is not None:
+            hold = sibling_hold(conn, feed, integration, base["file_type"], base["partition_date"], tick, tick,
+                                runs.get(base["partition_date"]))
         if hold and not same:  # archived now, run when the window opens (or by an operator's materialization)
             status, reason = "waiting", hold
         bomb = None if same else _workbook_problem(integration, archive_path)
@@ -179,7 +189,7 @@ def is_container(feed: Feed, name: str) -> bool:
 
 def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: Warehouse, remote: RemoteFile,
             got: ArchivedFile, base: dict, day: str, runs: dict[str, PartitionRun], result: TickResult,
-            hold: str | None) -> None:
+            hold: str | None, tick: float | None) -> None:
     """Keep the container, then record each member that is a file of the feed as a delivery of its own."""
     def type_of(name: str) -> FileType | None:  # a member whose name the archive cannot keep is not extracted
         return None if name_problem(name) else feed.file_type_for(name, file_patterns=integration.file_patterns)
@@ -214,4 +224,4 @@ def _unpack(feed: Feed, integration: Integration, archive: Archive, warehouse: W
         with warehouse.begin() as conn:
             if ledger.get(conn, member["delivery_id"]):
                 continue
-        _record_file(feed, integration, warehouse, member, m.sha256, m.path, hold, runs, result)
+        _record_file(feed, integration, warehouse, member, m.sha256, m.path, hold, runs, result, tick)

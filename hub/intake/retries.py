@@ -7,11 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from hub.intake import ledger
+from hub.intake.receive import PartitionRun
 from hub.registry.registry import Integration
 from hub.store.tables import deliveries
 
@@ -30,18 +31,8 @@ class RunState:
 
 
 @dataclass
-class Retry:
-    """Deliveries of one partition day to import again."""
-
-    day: str
-    attempt: int
-    file_types: set[str] = field(default_factory=set)
-    delivery_ids: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Sweep:
-    retries: list[Retry]
+    retries: list[PartitionRun]  # deliveries of one partition day to import again, by attempt
     counts: Counter[str]
 
 
@@ -56,7 +47,7 @@ def sweep(conn: sa.Connection, integration: Integration, runs_of: RunsOf, now: f
                                                     deliveries.c.status.in_(STUCK))
                         .order_by(deliveries.c.partition_date)).all()
     out = Sweep([], Counter())
-    by_day: dict[tuple[str, int], Retry] = {}
+    by_day: dict[tuple[str, int], PartitionRun] = {}
     for row in rows:
         d = row._mapping
         if d["delivery_id"] in started:
@@ -89,7 +80,8 @@ def sweep(conn: sa.Connection, integration: Integration, runs_of: RunsOf, now: f
             continue
         ledger.set_status(conn, [d["delivery_id"]], "queued", f"{cause}; retry {attempt} of {integration.run_retries}",
                           back=True)
-        retry = by_day.setdefault((d["partition_date"], attempt), Retry(d["partition_date"], attempt))
+        retry = by_day.setdefault((d["partition_date"], attempt),
+                                  PartitionRun(integration.district, d["partition_date"], attempt=attempt))
         retry.file_types.add(d["file_type"])
         retry.delivery_ids.append(d["delivery_id"])
         out.counts["retried"] += 1

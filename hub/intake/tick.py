@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from hub.intake import ledger
 from hub.intake.dependencies import dependency_hold, epoch, reapply
+from hub.intake.siblings import sibling_hold, take_along
 from hub.intake.receive import CONTAINER, PartitionRun, TickResult, is_container, ledger_base, receive, remote_id
 from hub.registry.declarations import Feed
 from hub.registry.registry import FolderTransportConfig, Integration, Registry
@@ -61,7 +62,7 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
             stable = _stable_files(feed, integration, transport, warehouse, listing, cursor, now, result,
                                    by_mtime=day is not None)
             hold = hold_reason(registry, integration, now)
-            for remote, file_type in stable:
+            for remote, file_type in sorted(stable, key=lambda s: _staged_later(feed, s[1])):
                 if _bad_name(feed, integration, warehouse, remote, file_type, tz, now, result):
                     continue
                 if not _too_old(feed, integration, warehouse, remote, file_type, tz, now, result):
@@ -71,6 +72,10 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
                 if waiting or stable:  # (files received now may wait too)
                     _waiting(registry, feed, integration, warehouse, hold, now, runs, result)
                 _reapply(registry, feed, integration, warehouse, runs, result)
+                if runs and any(ft.after for ft in feed.files):
+                    with warehouse.begin() as conn:
+                        if added := take_along(conn, feed, integration, runs):
+                            result.counts["applied again with the other files of their night"] += added
     except TransportError as exc:
         result.error = str(exc)
     except OSError as exc:  # e.g. the archive's disk is full
@@ -84,6 +89,11 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
         log.warning("tick of integration %s stopped: %s", integration.id, result.error)
     result.runs = sorted(runs.values(), key=lambda r: r.day)  # oldest delivery day first; also those before an error
     return result
+
+
+def _staged_later(feed: Feed, file_type: str) -> bool:
+    """Files of types staged after others are received last in a tick: those they go with join the run first."""
+    return any(ft.name == file_type and ft.after for ft in feed.files)
 
 
 def _os_cause(exc: OSError) -> str:
@@ -228,6 +238,12 @@ def _waiting(registry: Registry, feed: Feed, integration: Integration, warehouse
                 if need != reason:  # the reason says what for, as of now
                     ledger.set_status(conn, [d.delivery_id], "waiting", need)
                 result.counts[f"waiting: {need}"] += 1
+                continue
+            if sibling := sibling_hold(conn, feed, integration, d.file_type, d.partition_date, epoch(since), now,
+                                       runs.get(d.partition_date)):
+                if sibling != reason:
+                    ledger.set_status(conn, [d.delivery_id], "waiting", sibling)
+                result.counts[f"waiting: {sibling}"] += 1
                 continue
             mtime = d.mtime.replace(tzinfo=dt.timezone.utc).timestamp()
             stale = None if d.file_type in feed.reference_types() else stale_reason(

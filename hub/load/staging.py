@@ -99,7 +99,7 @@ class StageResult:
 
 def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Delivery, *,
                    date_formats: Sequence[str], value_maps: Mapping[str, Mapping[str, str]],
-                   headers: Mapping[str, Sequence[str]] | None = None, chunk_rows: int = 50_000,
+                   headers: Mapping[str, Sequence[str]] | None = None, chunk_rows: int = 25_000,
                    max_cells: int | None = None, on_row_error: str = REJECT_FILE,
                    max_row_error_share: float = 0.01, changes: changed.Changes | None = None) -> StageResult:
     """Stage `delivery`'s archived file into its staging table. `reject_file`: on any row error nothing stays staged.
@@ -174,8 +174,8 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
             changes.finish(conn, result.passed and not result.skipped, result.file_error is None and keys.may_repeat(),
                            result.rows_rejected > 0)
             result.unchanged = changes.unchanged if result.passed else 0
-        elif not warehouse.is_duckdb:  # row estimates for the apply's joins (autovacuum would come too late)
-            conn.exec_driver_sql(f"ANALYZE {target} (delivery_id)")
+        elif result.passed:  # row estimates for the apply's joins (autovacuum would come too late)
+            warehouse.analyze(conn, target, ["delivery_id"])
     result.seconds = round(time.monotonic() - started, 3)
     return result
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from hub.apply import holds
+from hub.intake.ledger import Delivery
 from hub.monitor.freshness import Freshness, check_name
 from hub.registry.declarations import Feed
 from hub.registry.registry import Registry
@@ -41,18 +42,10 @@ class Notice:
 
 
 @dataclass(frozen=True)
-class DeliveryEvent:
-    """A delivery in the state a notice is about (a row of ops.deliveries)."""
+class DeliveryEvent(Delivery):
+    """A delivery in the state a notice is about (a row of ops.deliveries): the ledger's Delivery with the reason
+    for its status and the run that set it."""
 
-    delivery_id: str
-    integration_id: str
-    district_id: str
-    feed: str
-    file_type: str
-    file_name: str
-    archive_path: str | None
-    partition_date: str
-    status: str
     reason: str | None
     run_id: str | None
 
@@ -123,10 +116,11 @@ def delivery_notices(conn: sa.Connection, registry: Registry, feeds: Mapping[str
     """A notice for each delivery that became rejected, held or failed since `since` (naive UTC) and still is."""
     d, e = deliveries.c, delivery_events.c
     moved = sa.exists().where(e.delivery_id == d.delivery_id, e.status == d.status, e.moved, e.occurred_at >= since)
-    rows = conn.execute(sa.select(*(d[f] for f in DeliveryEvent.__dataclass_fields__))
-                        .where(d.status.in_(tuple(KIND_OF)), moved).order_by(d.discovered_at)).all()
+    rows = conn.execute(sa.select(deliveries).where(d.status.in_(tuple(KIND_OF)), moved)
+                        .order_by(d.discovered_at)).all()
     known = {i.id for i in registry.integrations}
-    return [_delivery_notice(conn, registry, feeds, DeliveryEvent(*row)) for row in rows if row.integration_id in known]
+    return [_delivery_notice(conn, registry, feeds, DeliveryEvent.from_row(row)) for row in rows
+            if row.integration_id in known]
 
 
 def _delivery_notice(conn: sa.Connection, registry: Registry, feeds: Mapping[str, Feed],

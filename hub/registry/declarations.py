@@ -87,7 +87,8 @@ class FileType:
     # under this file name), or None: a reason rejects the file whole before any row is read
     layout: Callable[[Sequence[str]], str | None] | None = None
     group: str = ""  # catalog group within the feed (asset group <feed>_<group>), for feeds with many file types
-    # file types of the same feed staged before this one in a run (its link gate reads their staged rows)
+    # file types of the same feed staged before this one in a run (its link gate reads their staged rows); a delivery
+    # of this type waits for the same night's files of those types and runs with them (hub/intake/siblings.py)
     after: tuple[str, ...] = ()
     keyed: tuple[KeyedColumn, ...] = ()  # keyed hashes staged with the rows
 

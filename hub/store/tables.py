@@ -66,29 +66,34 @@ delivery_events = sa.Table(  # a delivery's history: every status set, by which 
     schema="ops",
 )
 
-reapplications = sa.Table(  # archived deliveries an operator re-applied on purpose (hub deliveries reapply)
-    "reapplications", metadata,
-    sa.Column("delivery_id", sa.String, nullable=False),
-    sa.Column("integration_id", sa.String, nullable=False),
-    sa.Column("district_id", sa.String, nullable=False),
+def _run_record(name: str, *details: sa.Column, at: str, delivery_required: bool = True) -> sa.Table:
+    """An ops table of what a run did about a delivery: the delivery, its integration and district, `details`, the run
+    and when (`at`)."""
+    return sa.Table(
+        name, metadata,
+        sa.Column("delivery_id", sa.String, nullable=not delivery_required),
+        sa.Column("integration_id", sa.String, nullable=False),
+        sa.Column("district_id", sa.String, nullable=False),
+        *details,
+        sa.Column("run_id", sa.String),
+        sa.Column(at, sa.DateTime, nullable=False),
+        schema="ops",
+    )
+
+
+reapplications = _run_record(  # archived deliveries an operator re-applied on purpose (hub deliveries reapply)
+    "reapplications",
     sa.Column("file_type", sa.String, nullable=False),
     sa.Column("requested_by", sa.String, nullable=False),
-    sa.Column("run_id", sa.String),
-    sa.Column("applied_at", sa.DateTime, nullable=False),
-    schema="ops",
+    at="applied_at",
 )
 
-ingest_errors = sa.Table(
-    "ingest_errors", metadata,
-    sa.Column("delivery_id", sa.String),
-    sa.Column("integration_id", sa.String, nullable=False),
-    sa.Column("district_id", sa.String, nullable=False),
+ingest_errors = _run_record(
+    "ingest_errors",
     sa.Column("file_name", sa.String, nullable=False),
     sa.Column("gate", sa.String, nullable=False),
     sa.Column("reason", sa.String, nullable=False),
-    sa.Column("run_id", sa.String),
-    sa.Column("occurred_at", sa.DateTime, nullable=False),
-    schema="ops",
+    at="occurred_at", delivery_required=False,
 )
 
 row_errors = sa.Table(

@@ -4,22 +4,13 @@ backfilled stays applied and its run is in the delivery's history (the ledger on
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from hub.intake import ledger
 from resources.warehouse import Warehouse
 from tests.faults.siras_hub import JOB, SENSOR, build_hub, clean_run, contents, drop, query, report, same, statuses
 from tests.harness import rematerialize, tick
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    path = tmp_path / "landing"
-    path.mkdir()
-    return path
 
 
 def test_identical_re_upload_changes_nothing(tmp_path, landing, hub_env):

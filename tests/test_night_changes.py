@@ -21,7 +21,7 @@ from dagster_project.definitions import build_definitions
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import rematerialize, tick
 from tests.test_siras_same_day_files import at
-from tests.test_siras_pipeline import SENSOR, drop, landing, query, students_table  # noqa: F401 (fixtures)
+from tests.test_siras_pipeline import SENSOR, drop, query, students_table
 
 
 def _hub(tmp_path: Path, landing: Path, **extra: object) -> tuple[dg.Definitions, dg.DagsterInstance]:
@@ -31,7 +31,7 @@ def _hub(tmp_path: Path, landing: Path, **extra: object) -> tuple[dg.Definitions
 
 
 @pytest.fixture
-def hub(tmp_path: Path, landing: Path, hub_env: dict) -> tuple[dg.Definitions, dg.DagsterInstance]:  # noqa: F811
+def hub(tmp_path: Path, landing: Path, hub_env: dict) -> tuple[dg.Definitions, dg.DagsterInstance]:
     """The SIRAS integration opted in to the shortcut (`stage_changes_only: true`)."""
     return _hub(tmp_path, landing, stage_changes_only=True)
 

@@ -17,23 +17,16 @@ from demo.siras_files import students as synthetic_students
 from hub.apply.audit import provenance
 from hub.apply.student_status import set_status
 from hub.store.tables import students
-from dagster_project.definitions import build_definitions
-from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import rematerialize, tick
+from tests.test_row_errors import hub_with
 from tests.test_siras_same_day_files import at
 from tests.test_siras_pipeline import SENSOR, drop, query, students_table
-
-
-def _hub(tmp_path: Path, landing: Path, **extra: object) -> tuple[dg.Definitions, dg.DagsterInstance]:
-    registry = write_registry(tmp_path / "registry.yaml", CA_DISTRICTS,
-                              [siras_integration({"kind": "folder", "path": str(landing)}, **extra)])
-    return build_definitions(registry), dg.DagsterInstance.ephemeral()
 
 
 @pytest.fixture
 def hub(tmp_path: Path, landing: Path, hub_env: dict) -> tuple[dg.Definitions, dg.DagsterInstance]:
     """The SIRAS integration opted in to the shortcut (`stage_changes_only: true`)."""
-    return _hub(tmp_path, landing, stage_changes_only=True)
+    return hub_with(tmp_path, landing, stage_changes_only=True)
 
 
 def _nights(defs, instance, landing, first: pd.DataFrame, second: pd.DataFrame):  # noqa: ANN001, ANN202
@@ -81,7 +74,7 @@ def test_next_night_stages_only_changed_rows_with_truthful_counts(hub, landing):
 
 
 def test_without_the_option_a_night_stages_the_whole_file(tmp_path, landing, hub_env):  # noqa: F811
-    defs, instance = _hub(tmp_path, landing)  # the registry's default: stage_changes_only off, as on main
+    defs, instance = hub_with(tmp_path, landing)  # the registry's default: stage_changes_only off, as on main
     first = synthetic_students(100, "1964212").assign(Designation="SPED")
     _, two = _nights(defs, instance, landing, first, _changed(first, [5]))  # 1% changed
     assert [r.success for r in two.runs] == [True]

@@ -41,14 +41,8 @@ def test_two_threads_writing_one_row_both_commit(duck):
         finally:
             second_done.set()
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == []
-    with duck.begin() as conn:
-        assert conn.exec_driver_sql("SELECT n FROM counter").scalar_one() == 2
+    _run_together([first, second])
+    assert errors == [] and _count(duck) == 2
 
 
 def test_a_transaction_may_open_another_in_the_same_thread(duck):
@@ -69,11 +63,18 @@ def test_many_threads_of_short_transactions(duck):
             except sa.exc.DBAPIError as exc:
                 errors.append(type(exc.orig).__name__)
 
-    threads = [threading.Thread(target=bump) for _ in range(4)]
+    _run_together([bump] * 4)
+    assert errors == [] and _count(duck) == 40
+
+
+def _run_together(targets: list) -> None:
+    threads = [threading.Thread(target=t) for t in targets]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=120)
-    assert errors == []
+
+
+def _count(duck: Warehouse) -> int:
     with duck.begin() as conn:
-        assert conn.exec_driver_sql("SELECT n FROM counter").scalar_one() == 40
+        return conn.exec_driver_sql("SELECT n FROM counter").scalar_one()

@@ -1,5 +1,5 @@
 """Transactions of one integration run one after the other in the warehouse itself (issue 15 item 4), on both
-warehouses; other integrations are not held up."""
+warehouses; on PostgreSQL other integrations are not held up (DuckDB has one writer at a time)."""
 
 from __future__ import annotations
 
@@ -37,4 +37,8 @@ def _two(wh: Warehouse, first: str, second: str) -> list[str]:
 def test_one_integration_waits_for_itself_not_for_others(warehouse_url: str):
     wh = Warehouse(warehouse_url)
     assert _two(wh, "siras_abc_unified", "siras_abc_unified") == ["first in", "first out", "second in"]
-    assert _two(wh, "siras_abc_unified", "star_abc_unified") == ["first in", "second in", "first out"]
+    # PostgreSQL: another integration is not held up. DuckDB admits one writing process at a time, and within a
+    # process the hub runs its transactions one after the other (a second writer would fail, not wait:
+    # tests/test_duckdb_threads.py), so there the other integration waits too.
+    others = ["first in", "first out", "second in"] if wh.is_duckdb else ["first in", "second in", "first out"]
+    assert _two(wh, "siras_abc_unified", "star_abc_unified") == others

@@ -58,8 +58,13 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=delivery.file_name, gate="district", reason=gate.reason,
                                     delivery_id=delivery.delivery_id, run_id=context.run_id)
+        blocked = [(name, why) for name, ok, why in (
+            ("schema", staged.passed, staged.reason), ("district", gate.passed, gate.reason),
+            ("identifiers", ids is None or ids.passed, ids.reason if ids else ""),
+            ("match_rate", link is None or link.passed, str(link.metadata["result"].value) if link else "")) if not ok]
         ledger.set_status(conn, [delivery.delivery_id], "staged" if passed else "rejected",
-                          None if passed else "blocked by a gate: see ops.ingest_errors", context.run_id)
+                          None if passed else "blocked: " + "; ".join(f"{n}: {why}" for n, why in blocked),
+                          context.run_id)
     return [
         dg.AssetCheckResult(check_name="schema", passed=staged.passed, metadata={
             "file": delivery.file_name, "rows checked": staged.rows, "row errors": staged.errors,

@@ -97,6 +97,7 @@ def test_a_declared_feed_blocks_a_file_its_declaration_rejects_and_says_where(hu
     put(drop / "courses.csv", pd.DataFrame({"Course Code": ["ALG1", "BIO"], "Credits": ["5", "five"]}))
     assert [r.success for r in tick(defs, instance, "example_courses__deliveries").runs] == [False]
     assert query("SELECT count(*) FROM core.example_courses") == [(0,)]
-    assert query("SELECT status FROM ops.deliveries") == [("rejected",)]
     (gate, reason), = query("SELECT gate, reason FROM ops.ingest_errors")
     assert gate == "schema" and "row 3, column credits: whole credits" in reason
+    # the ledger (notifications, the CLI, delivery health) says why in words, not "see a table"
+    assert query("SELECT status, reason FROM ops.deliveries") == [("rejected", f"blocked: schema: {reason}")]

@@ -38,6 +38,19 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
         link = _link_check(conn, integration, ft, table, delivery) \
             if staged.passed and gate.passed and (ids is None or ids.passed) else None
     passed = staged.passed and gate.passed and (ids is None or ids.passed) and (link is None or link.passed)
+    checks = [
+        dg.AssetCheckResult(check_name="schema", passed=staged.passed, metadata={
+            "file": delivery.file_name, "rows checked": staged.rows, "row errors": staged.errors,
+            "on row error": staged.on_row_error, **({"result": staged.reason} if not staged.passed else {}),
+            "first row errors": errors_markdown(staged.first_errors),
+            "full report": "every row error is listed in the import log beside the archived file; the first "
+                           f"{ROW_ERROR_LIMIT} are in the 'row errors' table of this delivery's metadata"}),
+        dg.AssetCheckResult(check_name="district", passed=gate.passed,
+                            metadata={"file": delivery.file_name, "result": gate.reason}),
+    ] + ([dg.AssetCheckResult(check_name="identifiers", passed=ids is not None and ids.passed, metadata={
+        "file": delivery.file_name, "result": ids.reason if ids else "not evaluated: an earlier gate blocked the file"})]
+         if ft.stored_identifiers() else []) + ([link or dg.AssetCheckResult(check_name="match_rate", passed=False, metadata={
+        "result": "not evaluated: an earlier gate blocked the file"})] if ft.link else [])
     with wh.begin(lock=integration.id) as conn:
         if link is not None and not link.passed:
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
@@ -58,26 +71,9 @@ def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Re
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=delivery.file_name, gate="district", reason=gate.reason,
                                     delivery_id=delivery.delivery_id, run_id=context.run_id)
-        blocked = [(name, why) for name, ok, why in (
-            ("schema", staged.passed, staged.reason), ("district", gate.passed, gate.reason),
-            ("identifiers", ids is None or ids.passed, ids.reason if ids else ""),
-            ("match_rate", link is None or link.passed, str(link.metadata["result"].value) if link else "")) if not ok]
         ledger.set_status(conn, [delivery.delivery_id], "staged" if passed else "rejected",
-                          None if passed else "blocked: " + "; ".join(f"{n}: {why}" for n, why in blocked),
-                          context.run_id)
-    return [
-        dg.AssetCheckResult(check_name="schema", passed=staged.passed, metadata={
-            "file": delivery.file_name, "rows checked": staged.rows, "row errors": staged.errors,
-            "on row error": staged.on_row_error, **({"result": staged.reason} if not staged.passed else {}),
-            "first row errors": errors_markdown(staged.first_errors),
-            "full report": "every row error is listed in the import log beside the archived file; the first "
-                           f"{ROW_ERROR_LIMIT} are in the 'row errors' table of this delivery's metadata"}),
-        dg.AssetCheckResult(check_name="district", passed=gate.passed,
-                            metadata={"file": delivery.file_name, "result": gate.reason}),
-    ] + ([dg.AssetCheckResult(check_name="identifiers", passed=ids is not None and ids.passed, metadata={
-        "file": delivery.file_name, "result": ids.reason if ids else "not evaluated: an earlier gate blocked the file"})]
-         if ft.stored_identifiers() else []) + ([link or dg.AssetCheckResult(check_name="match_rate", passed=False, metadata={
-        "result": "not evaluated: an earlier gate blocked the file"})] if ft.link else [])
+                          None if passed else "blocked: " + blocked_reason(checks, staged), context.run_id)
+    return checks
 
 def _district_names(conn: sa.Connection, ft: FileType, table: str, delivery: ledger.Delivery) -> list[str]:
     if not ft.district_name_column:
@@ -190,8 +186,8 @@ def file_asset(registry: Registry, feed: Feed, ft: FileType, pdef: dg.Partitions
         failed = [r for r in gates if not r.passed]  # a gate blocks whether or not its check was selected
         if failed:  # the checks first, then the failure: the partition is FAILED, not materialized
             yield from results
-            raise dg.Failure(description=f"{delivery.file_name} was blocked: " + "; ".join(
-                f"{r.check_name}: {_reason(r, staged)}" for r in failed), metadata=md, allow_retries=False)
+            raise dg.Failure(description=f"{delivery.file_name} was blocked: " + blocked_reason(failed, staged),
+                             metadata=md, allow_retries=False)
         yield dg.MaterializeResult(metadata=md)
         yield from results  # passing results count for the partition only after its materialization
 
@@ -223,6 +219,11 @@ def _apply_follows(context: dg.AssetExecutionContext, conn: sa.Connection, feed:
     others = [f for f in feed.files if f.name != ft.name
               and (selected is None or dg.AssetKey([feed.name, f.name]) in selected)]
     return any(ledger.for_run(conn, integration_id, f.name, day, reuse_latest) is not None for f in others)
+
+
+def blocked_reason(checks: list[dg.AssetCheckResult], staged: StageResult) -> str:
+    """The failed checks with their reasons, as the run's failure and the ledger say them."""
+    return "; ".join(f"{r.check_name}: {_reason(r, staged)}" for r in checks if not r.passed)
 
 
 def _reason(result: dg.AssetCheckResult, staged: StageResult) -> str:

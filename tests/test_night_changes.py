@@ -187,3 +187,12 @@ def test_a_day_of_another_file_type_between_stages_the_next_file_whole(hub, land
     assert _staged("1964212_demographics.csv") == 30  # the main file's values are asserted again, as every night
     grade = query("SELECT grade FROM core.students WHERE state_student_id = :s", s=first.loc[9, "SSID"])[0][0]
     assert grade == first.loc[9, "GRADE"]
+
+
+@pytest.mark.parametrize("warehouse_url", ["postgres"], indirect=True)  # DuckDB keeps no planner statistics
+def test_an_opted_in_import_leaves_its_staged_rows_analyzed_for_the_apply(hub, landing):
+    defs, instance = hub
+    drop(landing, "1964212_demographics.csv", synthetic_students(40, "1964212").assign(Designation="SPED"))
+    assert [r.success for r in tick(defs, instance, SENSOR).runs] == [True]
+    assert query("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE schemaname = 'staging' "
+                 "AND relname = 'siras__demographics'") == [(True,)]

@@ -174,7 +174,7 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
             changes.finish(conn, result.passed and not result.skipped, result.file_error is None and keys.may_repeat(),
                            result.rows_rejected > 0)
             result.unchanged = changes.unchanged if result.passed else 0
-        elif result.passed:  # row estimates for the apply's joins (autovacuum would come too late)
+        if result.passed:  # row estimates for the apply's joins (autovacuum would come too late)
             warehouse.analyze(conn, target, ["delivery_id"])
     result.seconds = round(time.monotonic() - started, 3)
     return result

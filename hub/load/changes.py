@@ -1,19 +1,26 @@
-"""Nights that cost what changed: a snapshot delivery stages only the rows that differ from the applied delivery before it.
+"""Nights that cost what changed: a snapshot delivery parses, validates and stages only the lines that differ from
+the applied delivery before it.
 
 Each staged delivery of an integration that opts in (`stage_changes_only: true` in the registry; off by default)
-whose feed allows it (Feed.unchanged_state) keeps a 128-bit digest of every row it stages
-(ops.row_hashes, written in the staging transaction; digests only, never values). The next delivery of the same
-integration and file type compares its validated rows with them and stages only the rows that are new or differ;
-the rows left out are counted (ops.unchanged_rows, the delivery's "rows unchanged"). Applying an unchanged row would
-change nothing, so the apply's work follows the changes. Every row is still read and validated: errors name the file,
-row and column as before, and a key repeated anywhere in the file is still caught (the file is then staged whole).
+whose feed allows it (Feed.unchanged_state) keeps, for every row it stages, two keyed 64-bit digests of the row's raw
+line and a keyed 64-bit hash of its unique key (ops.row_hashes, written in the staging transaction; digests only,
+never values), with the file's layout (header line, encoding). The next delivery of the same integration and file
+type is split by its raw lines before any parsing (hub/load/changed_lines.py): a line whose bytes equal a line of the
+base, under the same header and encoding, is the same record, read and validated before; only the other lines are
+parsed, validated and staged, with their rows in the delivered file. The lines left out are counted
+(ops.unchanged_rows, the delivery's "rows unchanged"; rows read and the size hold rule see the whole file), so the
+night's work follows the changes. A key repeated anywhere in the file is still caught (the unchanged lines' keys
+come from the base), and a night whose changed lines hold any error is staged whole, so its errors are those of the
+whole file.
 
-The whole file is staged, and its digests kept for the next night, whenever the shortcut could be wrong: no earlier
-applied delivery, or its digests are missing or were taken under another registry entry, declaration, feed state
-(e.g. school entities) or hub code (the fingerprint); the delivery is not newer than it (a re-import, an older file);
-it was not the last delivery of its type applied; it set rows aside or its day was a limited import; another file
-type of the feed came the same day (their rows are merged field by field); or anything else wrote the feed's target
-tables of the district since it was applied (another feed, a status change).
+The whole file is parsed and staged, and its digests kept for the next night, whenever the shortcut could be wrong:
+no earlier applied delivery, or its digests are missing or were taken under another registry entry, declaration,
+feed state (e.g. school entities), hub code (the fingerprint), header line or encoding; the delivery is not newer
+than it (a re-import, an older file); it was not the last delivery of its type applied; it set rows aside or its
+day was a limited import; another file type of the feed came the same day (their rows are merged field by field);
+anything else wrote the feed's target tables of the district since it was applied (another feed, a status change);
+a key repeats; or the file's records are not one per line (a spreadsheet, a quoted line break, a lone carriage
+return: no digests are kept then).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import hmac
 import json
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -35,14 +43,16 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from hub.intake.ledger import Delivery
+from hub.load.changed_lines import FIRST_ROW, ChangedLines, Split, open_changed, split
+from hub.read.parsing import TableReader, open_table
 from hub.registry.declarations import Feed, FileType
 from hub.registry.registry import Integration, Registry
 from hub.registry.schedule_rules import limited_reason
 from hub.store.keyed import hash_key
 from hub.store.tables import deliveries, delivery_events, field_audit, row_hashes, unchanged_rows
 
-NOT_HASHED = frozenset({"delivery_id", "source_row", "source_line"})  # where a row sits, not what it says
-SEP, NULL = "\x1f", "\x1e"  # field separator and the text of a missing value in a row's digest
+SEP = "\x1f"  # between the parts of a unique key
+NO_KEY = np.uint64(0)  # the key hash of a row with a blank key part (never compared)
 CODE = ("hub/load", "hub/read", "hub/apply", "hub/store", "resources/warehouse.py")  # code a row's apply depends on
 OPEN = ("staged", "held", "queued", "waiting", "applied")  # statuses of a delivery that is or may be applied
 
@@ -53,54 +63,101 @@ class StaleChanges(RuntimeError):
 
 
 class FullNeeded(Exception):
-    """The file repeats a unique key: staged whole, so the duplicate search sees every row."""
+    """The changed lines hold an error, or the file repeats a unique key: staged whole, so errors and the duplicate
+    search see every row."""
 
 
 @dataclass
 class Changes:
-    """Digests of one delivery's rows while it is staged, and (with a `base`) the base's digests to leave out."""
+    """One delivery's line digests while it is staged, and (with a `base`) the base's digests to leave out."""
 
     delivery: Delivery
     fingerprint: str
     base: str | None = None
-    previous: np.ndarray | None = None  # the base's digests, (n, 2) uint64, sorted by row
+    layout: str = ""  # the base's header line and encoding (hub/read/raw_lines.py)
+    previous: np.ndarray | None = None  # the base's (n, 3) uint64: line digests (sorted by the first) and key hash
     unchanged: int = 0
     key: tuple[str, ...] = ()
-    _parts: list[np.ndarray] = field(default_factory=list, repr=False)
-    _keys: list[np.ndarray] = field(default_factory=list, repr=False)  # 64-bit hashes of every row's unique key
+    _split: Split | None = field(default=None, repr=False)  # this file's line digests (None: not comparable)
+    _rows: list[np.ndarray] = field(default_factory=list, repr=False)  # rows staged, with their key hashes
+    _keys: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def whole(self) -> Changes:
         """The same delivery staged whole (its digests kept)."""
         return Changes(self.delivery, self.fingerprint, key=self.key)
 
-    def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The rows of `frame` (rows to stage) that are new or changed; every row's digest is kept."""
-        digests = row_digests(frame)
-        self._parts.append(digests)
-        self._keys.append(_key_hashes(frame, self.key))
-        if self.previous is None or not len(frame):
-            return frame
-        same = _contains(self.previous, digests)
-        self.unchanged += int(same.sum())
-        return frame[~same]
+    def open(self, source: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int,
+             max_cells: int | None) -> TableReader | ChangedLines:
+        """The reader of what to stage: with a base of the same layout, only the file's changed lines; else all."""
+        self._split = split(source, self.previous, _keys())
+        found = self._split
+        if found is not None and self.previous is not None and found.raw.layout() == self.layout:
+            self.unchanged = len(found.same)
+            return open_changed(found, self.unchanged, aliases, chunk_rows, max_cells)
+        self.base, self.previous = None, None  # staged whole
+        return open_table(source, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
 
-    def finish(self, conn: sa.Connection, complete: bool, repeats: bool, rejected: bool) -> None:
+    def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rows about to be staged: their key hashes are kept (with their line digests, for the next night)."""
+        self._rows.append(frame["source_row"].to_numpy(np.int64))
+        self._keys.append(_key_hashes(frame, self.key))
+        return frame
+
+    def finish(self, conn: sa.Connection, complete: bool, errors: bool) -> None:
         """In the staging transaction: keep the digests when every row of the file was staged cleanly (`complete`),
-        and the count of rows left out. With rows left out, a key that may repeat (`repeats`: staging's own search,
-        which sees the staged rows only) among the rows kept (or beside `rejected` rows) stages the file again whole."""
-        if repeats and self.unchanged and (rejected or _repeated(self._keys)):
-            raise FullNeeded
-        forget(conn, self.delivery.delivery_id)
-        _forget_older(conn, self.delivery)
-        if not complete:
-            return
-        digests = np.concatenate(self._parts) if self._parts else np.empty((0, 2), np.uint64)
-        digests = digests[np.lexsort((digests[:, 1], digests[:, 0]))]
-        conn.execute(sa.insert(row_hashes).values(delivery_id=self.delivery.delivery_id, fingerprint=self.fingerprint,
-                                                  rows=len(digests), digests=digests.tobytes()))
-        if self.base is not None:
-            conn.execute(sa.insert(unchanged_rows).values(delivery_id=self.delivery.delivery_id, base_delivery_id=self.base,
-                                                          rows=self.unchanged))
+        and the count of lines left out. With lines left out, an error or a key repeated in the file stages the file
+        again whole (FullNeeded)."""
+        try:
+            if self.base is not None and (errors or self._repeated()):
+                raise FullNeeded
+            forget(conn, self.delivery.delivery_id)
+            _forget_older(conn, self.delivery)
+            if not complete or self._split is None:
+                return
+            digests = self._stored()
+            conn.execute(sa.insert(row_hashes).values(
+                delivery_id=self.delivery.delivery_id, fingerprint=f"{self.fingerprint}:{self._split.raw.layout()}",
+                rows=len(digests), digests=digests.tobytes()))
+            if self.base is not None:
+                conn.execute(sa.insert(unchanged_rows).values(delivery_id=self.delivery.delivery_id,
+                                                              base_delivery_id=self.base, rows=self.unchanged))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Remove the changed lines' file."""
+        if self._split is not None:
+            self._split.close()
+
+    def _staged(self) -> np.ndarray:
+        """(n, 3) uint64 of the rows staged: line digests and key hash."""
+        assert self._split is not None
+        rows = np.concatenate(self._rows) if self._rows else np.empty(0, np.int64)
+        keys = np.concatenate(self._keys) if self._keys else np.empty(0, np.uint64)
+        return np.column_stack([self._split.lines[rows - FIRST_ROW], keys]) if len(rows) else np.empty((0, 3), np.uint64)
+
+    def _stored(self) -> np.ndarray:
+        """The rows to keep for the next night, sorted by the first digest: those staged, and the base's rows of the
+        unchanged lines (already in that order)."""
+        staged = self._staged()
+        staged = staged[np.argsort(staged[:, 0], kind="stable")]
+        if self.previous is None or self._split is None:
+            return staged
+        same = self.previous[np.sort(self._split.same)]
+        return np.insert(same, np.searchsorted(same[:, 0], staged[:, 0]), staged, axis=0)
+
+    def _repeated(self) -> bool:
+        """Whether two rows of the file share a unique key: the staged rows' key hashes and the base's of the
+        unchanged lines (keys alike in 64 bits stage whole, safely)."""
+        if self.previous is None or self._split is None:
+            return False
+        seen = np.bincount(self._split.same, minlength=len(self.previous)).astype(bool) if self.unchanged \
+            else np.zeros(len(self.previous), bool)
+        if int(seen.sum()) < self.unchanged:
+            return True  # two lines equal to one line of the base
+        keys = np.concatenate([self.previous[seen, 2], *self._keys])
+        keys = np.sort(keys[keys != NO_KEY])
+        return bool((keys[1:] == keys[:-1]).any())
 
 
 def _forget_older(conn: sa.Connection, delivery: Delivery) -> None:
@@ -115,68 +172,31 @@ def _forget_older(conn: sa.Connection, delivery: Delivery) -> None:
     conn.execute(sa.delete(row_hashes).where(row_hashes.c.delivery_id.in_(done)))
 
 
-def row_digests(frame: pd.DataFrame) -> np.ndarray:
-    """(n, 2) uint64: two 64-bit digests of each row's values (column order as staged; a missing value differs from
-    an empty one). A row whose text holds the separator characters gets digests no other row has."""
-    cols = [c for c in frame.columns if c not in NOT_HASHED]
-    if not cols or not len(frame):
-        return np.empty((len(frame), 2), np.uint64)
-    arrays = [pc.cast(pa.array(frame[c].array if hasattr(frame[c], "array") else frame[c], from_pandas=True),
-                      pa.string()) for c in cols]
-    nulls = np.sum([a.is_null().to_numpy(zero_copy_only=False) for a in arrays], axis=0)
-    joined = pc.binary_join_element_wise(*[pc.fill_null(a, NULL) for a in arrays], SEP)
-    plain = np.ones(len(frame), bool)
-    if not _only_marks(joined, len(frame) * (len(cols) - 1), int(nulls.sum())):  # a value holds a mark: which rows
-        plain = (pc.count_substring(joined, SEP).to_numpy(zero_copy_only=False) == len(cols) - 1) & \
-                (pc.count_substring(joined, NULL).to_numpy(zero_copy_only=False) == nulls)
-    text = joined.to_numpy(zero_copy_only=False)
-    out = np.stack([pd.util.hash_array(text, hash_key=k, categorize=False) for k in _keys()], axis=1)
-    out[~plain] = np.iinfo(np.uint64).max  # never matches a stored digest of a plain row (see _contains)
-    out[~plain, 1] = np.arange((~plain).sum(), dtype=np.uint64)
-    return out
-
-
 def _key_hashes(frame: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
-    """64-bit hashes of the rows' unique keys (rows with a blank key part are not compared, as in staging)."""
+    """Keyed 64-bit hashes of the rows' unique keys, NO_KEY for a row with a blank key part (not compared, as in
+    staging)."""
     if not key or not all(k in frame for k in key) or not len(frame):
-        return np.empty(0, np.uint64)
+        return np.full(len(frame), NO_KEY, np.uint64)
     cols = [pc.cast(pa.array(frame[k].array, from_pandas=True), pa.string()) for k in key]
     filled = np.logical_and.reduce([pc.fill_null(pc.not_equal(c, ""), False).to_numpy(zero_copy_only=False)
                                     for c in cols])
     joined = cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, SEP)
-    return pd.util.hash_array(joined.filter(pa.array(filled)).to_numpy(zero_copy_only=False), categorize=False)
+    out = pd.util.hash_array(pc.fill_null(joined, "").to_numpy(zero_copy_only=False), hash_key=_keys()[0],
+                             categorize=False)
+    out[out == NO_KEY] = 1  # alike with another key at worst: staged whole
+    out[~filled] = NO_KEY
+    return out
 
 
-def _repeated(parts: list[np.ndarray]) -> bool:
-    """Whether two key hashes meet (an equal key always does; keys alike in 64 bits stage whole, safely)."""
-    hashes = np.sort(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
-    return bool((hashes[1:] == hashes[:-1]).any())
+@lru_cache(maxsize=None)
+def _derived(secret: bytes) -> tuple[str, str]:
+    return tuple(hmac.new(secret, f"row digest {i}".encode(), hashlib.sha256).hexdigest()[:16]  # type: ignore[return-value]
+                 for i in (1, 2))
 
 
-def _keys() -> tuple[str, ...]:
+def _keys() -> tuple[str, str]:
     """Two 16-character SipHash keys derived from the hub's hash key: digests are keyed like every stored hash."""
-    secret = hash_key()
-    return tuple(hmac.new(secret, f"row digest {i}".encode(), hashlib.sha256).hexdigest()[:16] for i in (1, 2))
-
-
-def _only_marks(joined: pa.Array, separators: int, nulls: int) -> bool:
-    """Whether the joined rows hold exactly the separators and null marks the join put there (one pass over bytes)."""
-    joined = joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
-    wide = np.int64 if pa.types.is_large_string(joined.type) else np.int32
-    offsets = np.frombuffer(joined.buffers()[1], wide)[joined.offset:joined.offset + len(joined) + 1]
-    data = np.frombuffer(joined.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
-    return int(np.count_nonzero(data == ord(SEP))) == separators and int(np.count_nonzero(data == ord(NULL))) == nulls
-
-
-def _contains(sorted_digests: np.ndarray, digests: np.ndarray) -> np.ndarray:
-    """Which `digests` rows are in `sorted_digests` (both digests equal). Rows without a plain digest never are."""
-    first = sorted_digests[:, 0]
-    at = np.searchsorted(first, digests[:, 0])
-    inside = at < len(first)
-    hit = np.zeros(len(digests), bool)
-    hit[inside] = (first[at[inside]] == digests[inside, 0]) & (sorted_digests[at[inside], 1] == digests[inside, 1])
-    hit &= digests[:, 0] != np.iinfo(np.uint64).max
-    return hit  # an equal first digest of two stored rows (1 in 2^64): a row may count as changed, never the reverse
+    return _derived(hash_key())
 
 
 def prepare(conn: sa.Connection, registry: Registry, feed: Feed, ft: FileType, integration: Integration,
@@ -195,9 +215,10 @@ def prepare(conn: sa.Connection, registry: Registry, feed: Feed, ft: FileType, i
         return out
     row = conn.execute(sa.select(row_hashes.c.fingerprint, row_hashes.c.digests, row_hashes.c.rows)
                        .where(row_hashes.c.delivery_id == base.delivery_id)).first()
-    if row is None or row.fingerprint != out.fingerprint:
+    if row is None or row.fingerprint.rpartition(":")[0] != out.fingerprint:
         return out
-    out.base, out.previous = base.delivery_id, np.frombuffer(bytes(row.digests), np.uint64).reshape(-1, 2)
+    out.base, out.layout = base.delivery_id, row.fingerprint.rpartition(":")[2]
+    out.previous = np.frombuffer(bytes(row.digests), np.uint64).reshape(-1, 3)
     return out
 
 

@@ -106,7 +106,7 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
     `skip_rows`: rows with errors go to the quarantine table, the others are staged, unless their share is above
     `max_row_error_share` (then nothing stays staged). A whole-file error (truncated, unreadable, layout, missing
     columns, a spreadsheet of more than `max_cells` cells) stages nothing either way. `headers` adds the
-    integration's own headers to the declared ones. With `changes`, rows identical to the base's are not staged."""
+    integration's own headers to the declared ones. With `changes`, lines identical to the base's are not read."""
     started = time.monotonic()
     table, quarantine = staging_table(feed, ft), quarantine_table(feed, ft)
     target = f"staging.{table.name}"
@@ -125,7 +125,8 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
         reader = None
         try:
             aliases = {c: (*hs, *(headers or {}).get(c, ())) for c, hs in ft.aliases().items()}
-            reader = open_table(source, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
+            reader = changes.open(source, aliases, chunk_rows, max_cells) if changes is not None else \
+                open_table(source, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
             result.encoding, result.columns = reader.encoding, list(reader.columns)
             result.unmatched_headers = list(reader.unmatched_headers)
             record_dropped_columns(conn, delivery, result.unmatched_headers)
@@ -162,6 +163,8 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
             result.rows = reader.records if reader is not None else 0
         finally:
             load.close()
+            if changes is not None:
+                changes.close()
         if (skip or result.passed) and result.file_error is None and keys.may_repeat():
             dups = set_aside_duplicates(conn, target, quarantine, ft, delivery.delivery_id, skip)
             result.add_errors(conn, warehouse, delivery.delivery_id, dups)
@@ -170,9 +173,8 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
         if not result.passed:
             for t in (table, quarantine):
                 conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
-        if changes is not None:  # a key repeated in the file, rows left out: raises FullNeeded (rolled back)
-            changes.finish(conn, result.passed and not result.skipped, result.file_error is None and keys.may_repeat(),
-                           result.rows_rejected > 0)
+        if changes is not None:  # lines left out and an error or a key repeated in the file: FullNeeded (rolled back)
+            changes.finish(conn, result.passed and not result.skipped, result.errors > 0)
             result.unchanged = changes.unchanged if result.passed else 0
         if result.passed:  # row estimates for the apply's joins (autovacuum would come too late)
             warehouse.analyze(conn, target, ["delivery_id"])

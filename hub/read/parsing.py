@@ -69,6 +69,7 @@ class TableReader:
     _line_end: bool = True  # CSV: the file ends with a line break
     _balanced: bool = True  # CSV: an even number of quote characters
     records: int = 0  # data records read (blank rows and footers not counted; rows with errors counted)
+    counted: int = 0  # records of the delivered file not in this one, counted first (hub/load/changed_lines.py)
     footers: list[int] = field(default_factory=list)  # rows recognised as footers
     errors: list[RowError] = field(default_factory=list)  # row errors found while reading; see take_errors
 
@@ -113,7 +114,7 @@ class TableReader:
             convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in names},
                                                   strings_can_be_null=False, quoted_strings_can_be_null=False))
         n, start, pending, rows, shift = self._width, 2, [], 0, self._header_lines - 1
-        self.records = 0
+        self.records = self.counted
         for batch in chain(reader, [None]):  # None: flush
             if batch is not None:
                 numbers = np.arange(start, start + batch.num_rows)
@@ -178,7 +179,7 @@ class TableReader:
     def _frames(self, records: Iterator[tuple[int, int | None, list[str]]], done: int) -> Iterator[pd.DataFrame]:
         """Frames of the records after row `done` (those before are only counted). Records that could be footers
         wait until a data record follows them; at the end they are footers."""
-        self.records, self.footers, self.errors = 0, [], []
+        self.records, self.footers, self.errors = self.counted, [], []
         buf: list[tuple[int, int | None, list[str]]] = []
         waiting: list[tuple[int, int | None, list[str]]] = []
         for rec in chain(records, [None]):  # None: the end

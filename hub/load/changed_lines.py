@@ -1,0 +1,145 @@
+"""A night's file split by its raw lines before any parsing (hub/load/changes.py): the lines identical to a line of
+the last applied delivery are left out unread, the others are written to a file of their own that the reader parses
+and staging validates, with the rows they have in the delivered file."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hub.read.errors import RowError
+from hub.read.parsing import LINE, ROW, TableReader, open_table
+from hub.read.raw_lines import RawLines, digests
+
+FIRST_ROW = 2  # the first data line's row (header = row 1); each record is one line here, so its line too
+
+
+@dataclass
+class Split:
+    """One pass over a file: the digests of all its data lines, and, against a base, which are unchanged."""
+
+    raw: RawLines
+    lines: np.ndarray  # (n, 2) uint64: every data line's digests, in file order (row = index + FIRST_ROW)
+    same: np.ndarray  # index in the base of each unchanged line (int64), in file order
+    changed: np.ndarray  # rows of the lines written to `folder` (the changed ones), in file order
+    folder: tempfile.TemporaryDirectory | None = field(default=None, repr=False)  # holds the changed lines' file
+
+    @property
+    def path(self) -> Path:
+        return Path(self.folder.name if self.folder else "") / "changed.csv"
+
+    def close(self) -> None:
+        if self.folder is not None:
+            self.folder.cleanup()
+            self.folder = None
+
+
+def split(source: Path, base: np.ndarray | None, keys: tuple[str, str]) -> Split | None:
+    """Digest every data line of `source`; with `base` (n, >=2 uint64 sorted by the first column: a base's line
+    digests), write the header and the lines the base does not hold to a private file. None: the file does not
+    qualify (hub/read/raw_lines.py)."""
+    raw, parts, same, changed = RawLines(source), [], [], []
+    found = Split(raw, np.empty((0, 2), np.uint64), np.empty(0, np.int64), np.empty(0, np.int64),
+                  tempfile.TemporaryDirectory(prefix="hub-changed-") if base is not None else None)  # 0700
+    first = np.ascontiguousarray(base[:, 0]) if base is not None else None
+    try:
+        with contextlib.ExitStack() as stack:
+            out = stack.enter_context(open(found.path, "wb")) if base is not None else None
+            start = FIRST_ROW
+            for lines in raw.blocks():
+                d = digests(lines, keys)
+                parts.append(d)
+                if out is not None and base is not None and first is not None:
+                    at = find(base, first, d)
+                    same.append(at[at >= 0])
+                    new = np.flatnonzero(at < 0)
+                    changed.append(new + start)
+                    if start == FIRST_ROW:
+                        out.write(raw.header + b"\n")
+                    out.write(b"".join([lines[i] + b"\n" for i in new]))
+                start += len(lines)
+            if out is not None:
+                if start == FIRST_ROW:
+                    out.write(raw.header + b"\n")
+                if not raw.ends_with_break and changed and len(changed[-1]) and changed[-1][-1] == start - 1:
+                    out.truncate(out.tell() - 1)  # the last line has no line break: a short one is still truncated
+    except BaseException:
+        found.close()
+        raise
+    if not raw.regular:
+        found.close()
+        return None
+    found.lines = np.concatenate(parts) if parts else found.lines
+    found.same = np.concatenate(same) if same else found.same
+    found.changed = np.concatenate(changed) if changed else found.changed
+    return found
+
+
+def find(base: np.ndarray, first: np.ndarray, digests: np.ndarray) -> np.ndarray:
+    """Index in `base` (sorted by its first column; `first`, that column contiguous) of each row of `digests` with
+    both digests equal, else -1. Two stored lines alike in the first 64 bits (1 in 2^64): a line may count as
+    changed, never the reverse."""
+    order = np.argsort(digests[:, 0])  # sorted queries: each search starts where the last ended
+    at = np.empty(len(digests), np.int64)
+    at[order] = np.searchsorted(first, digests[order, 0])
+    inside = at < len(first)
+    hit = np.zeros(len(digests), bool)
+    hit[inside] = (first[at[inside]] == digests[inside, 0]) & (base[at[inside], 1] == digests[inside, 1])
+    return np.where(hit, at, -1)
+
+
+def open_changed(found: Split, unchanged: int, aliases: Mapping[str, Sequence[str]], chunk_rows: int,
+                 max_cells: int | None) -> ChangedLines:
+    """A reader of the changed lines (their file in UTF-8 when the delivered one is cp1252: the same text, whatever
+    bytes the changed lines alone hold)."""
+    if found.raw.encoding == "cp1252":
+        text = found.path.read_bytes().decode("cp1252")  # an undefined byte fails here as the whole file's would
+        found.path.write_bytes(text.encode("utf-8"))
+    inner = open_table(found.path, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
+    inner.counted = unchanged
+    return ChangedLines(inner, found.changed, found.raw.encoding)
+
+
+@dataclass
+class ChangedLines:
+    """The TableReader of a file's changed lines (hub/read/parsing.py), naming each record by its row in the delivered
+    file; `records` counts the unchanged lines too (a footer's stated count is the file's)."""
+
+    inner: TableReader
+    rows: np.ndarray  # the delivered row of each line after the header of the changed lines' file
+    encoding: str  # the delivered file's
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return self.inner.columns
+
+    @property
+    def unmatched_headers(self) -> list[str]:
+        return self.inner.unmatched_headers
+
+    @property
+    def records(self) -> int:
+        return self.inner.records
+
+    @property
+    def footers(self) -> list[int]:
+        return [self._row(r) for r in self.inner.footers]
+
+    def take_errors(self) -> list[RowError]:
+        return [RowError(self._row(e.row_number), e.column, e.rule, None if e.line is None else self._row(e.line))
+                for e in self.inner.take_errors()]
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        for chunk in self.inner.chunks():
+            chunk[ROW] = self.rows[chunk[ROW].to_numpy() - FIRST_ROW]
+            chunk[LINE] = chunk[ROW]
+            yield chunk
+
+    def _row(self, row: int) -> int:
+        return row if row < FIRST_ROW else int(self.rows[row - FIRST_ROW])

@@ -165,3 +165,22 @@ def test_a_quoted_line_break_reads_the_whole_file(hub, landing):  # noqa: F811
     assert _middle(first.loc[9, "SSID"]) == "Ann\nMarie"
     assert query("SELECT grade FROM core.students WHERE state_student_id = :s", s=first.loc[4, "SSID"]) == \
         [(second.loc[4, "GRADE"],)]
+
+
+@pytest.mark.parametrize("damage", ["removed", "altered"])
+def test_base_digests_missing_or_altered_read_the_whole_file(hub, landing, damage):  # noqa: F811
+    defs, instance = hub
+    first = _first()
+    _put(landing, PREV, _text(first).encode(), age_seconds=7200)
+    one = tick(defs, instance, SENSOR)
+    lines = Path(query("SELECT archive_path FROM ops.deliveries WHERE file_name = :f", f=PREV)[0][0] + ".lines")
+    assert lines.stat().st_size == 30 * 3 * 8  # two digests and a key hash per row, beside the archived file
+    if damage == "removed":
+        lines.unlink()
+    else:
+        data = bytearray(lines.read_bytes())
+        data[:8] = bytes(8)
+        lines.write_bytes(bytes(data))
+    _put(landing, NEXT, _text(_changed(first, [4])).encode())
+    assert [r.success for r in tick(defs, instance, SENSOR, cursor=one.cursor).runs] == [True]
+    assert _staged(NEXT) == 30 and _unchanged() == []

@@ -9,6 +9,7 @@ table; fields changed from ops.field_audit) are compared with the rules, and a h
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from hub.intake import ledger
 from hub.intake.ledger import Delivery, utcnow
 from hub.load.changes import unchanged
 from hub.registry.declarations import Feed
+from hub.registry.hold_rules import HoldRules
 from hub.registry.registry import Integration
 from hub.store.tables import deliveries, delivery_sizes, field_audit, holds
 
@@ -59,11 +61,13 @@ def checked_apply(conn: sa.Connection, feed: Feed, integration: Integration, fil
     reasons += _size_reasons(conn, integration, judged, sizes)
     stats = apply()
     totals = _totals(stats)
-    before = _rows_before(conn, feed, integration.district, totals)
     identity = identity_changes(conn, judged, run_id)
-    reasons += _share_reasons(integration, before, totals, identity)
+    enough = _enough(integration.holds, totals, identity)
+    reasons += _share_reasons(integration, _rows_before(conn, feed, integration.district, totals, enough), totals,
+                              identity)
     if not reasons:
         return stats
+    before = _rows_before(conn, feed, integration.district, totals)  # exact, for the preview
     preview: dict[str, object] = {
         "files": {d.file_type: {"file": d.file_name, "rows": sizes[d.delivery_id]} for d in judged},
         "tables": table_preview(before, stats),
@@ -210,14 +214,37 @@ def _totals(stats: ApplyStats) -> dict[str, dict[str, int]]:
     return totals
 
 
-def _rows_before(conn: sa.Connection, feed: Feed, district_id: str,
-                 totals: dict[str, dict[str, int]]) -> dict[str, int]:
+def _rows_before(conn: sa.Connection, feed: Feed, district_id: str, totals: dict[str, dict[str, int]],
+                 enough: dict[str, int] | None = None) -> dict[str, int]:
     """The district's rows in each target table the apply changed, as they were before it (counted after it, less
-    the rows it created, plus those it deleted: tables a feed creates on first use exist by then)."""
+    the rows it created, plus those it deleted: tables a feed creates on first use exist by then). With `enough`
+    (table -> rows), counting stops there: a table with at least that many rows is said to have that many."""
     out = {}
     for table in (t for t in totals if t in feed.target_tables):
-        after = conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE district_id = {lit(district_id)}"))
-        out[table] = int(after.scalar_one()) - totals[table]["created"] + totals[table]["deleted"]
+        shift = totals[table]["deleted"] - totals[table]["created"]
+        rows = f"SELECT 1 FROM {table} WHERE district_id = {lit(district_id)}"
+        if enough is not None and table in enough:
+            rows += f" LIMIT {max(enough[table] - shift, 0)}"
+        out[table] = int(conn.execute(sa.text(f"SELECT count(*) FROM ({rows}) r")).scalar_one()) + shift
+    return out
+
+
+def _enough(rules: HoldRules, totals: dict[str, dict[str, int]], identity: dict[str, int]) -> dict[str, int]:
+    """Per target table, a number of rows before the delivery from which no share rule can hold it (the night of a
+    few changes counts that far, not the district's every row); tables where any number may are left out."""
+    out = {}
+    for table, counts in totals.items():
+        need, exact = max(rules.min_rows, 1), False
+        for rule, n in {**counts, "identity_changed": identity.get(table, 0)}.items():
+            limit = getattr(rules, rule)
+            if limit is None or not n:
+                continue
+            if limit <= 0:  # any share breaks it: the message says of how many rows
+                exact = True
+                break
+            need = max(need, math.floor(n / limit) + 1)
+        if not exact:
+            out[table] = need
     return out
 
 

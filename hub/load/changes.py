@@ -50,8 +50,10 @@ from hub.registry.registry import Integration, Registry
 from hub.registry.schedule_rules import limited_reason
 from hub.store.keyed import hash_key
 from hub.store.tables import deliveries, delivery_events, field_audit, row_hashes, unchanged_rows
+from resources.archive import local_copy, remove, write_file
 
 SEP = "\x1f"  # between the parts of a unique key
+LINES = ".lines"  # the suffix of a delivery's line digests beside its archived file
 NO_KEY = np.uint64(0)  # the key hash of a row with a blank key part (never compared)
 CODE = ("hub/load", "hub/read", "hub/apply", "hub/store", "resources/warehouse.py")  # code a row's apply depends on
 OPEN = ("staged", "held", "queued", "waiting", "applied")  # statuses of a delivery that is or may be applied
@@ -112,12 +114,14 @@ class Changes:
                 raise FullNeeded
             forget(conn, self.delivery.delivery_id)
             _forget_older(conn, self.delivery)
-            if not complete or self._split is None:
+            if not complete or self._split is None or not self.delivery.archive_path:
                 return
-            digests = self._stored()
+            digests = np.ascontiguousarray(self._stored())
+            with write_file(_lines_file(self.delivery)) as out:
+                out.write(digests.data)
             conn.execute(sa.insert(row_hashes).values(
                 delivery_id=self.delivery.delivery_id, fingerprint=f"{self.fingerprint}:{self._split.raw.layout()}",
-                rows=len(digests), digests=digests.tobytes()))
+                rows=len(digests), digests=hashlib.sha256(digests.data).digest()))
             if self.base is not None:
                 conn.execute(sa.insert(unchanged_rows).values(delivery_id=self.delivery.delivery_id,
                                                               base_delivery_id=self.base, rows=self.unchanged))
@@ -169,7 +173,12 @@ def _forget_older(conn: sa.Connection, delivery: Delivery) -> None:
         same_type, e.status == "applied").order_by(e.occurred_at.desc()).limit(1).scalar_subquery()
     done = sa.select(d.delivery_id).where(same_type, d.status.not_in(OPEN[:-1]), d.delivery_id != sa.func.coalesce(
         last, ""), d.delivery_id != delivery.delivery_id)
-    conn.execute(sa.delete(row_hashes).where(row_hashes.c.delivery_id.in_(done)))
+    old = [Delivery.from_row(r) for r in conn.execute(sa.select(deliveries).where(
+        d.delivery_id.in_(done), d.delivery_id.in_(sa.select(row_hashes.c.delivery_id))))]
+    conn.execute(sa.delete(row_hashes).where(row_hashes.c.delivery_id.in_([o.delivery_id for o in old])))
+    for o in old:  # never a base again, whatever this transaction ends in
+        if o.archive_path:
+            remove(_lines_file(o))
 
 
 def _key_hashes(frame: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
@@ -217,9 +226,29 @@ def prepare(conn: sa.Connection, registry: Registry, feed: Feed, ft: FileType, i
                        .where(row_hashes.c.delivery_id == base.delivery_id)).first()
     if row is None or row.fingerprint.rpartition(":")[0] != out.fingerprint:
         return out
-    out.base, out.layout = base.delivery_id, row.fingerprint.rpartition(":")[2]
-    out.previous = np.frombuffer(bytes(row.digests), np.uint64).reshape(-1, 3)
+    previous = _read_lines(base, int(row.rows), bytes(row.digests))
+    if previous is not None:
+        out.base, out.layout, out.previous = base.delivery_id, row.fingerprint.rpartition(":")[2], previous
     return out
+
+
+def _lines_file(delivery: Delivery) -> str:
+    """Where a delivery's line digests are kept: beside its archived file (removed with it by retention)."""
+    return f"{delivery.archive_path}{LINES}"
+
+
+def _read_lines(delivery: Delivery, rows: int, sha256: bytes) -> np.ndarray | None:
+    """A delivery's (rows, 3) line digests and key hashes as ops.row_hashes recorded them, or None (missing, other)."""
+    if not delivery.archive_path:
+        return None
+    try:
+        with local_copy(_lines_file(delivery)) as path:
+            digests = np.fromfile(path, np.uint64)
+    except OSError:
+        return None
+    if len(digests) != rows * 3 or hashlib.sha256(digests.data).digest() != sha256:
+        return None
+    return digests.reshape(-1, 3)
 
 
 def _base(conn: sa.Connection, registry: Registry, feed: Feed, integration: Integration,

@@ -238,12 +238,13 @@ students = sa.Table(
     schema="core",
 )
 
-row_hashes = sa.Table(  # a staged snapshot delivery's row digests (hub/load/changes.py): the next night stages what changed
+row_hashes = sa.Table(  # a staged snapshot delivery's line digests (hub/load/changes.py): the next night stages what changed
     "row_hashes", metadata,
     sa.Column("delivery_id", sa.String, primary_key=True),
-    sa.Column("fingerprint", sa.String, nullable=False),  # registry entry, declaration and code the digests hold for
+    sa.Column("fingerprint", sa.String, nullable=False),  # registry entry, declaration, code, header and encoding
     sa.Column("rows", sa.BigInteger, nullable=False),
-    sa.Column("digests", sa.LargeBinary, nullable=False),  # 2 x uint64 per row, sorted; digests only, never values
+    # sha256 of the keyed digests kept beside the archived file (`<archived file>.lines`); digests only, never values
+    sa.Column("digests", sa.LargeBinary, nullable=False),
     schema="ops",
 )
 

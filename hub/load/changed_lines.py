@@ -25,10 +25,15 @@ class Split:
     """One pass over a file: the digests of all its data lines, and, against a base, which are unchanged."""
 
     raw: RawLines
-    lines: np.ndarray  # (n, 2) uint64: every data line's digests, in file order (row = index + FIRST_ROW)
+    lines: np.ndarray  # (n, 2) uint64: the digests of every data line (no base), else of the changed lines only
     same: np.ndarray  # index in the base of each unchanged line (int64), in file order
-    changed: np.ndarray  # rows of the lines written to `folder` (the changed ones), in file order
+    changed: np.ndarray | None  # rows of the lines written to `folder` (the changed ones), in file order; None: all
     folder: tempfile.TemporaryDirectory | None = field(default=None, repr=False)  # holds the changed lines' file
+
+    def digests_of(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), 2) digests of the lines of `rows` (rows digested: all, or the changed ones)."""
+        at = rows - FIRST_ROW if self.changed is None else np.searchsorted(self.changed, rows)
+        return self.lines[at]
 
     @property
     def path(self) -> Path:
@@ -45,7 +50,7 @@ def split(source: Path, base: np.ndarray | None, keys: tuple[str, str]) -> Split
     digests), write the header and the lines the base does not hold to a private file. None: the file does not
     qualify (hub/read/raw_lines.py)."""
     raw, parts, same, changed = RawLines(source), [], [], []
-    found = Split(raw, np.empty((0, 2), np.uint64), np.empty(0, np.int64), np.empty(0, np.int64),
+    found = Split(raw, np.empty((0, 2), np.uint64), np.empty(0, np.int64), None,
                   tempfile.TemporaryDirectory(prefix="hub-changed-") if base is not None else None)  # 0700
     first = np.ascontiguousarray(base[:, 0]) if base is not None else None
     try:
@@ -54,12 +59,14 @@ def split(source: Path, base: np.ndarray | None, keys: tuple[str, str]) -> Split
             start = FIRST_ROW
             for lines in raw.blocks():
                 d = digests(lines, keys)
-                parts.append(d)
-                if out is not None and base is not None and first is not None:
+                if out is None or base is None or first is None:
+                    parts.append(d)
+                else:
                     at = find(base, first, d)
                     same.append(at[at >= 0])
                     new = np.flatnonzero(at < 0)
                     changed.append(new + start)
+                    parts.append(d[new])
                     if start == FIRST_ROW:
                         out.write(raw.header + b"\n")
                     out.write(b"".join([lines[i] + b"\n" for i in new]))
@@ -77,7 +84,7 @@ def split(source: Path, base: np.ndarray | None, keys: tuple[str, str]) -> Split
         return None
     found.lines = np.concatenate(parts) if parts else found.lines
     found.same = np.concatenate(same) if same else found.same
-    found.changed = np.concatenate(changed) if changed else found.changed
+    found.changed = (np.concatenate(changed) if changed else found.same) if base is not None else None
     return found
 
 
@@ -103,7 +110,8 @@ def open_changed(found: Split, unchanged: int, aliases: Mapping[str, Sequence[st
         found.path.write_bytes(text.encode("utf-8"))
     inner = open_table(found.path, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
     inner.counted = unchanged
-    return ChangedLines(inner, found.changed, found.raw.encoding)
+    return ChangedLines(inner, found.changed if found.changed is not None else np.empty(0, np.int64),
+                        found.raw.encoding)
 
 
 @dataclass

@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from hub.intake.ledger import Delivery
-from hub.load.changed_lines import FIRST_ROW, ChangedLines, Split, open_changed, split
+from hub.load.changed_lines import ChangedLines, Split, open_changed, split
 from hub.read.parsing import TableReader, open_table
 from hub.registry.declarations import Feed, FileType
 from hub.registry.registry import Integration, Registry
@@ -53,6 +53,7 @@ from hub.store.tables import deliveries, delivery_events, field_audit, row_hashe
 from resources.archive import local_copy, remove, write_file
 
 SEP = "\x1f"  # between the parts of a unique key
+PART = 1 << 18  # rows of digests written at once
 LINES = ".lines"  # the suffix of a delivery's line digests beside its archived file
 NO_KEY = np.uint64(0)  # the key hash of a row with a blank key part (never compared)
 CODE = ("hub/load", "hub/read", "hub/apply", "hub/store", "resources/warehouse.py")  # code a row's apply depends on
@@ -91,11 +92,13 @@ class Changes:
     def open(self, source: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int,
              max_cells: int | None) -> TableReader | ChangedLines:
         """The reader of what to stage: with a base of the same layout, only the file's changed lines; else all."""
-        self._split = split(source, self.previous, _keys())
-        found = self._split
-        if found is not None and self.previous is not None and found.raw.layout() == self.layout:
-            self.unchanged = len(found.same)
-            return open_changed(found, self.unchanged, aliases, chunk_rows, max_cells)
+        found = self._split = split(source, self.previous, _keys())
+        if found is not None and self.previous is not None:
+            if found.raw.layout() == self.layout:
+                self.unchanged = len(found.same)
+                return open_changed(found, self.unchanged, aliases, chunk_rows, max_cells)
+            found.close()  # another header line or encoding: every line's digests, for the next night
+            self._split = split(source, None, _keys())
         self.base, self.previous = None, None  # staged whole
         return open_table(source, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
 
@@ -110,18 +113,17 @@ class Changes:
         and the count of lines left out. With lines left out, an error or a key repeated in the file stages the file
         again whole (FullNeeded)."""
         try:
-            if self.base is not None and (errors or self._repeated()):
+            same = self._same()
+            if self.base is not None and (errors or self._repeated(same)):
                 raise FullNeeded
             forget(conn, self.delivery.delivery_id)
             _forget_older(conn, self.delivery)
             if not complete or self._split is None or not self.delivery.archive_path:
                 return
-            digests = np.ascontiguousarray(self._stored())
-            with write_file(_lines_file(self.delivery)) as out:
-                out.write(digests.data)
+            rows, sha256 = self._write(_lines_file(self.delivery), same)
             conn.execute(sa.insert(row_hashes).values(
                 delivery_id=self.delivery.delivery_id, fingerprint=f"{self.fingerprint}:{self._split.raw.layout()}",
-                rows=len(digests), digests=hashlib.sha256(digests.data).digest()))
+                rows=rows, digests=sha256))
             if self.base is not None:
                 conn.execute(sa.insert(unchanged_rows).values(delivery_id=self.delivery.delivery_id,
                                                               base_delivery_id=self.base, rows=self.unchanged))
@@ -134,33 +136,47 @@ class Changes:
             self._split.close()
 
     def _staged(self) -> np.ndarray:
-        """(n, 3) uint64 of the rows staged: line digests and key hash."""
+        """(n, 3) uint64 of the rows staged, sorted by the first digest: line digests and key hash."""
         assert self._split is not None
         rows = np.concatenate(self._rows) if self._rows else np.empty(0, np.int64)
-        keys = np.concatenate(self._keys) if self._keys else np.empty(0, np.uint64)
-        return np.column_stack([self._split.lines[rows - FIRST_ROW], keys]) if len(rows) else np.empty((0, 3), np.uint64)
+        out = np.empty((len(rows), 3), np.uint64)
+        out[:, :2] = self._split.digests_of(rows)
+        out[:, 2] = np.concatenate(self._keys) if self._keys else out[:, 2]
+        return out[np.argsort(out[:, 0], kind="stable")]
 
-    def _stored(self) -> np.ndarray:
-        """The rows to keep for the next night, sorted by the first digest: those staged, and the base's rows of the
-        unchanged lines (already in that order)."""
-        staged = self._staged()
-        staged = staged[np.argsort(staged[:, 0], kind="stable")]
-        if self.previous is None or self._split is None:
-            return staged
-        same = self.previous[np.sort(self._split.same)]
-        return np.insert(same, np.searchsorted(same[:, 0], staged[:, 0]), staged, axis=0)
+    def _same(self) -> np.ndarray:
+        """The base's rows of the unchanged lines, in the base's order (sorted by the first digest)."""
+        return np.sort(self._split.same) if self._split is not None else np.empty(0, np.int64)
 
-    def _repeated(self) -> bool:
+    def _write(self, location: str, same: np.ndarray) -> tuple[int, bytes]:
+        """Write the rows to keep for the next night, sorted by the first digest (those staged, and the base's rows
+        of the unchanged lines, in parts: memory stays flat); their count and sha256."""
+        staged, h = self._staged(), hashlib.sha256()
+        previous = self.previous if self.previous is not None else np.empty((0, 3), np.uint64)
+        at = np.searchsorted(previous[same, 0], staged[:, 0])  # where each staged row goes among the unchanged
+        with write_file(location) as out:
+            if not len(same):  # staged whole
+                out.write(staged.data)
+                h.update(staged.data)
+            for start in range(0, len(same), PART):
+                end = min(start + PART, len(same))
+                lo = np.searchsorted(at, start)
+                hi = np.searchsorted(at, end) if end < len(same) else len(at)
+                part = np.insert(previous[same[start:end]], at[lo:hi] - start, staged[lo:hi], axis=0)
+                out.write(part.data)
+                h.update(part.data)
+        return len(same) + len(staged), h.digest()
+
+    def _repeated(self, same: np.ndarray) -> bool:
         """Whether two rows of the file share a unique key: the staged rows' key hashes and the base's of the
-        unchanged lines (keys alike in 64 bits stage whole, safely)."""
-        if self.previous is None or self._split is None:
+        unchanged lines (`same`, sorted; keys alike in 64 bits stage whole, safely)."""
+        if self.previous is None:
             return False
-        seen = np.bincount(self._split.same, minlength=len(self.previous)).astype(bool) if self.unchanged \
-            else np.zeros(len(self.previous), bool)
-        if int(seen.sum()) < self.unchanged:
+        if (same[1:] == same[:-1]).any():
             return True  # two lines equal to one line of the base
-        keys = np.concatenate([self.previous[seen, 2], *self._keys])
-        keys = np.sort(keys[keys != NO_KEY])
+        keys = np.concatenate([self.previous[same, 2], *self._keys])
+        keys = keys[keys != NO_KEY]
+        keys.sort()
         return bool((keys[1:] == keys[:-1]).any())
 
 

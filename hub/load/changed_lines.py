@@ -30,10 +30,11 @@ class Split:
     changed: np.ndarray | None  # rows of the lines written to `folder` (the changed ones), in file order; None: all
     folder: tempfile.TemporaryDirectory | None = field(default=None, repr=False)  # holds the changed lines' file
 
-    def digests_of(self, rows: np.ndarray) -> np.ndarray:
-        """(len(rows), 2) digests of the lines of `rows` (rows digested: all, or the changed ones)."""
+    def digests_of(self, rows: np.ndarray, column: int | None = None) -> np.ndarray:
+        """The digests of the lines of `rows` (rows digested: all, or the changed ones): (len(rows), 2), or one
+        `column` of them."""
         at = rows - FIRST_ROW if self.changed is None else np.searchsorted(self.changed, rows)
-        return self.lines[at]
+        return self.lines[at] if column is None else self.lines[at, column]
 
     @property
     def path(self) -> Path:

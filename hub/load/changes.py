@@ -31,7 +31,7 @@ import hmac
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -135,37 +135,48 @@ class Changes:
         if self._split is not None:
             self._split.close()
 
-    def _staged(self) -> np.ndarray:
-        """(n, 3) uint64 of the rows staged, sorted by the first digest: line digests and key hash."""
+    def _staged(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows staged and their key hashes, sorted by the first digest of their lines."""
         assert self._split is not None
         rows = np.concatenate(self._rows) if self._rows else np.empty(0, np.int64)
+        keys = np.concatenate(self._keys) if self._keys else np.empty(0, np.uint64)
+        order = np.argsort(self._split.digests_of(rows, 0), kind="stable")
+        return rows[order], keys[order]
+
+    def _digests(self, rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """(n, 3) uint64: the line digests of `rows` and their key hashes, as kept for the next night."""
+        assert self._split is not None
         out = np.empty((len(rows), 3), np.uint64)
         out[:, :2] = self._split.digests_of(rows)
-        out[:, 2] = np.concatenate(self._keys) if self._keys else out[:, 2]
-        return out[np.argsort(out[:, 0], kind="stable")]
+        out[:, 2] = keys
+        return out
 
     def _same(self) -> np.ndarray:
         """The base's rows of the unchanged lines, in the base's order (sorted by the first digest)."""
         return np.sort(self._split.same) if self._split is not None else np.empty(0, np.int64)
 
     def _write(self, location: str, same: np.ndarray) -> tuple[int, bytes]:
-        """Write the rows to keep for the next night, sorted by the first digest (those staged, and the base's rows
-        of the unchanged lines, in parts: memory stays flat); their count and sha256."""
-        staged, h = self._staged(), hashlib.sha256()
-        previous = self.previous if self.previous is not None else np.empty((0, 3), np.uint64)
-        at = np.searchsorted(previous[same, 0], staged[:, 0])  # where each staged row goes among the unchanged
+        """Write the rows to keep for the next night, sorted by the first digest, in parts (memory stays flat):
+        those staged, merged with the base's rows of the unchanged lines (`same`, in the base's order). Returns
+        their count and sha256."""
+        rows, keys = self._staged()
+        h = hashlib.sha256()
         with write_file(location) as out:
-            if not len(same):  # staged whole
-                out.write(staged.data)
-                h.update(staged.data)
-            for start in range(0, len(same), PART):
-                end = min(start + PART, len(same))
-                lo = np.searchsorted(at, start)
-                hi = np.searchsorted(at, end) if end < len(same) else len(at)
-                part = np.insert(previous[same[start:end]], at[lo:hi] - start, staged[lo:hi], axis=0)
+            for part in self._merged(same, rows, keys) if len(same) else (
+                    self._digests(rows[i:i + PART], keys[i:i + PART]) for i in range(0, len(rows), PART)):
                 out.write(part.data)
                 h.update(part.data)
-        return len(same) + len(staged), h.digest()
+        return len(same) + len(rows), h.digest()
+
+    def _merged(self, same: np.ndarray, rows: np.ndarray, keys: np.ndarray) -> Iterator[np.ndarray]:
+        """The base's rows `same` with the night's staged rows (a few) inserted in order, in parts."""
+        assert self.previous is not None
+        staged = self._digests(rows, keys)
+        at = np.searchsorted(self.previous[same, 0], staged[:, 0])  # where each goes among the unchanged
+        for start in range(0, len(same), PART):
+            end = min(start + PART, len(same))
+            lo, hi = np.searchsorted(at, start), np.searchsorted(at, end) if end < len(same) else len(at)
+            yield np.insert(self.previous[same[start:end]], at[lo:hi] - start, staged[lo:hi], axis=0)
 
     def _repeated(self, same: np.ndarray) -> bool:
         """Whether two rows of the file share a unique key: the staged rows' key hashes and the base's of the

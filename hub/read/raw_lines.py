@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-BLOCK = 8 << 20  # bytes read at once: memory stays flat whatever the file's size
+BLOCK = 2 << 20  # bytes read at once: memory stays flat whatever the size of the file
 TEXT_SUFFIXES = (".csv", ".txt")
 
 

@@ -19,7 +19,8 @@ from hub.apply.upsert import ApplyContext, ApplyStats
 from hub.intake import ledger
 from hub.intake.ledger import Delivery
 from hub.load import staging
-from hub.load.changes import check_base, unchanged
+from hub.load.change_base import check_base
+from hub.load.changes import unchanged
 from hub.registry.declarations import Feed
 from hub.registry.registry import Integration, Registry
 from resources.warehouse import Warehouse

@@ -4,7 +4,6 @@ and staging validates, with the rows they have in the delivered file."""
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,43 +49,52 @@ def split(source: Path, base: np.ndarray | None, keys: tuple[str, str]) -> Split
     """Digest every data line of `source`; with `base` (n, >=2 uint64 sorted by the first column: a base's line
     digests), write the header and the lines the base does not hold to a private file. None: the file does not
     qualify (hub/read/raw_lines.py)."""
-    raw, parts, same, changed = RawLines(source), [], [], []
-    found = Split(raw, np.empty((0, 2), np.uint64), np.empty(0, np.int64), None,
-                  tempfile.TemporaryDirectory(prefix="hub-changed-") if base is not None else None)  # 0700
-    first = np.ascontiguousarray(base[:, 0]) if base is not None else None
+    raw = RawLines(source)
+    if base is None:
+        parts = [digests(lines, keys) for lines in raw.blocks()]
+        return Split(raw, _stacked(parts, (0, 2), np.uint64), _EMPTY, None) if raw.regular else None
+    found = Split(raw, _EMPTY, _EMPTY, _EMPTY, tempfile.TemporaryDirectory(prefix="hub-changed-"))  # 0700
     try:
-        with contextlib.ExitStack() as stack:
-            out = stack.enter_context(open(found.path, "wb")) if base is not None else None
-            start = FIRST_ROW
-            for lines in raw.blocks():
-                d = digests(lines, keys)
-                if out is None or base is None or first is None:
-                    parts.append(d)
-                else:
-                    at = find(base, first, d)
-                    same.append(at[at >= 0])
-                    new = np.flatnonzero(at < 0)
-                    changed.append(new + start)
-                    parts.append(d[new])
-                    if start == FIRST_ROW:
-                        out.write(raw.header + b"\n")
-                    out.write(b"".join([lines[i] + b"\n" for i in new]))
-                start += len(lines)
-            if out is not None:
-                if start == FIRST_ROW:
-                    out.write(raw.header + b"\n")
-                if not raw.ends_with_break and changed and len(changed[-1]) and changed[-1][-1] == start - 1:
-                    out.truncate(out.tell() - 1)  # the last line has no line break: a short one is still truncated
+        _write_changed(found, base, keys)
     except BaseException:
         found.close()
         raise
     if not raw.regular:
         found.close()
         return None
-    found.lines = np.concatenate(parts) if parts else found.lines
-    found.same = np.concatenate(same) if same else found.same
-    found.changed = (np.concatenate(changed) if changed else found.same) if base is not None else None
     return found
+
+
+_EMPTY = np.empty(0, np.int64)
+
+
+def _stacked(parts: list[np.ndarray], shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(shape, dtype)
+
+
+def _write_changed(found: Split, base: np.ndarray, keys: tuple[str, str]) -> None:
+    """Compare each block of lines with `base`: unchanged lines are counted (their base rows kept), changed lines
+    written after the header with their rows and digests kept."""
+    first = np.ascontiguousarray(base[:, 0])
+    parts, same, changed, start = [], [], [], FIRST_ROW
+    with open(found.path, "wb") as out:
+        for lines in found.raw.blocks():
+            if start == FIRST_ROW:  # the header is known once the first block is read
+                out.write(found.raw.header + b"\n")
+            d = digests(lines, keys)
+            at = find(base, first, d)
+            new = np.flatnonzero(at < 0)
+            same.append(at[at >= 0])
+            changed.append(new + start)
+            parts.append(d[new])
+            out.write(b"".join([lines[i] + b"\n" for i in new]))
+            start += len(lines)
+        if start == FIRST_ROW:  # no data line
+            out.write(found.raw.header + b"\n")
+        if not found.raw.ends_with_break and changed and len(changed[-1]) and changed[-1][-1] == start - 1:
+            out.truncate(out.tell() - 1)  # the last line has no line break: a short one is still truncated
+    found.lines = _stacked(parts, (0, 2), np.uint64)
+    found.same, found.changed = _stacked(same, (0,), np.int64), _stacked(changed, (0,), np.int64)
 
 
 def find(base: np.ndarray, first: np.ndarray, digests: np.ndarray) -> np.ndarray:

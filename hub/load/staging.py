@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from hub.intake.ledger import Delivery
 from hub.load import changes as changed
+from hub.load.change_base import StaleChanges, same_day_changes
 from hub.load.layouts import layout_errors
 from hub.load.minimisation import record_dropped_columns
 from hub.load.quarantine import KeyHashes, quarantine_rows, quarantine_staged, set_aside_duplicates, staged_rows
@@ -188,7 +189,7 @@ def stage_changes(warehouse: Warehouse, registry: Registry, feed: Feed, ft: File
     (hub/load/changes.py); the whole file when a key repeats in it."""
     with warehouse.begin() as conn:
         changes = changed.prepare(conn, registry, feed, ft, integration, delivery)
-        others = changed.same_day_changes(conn, delivery)
+        others = same_day_changes(conn, delivery)
         if changes is None:
             changed.forget(conn, delivery.delivery_id)
     for other in others:
@@ -196,7 +197,7 @@ def stage_changes(warehouse: Warehouse, registry: Registry, feed: Feed, ft: File
         again = stage_delivery(warehouse, feed, oft, other, changes=changed.Changes(other, "", key=oft.unique_key),
                                **options)  # type: ignore[arg-type]
         if not again.passed:
-            raise changed.StaleChanges(f"{other.file_name} could not be staged again whole beside {delivery.file_name}:"
+            raise StaleChanges(f"{other.file_name} could not be staged again whole beside {delivery.file_name}:"
                                        f" {again.reason}")
     try:
         return stage_delivery(warehouse, feed, ft, delivery, changes=changes, **options)  # type: ignore[arg-type]

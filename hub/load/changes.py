@@ -93,6 +93,8 @@ class Changes:
 
     def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Rows about to be staged: their key hashes are kept (with their line digests, for the next night)."""
+        if self._split is None:  # no digests of this file: nothing to keep
+            return frame
         self._rows.append(frame["source_row"].to_numpy(np.int64))
         self._keys.append(_key_hashes(frame, self.key))
         return frame

@@ -16,6 +16,7 @@ from assets.file_assets import file_asset
 from assets.metadata import apply_metadata
 from assets.run_context import import_log_metadata, trigger_of
 from hub.apply.days import apply_day, with_holds
+from hub.apply.holds import staged_rows
 from hub.intake import ledger
 from hub.intake.fetch import ReuseConfig
 from hub.load.staging import applied_outcome
@@ -62,10 +63,8 @@ def _apply_asset(registry: Registry, feed: Feed, pdef: dg.PartitionsDefinition, 
         with protected_errors(f"reporting {feed.title} for {district_id} {day}"), wh.begin() as conn:
             logs, outcomes = {}, {}
             for ft_name, d in result.applied.items():
-                staged_rows = conn.execute(sa.text(f"SELECT count(*) FROM staging.{feed.name}__{ft_name} "
-                                                   "WHERE delivery_id = :d"), {"d": d.delivery_id}).scalar_one()
                 outcomes[ft_name] = applied_outcome(conn, feed, ft_name, d.delivery_id)
-                counts = {"rows staged": staged_rows, "result": outcomes[ft_name], "state now follows": _follows(feed, d)}
+                counts = {"rows staged": staged_rows(conn, d.delivery_id), "result": outcomes[ft_name], "state now follows": _follows(feed, d)}
                 if reapplying:
                     counts["re-applied on purpose by"] = config.requested_by
                 logs.update(import_log_metadata(context, conn, wh, d, counts))

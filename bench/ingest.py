@@ -11,7 +11,8 @@ when dlt is importable (not a dependency of the hub; `--dlt-path` adds a folder 
 the same two files. The bench's integration opts in to `stage_changes_only: true` (off by default in the
 registry), so the next night measures the shortcut that stages only changed rows (hub/load/changes.py);
 `--no-changes-only` measures the default, which stages the whole file every night. Imports run in child processes
-so each peak RSS is measured alone. With `--repeat N` the figures are medians of N. Last line:
+so each peak RSS is measured alone; each night also prints the import process's own CPU seconds, which a busy
+machine inflates far less than its wall seconds. With `--repeat N` the figures are medians of N. Last line:
 hub_rows_per_s=… copy_rows_per_s=… ratio=… night_ratio=… dlt_ratio=… peak_rss_mb=…
 (night_ratio = next night's seconds / first import's; dlt_ratio = hub rows/s / dlt merge rows/s on the first file,
 `n/a` without dlt.)
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -91,9 +93,10 @@ def hub_import(url: str, work: Path) -> dict[str, float]:
             landed = (work / "landing" / path.name)
             landed.write_bytes(path.read_bytes())
             os.utime(landed, (time.time(), time.time()))  # uploaded after the first night's import
-        wal, started = _wal_lsn(url), time.perf_counter()
+        wal, started, cpu = _wal_lsn(url), time.perf_counter(), _cpu_s()
         t = tick(defs, instance, "siras__deliveries", cursor=cursor)
         out[f"{night}_s"] = time.perf_counter() - started
+        out[f"{night}_cpu_s"] = _cpu_s() - cpu
         out[f"{night}_wal_mb"] = _wal_mb_since(url, wal)
         if not t.runs or not all(r.success for r in t.runs):
             raise SystemExit(f"hub import failed ({night}): {t.skip_reason}")
@@ -110,6 +113,13 @@ def hub_import(url: str, work: Path) -> dict[str, float]:
             "SELECT count(*) FROM staging.siras__demographics WHERE delivery_id = (SELECT delivery_id FROM "
             "ops.deliveries ORDER BY mtime DESC LIMIT 1)").scalar_one()
     return out
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process (all its threads) so far: what the hub's own Python costs, whatever the load of
+    the machine (the warehouse server's work is not in it)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _wal_lsn(url: str) -> str | None:
@@ -241,6 +251,7 @@ def main() -> None:
         print(f"{label:<44}{n:>10}{m[night + '_s']:>10.2f}{n / m[night + '_s']:>12.0f}{wal}")
         print(f"{'  of which parse+validate+stage':<44}{n:>10}{m[night + '_demographics_s']:>10.2f}")
         print(f"{'  of which apply (+audit, import log)':<44}{n:>10}{m[night + '_student_updates_s']:>10.2f}")
+        print(f"{'  hub process CPU (warehouse server not in it)':<44}{n:>10}{m[night + '_cpu_s']:>10.2f}")
     print(f"{'  rows staged the next night (changed, new)':<44}{m['next_staged']:>10.0f}")
     if with_dlt:
         print(f"{'dlt merge, first':<44}{n:>10}{m['dlt_first_s']:>10.2f}{n / m['dlt_first_s']:>12.0f}")

@@ -181,6 +181,13 @@ def _record_sizes(conn: sa.Connection, feed: Feed, files: dict[str, Delivery]) -
     return sizes
 
 
+def staged_rows(conn: sa.Connection, delivery_id: str) -> int:
+    """Rows of a delivery the apply just applied that are in its staging table, as the apply counted them
+    (ops.delivery_sizes less the rows left out as unchanged): a million-row file is not counted twice."""
+    rows = conn.execute(sa.select(delivery_sizes.c.rows).where(delivery_sizes.c.delivery_id == delivery_id)).scalar_one()
+    return int(rows) - unchanged(conn, delivery_id)
+
+
 def _size_reasons(conn: sa.Connection, integration: Integration, judged: list[Delivery],
                   sizes: dict[str, int]) -> list[str]:
     """A file with fewer rows than `smaller_than_median` of the median of its type's last applied deliveries."""

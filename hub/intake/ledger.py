@@ -60,6 +60,13 @@ def get(conn: sa.Connection, did: str) -> Delivery | None:
     return Delivery.from_row(row) if row else None
 
 
+def hashes(conn: sa.Connection, dids: list[str]) -> dict[str, str | None]:
+    """Delivery id -> content hash (None for a file refused before it was received) of those of `dids` recorded."""
+    rows = conn.execute(sa.select(deliveries.c.delivery_id, deliveries.c.sha256)
+                        .where(deliveries.c.delivery_id.in_(dids)))
+    return {did: sha for did, sha in rows}
+
+
 def find_same_bytes(conn: sa.Connection, integration_id: str, file_type: str, sha256: str,
                     day: str | None = None) -> Delivery | None:
     """An earlier delivery of this integration and file type with identical bytes (only on partition `day` when

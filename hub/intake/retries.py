@@ -1,6 +1,7 @@
-"""Deliveries a run left behind (`queued` or `staged`) because it died (process killed, warehouse lost, disk full):
-retried with exponential backoff a bounded number of times, then `failed` with the reason. A gate failure never
-comes here: it rejects the delivery first. Plain Python; sensors/deliveries.py gives it the runs' states."""
+"""Deliveries a run left behind (`queued` or `staged`) because it died (process killed, warehouse lost, disk full),
+never started (its request lost with a sensor tick past its deadline) or ended without finishing them: retried with
+exponential backoff a bounded number of times, then `failed` with the reason. A gate failure never comes here: it
+rejects the delivery first. Plain Python; sensors/deliveries.py gives it the runs' states."""
 
 from __future__ import annotations
 

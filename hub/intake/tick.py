@@ -143,7 +143,7 @@ def _stable_files(feed: Feed, integration: Integration, transport: Transport, wa
     typed = [(f if _stale_anyway(feed, integration, f, t, now) else _rewritten(integration, transport, hashes, f), t)
              for f, t in typed]
     ids = {f.path: remote_id(integration, f) for f, _ in typed}
-    known = set(hashes) | set(_received_hashes(warehouse, [i for i in ids.values() if i not in hashes]))
+    known = set(hashes) | set(_received_hashes(warehouse, [ids[f.path] for f, _ in typed if f.rewritten]))
     stable = []
     for remote, file_type in typed:
         if ids[remote.path] in known:
@@ -202,11 +202,14 @@ def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote:
     Reference files are never stale."""
     if file_type in feed.reference_types():
         return False
-    with warehouse.begin() as conn:
-        reason = stale_reason(remote.mtime, now, integration.max_file_age_days,
-                              _newest_processed(conn, feed, integration, file_type),
-                              None if remote.rewritten else _processed_at(conn, feed, integration, file_type))
-        if reason:
+    reason = stale_reason(remote.mtime, now, integration.max_file_age_days, None)  # its age: no warehouse asked
+    if reason is None and feed.load != "delta":  # a delta feed's day order decides, not the newest processed file
+        with warehouse.begin() as conn:
+            reason = stale_reason(remote.mtime, now, integration.max_file_age_days,
+                                  _newest_processed(conn, feed, integration, file_type),
+                                  None if remote.rewritten else _processed_at(conn, feed, integration, file_type))
+    if reason:
+        with warehouse.begin() as conn:
             ledger.record(conn, **ledger_base(feed, integration, remote, file_type, tz, now), status="skipped",
                           reason=reason)
     if reason:

@@ -124,7 +124,8 @@ def _runs_of(instance: dg.DagsterInstance, integration_id: str):  # noqa: ANN202
         return RunState(run.run_id, kind, record.end_time or record.update_timestamp.timestamp(),
                         run.tags.get("dagster/failure_reason") or ("canceled" if run.status == dg.DagsterRunStatus.CANCELED
                                                                    else "the run process stopped or was lost"),
-                        run.tags.get("dagster/will_retry") == "true")
+                        run.tags.get("dagster/will_retry") == "true",
+                        hub=run.tags.get("hub/trigger") in ("sensor", "retry"))
 
     def runs_of(delivery_id: str, run_id: str | None) -> list[RunState]:
         mine = [r for r in records if delivery_id in r.dagster_run.tags.get("hub/deliveries", "").split(",")]

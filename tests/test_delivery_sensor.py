@@ -5,13 +5,22 @@ staged deliveries of it (the retry sweep), on DuckDB and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from dagster_project.definitions import build_definitions
+from demo.edreflect_files import write_week
+from feeds import FEEDS
 from hub.intake import ledger
+from hub.intake.receive import TickResult
+from hub.intake.tick import make_transport, scan
+from hub.registry.loading import load_registry
+from hub.store.schema import ensure_tables
+from resources.archive import Archive
 from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
@@ -50,3 +59,34 @@ def test_the_feed_sensor_asks_dagster_only_about_integrations_with_open_deliveri
     again = tick(defs, instance, "siras__deliveries", cursor=t.cursor, execute=False)
     assert asked == [{"hub/integration": "siras_fresno_unified"}] and again.result.run_requests == []
     assert again.skip_reason == "siras: 2 of 2 integration(s) checked, 2 with no matching files"
+
+
+@pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # the count is warehouse-blind
+def test_a_tick_over_received_files_opens_the_warehouse_a_fixed_number_of_times(tmp_path: Path, hub_env: dict,
+                                                                               monkeypatch):
+    """Each DuckDB transaction opens the database file (about 0.3 s on a busy machine): one per listed file made the
+    demo's EdReflect tick (66 files) miss Dagster's 60 s deadline for a sensor evaluation, again and again, and the
+    run requests of a tick past it are lost (its deliveries waited for the retry sweep)."""
+    landing = tmp_path / "landing"
+    write_week(landing, days=7)
+    registry = load_registry(write_registry(tmp_path / "registry.yaml", CA_DISTRICTS, [{
+        "id": "edreflect_abc", "district": "abc_unified", "feed": "edreflect", "source": "EdReflect",
+        "destination": "hub", "transport": {"kind": "folder", "path": str(landing)}, "contact": {"role": "x"},
+        "start_date": "2024-01-01", "quiet_period_seconds": 0}]))
+    integration, wh = registry.integrations[0], Warehouse(hub_env["url"])
+    ensure_tables(wh, [FEEDS["edreflect"]])
+
+    def tick_once(cursor: dict) -> tuple[int, TickResult]:
+        opened = []
+        begin = Warehouse.begin
+        monkeypatch.setattr(Warehouse, "begin", lambda self, *a, **k: opened.append(1) or begin(self, *a, **k))
+        result = scan(registry=registry, feed=FEEDS["edreflect"], integration=integration,
+                      transport=make_transport(integration), archive=Archive(str(tmp_path / "archive")),
+                      warehouse=wh, cursor=cursor, now=time.time(), waiting=False)
+        monkeypatch.setattr(Warehouse, "begin", begin)
+        return len(opened), result
+
+    opened, first = tick_once({})
+    assert first.counts["new deliveries"] == 66 and opened <= 66 + 2  # one for each new file's ledger row
+    opened, again = tick_once(first.cursor)
+    assert again.counts == {"already received": 66} and opened <= 2

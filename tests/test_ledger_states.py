@@ -50,7 +50,8 @@ def test_a_rejected_delivery_may_get_a_new_outcome_from_a_re_import(wh: Warehous
 def test_a_replay_may_move_an_applied_day_back_when_it_says_so(wh: Warehouse):
     with wh.begin() as conn:
         _record(conn, "c", "applied")
-        assert ledger.set_status(conn, ["c"], "staged", "held: the delivery of 2026-01-01 is missing", back=True) == ["c"]
+        assert ledger.set_status(conn, ["c"], "staged", "held: the delivery of 2026-01-01 is missing",
+                                 back_from=("staged", "applied")) == ["c"]
         assert _status(conn, "c") == "staged"
 
 

@@ -77,7 +77,9 @@ def apply_day(conn: sa.Connection, wh: Warehouse, registry: Registry, feed: Feed
         if d is None or d.status not in ("staged", "applied"):
             continue
         newest = ledger.newest_applied(conn, integration.id, ft.name)
-        if feed.load == "snapshot" and newest and newest.mtime > d.mtime:
+        if feed.load == "snapshot" and newest and newest.mtime > d.mtime:  # final, with why: no run takes it again
+            ledger.set_status(conn, [d.delivery_id], "skipped", f"superseded by {newest.file_name}, the newer file of "
+                              f"{ft.name} applied before it", run_id)
             result.notes.append(f"{ft.name}: superseded by the newer delivery of {newest.partition_date}")
             continue
         result.applied[ft.name] = d

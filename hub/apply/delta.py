@@ -26,9 +26,9 @@ import sqlalchemy as sa
 from hub.apply.upsert import ApplyStats, TableStats
 from hub.intake import ledger
 from hub.registry.declarations import Feed
+from hub.store.statuses import HELD
 from hub.store.tables import deliveries
 
-HELD = "held: "
 DONE = ("applied", "discarded")  # a day of these needs nothing more
 
 
@@ -127,7 +127,8 @@ def apply_in_order(conn: sa.Connection, feed: Feed, integration_id: str, distric
         previous = day
         if hold is not None:
             ids = [d.delivery_id for d in files.values() if d.status in ("staged", "applied")]
-            ledger.set_status(conn, ids, "staged", hold, run_id, back=True)  # a replay removed an applied day's rows
+            # a replay removed an applied day's rows: back to staged, with the hold
+            ledger.set_status(conn, ids, "staged", hold, run_id, back_from=("staged", "applied"))
             result.held[day] = hold
             continue
         files = {t: d for t, d in files.items() if d.status != "discarded"}

@@ -129,7 +129,7 @@ def decide(conn: sa.Connection, delivery_id: str, verb: str, by: str, run_id: st
                                                                           decided_at=now))
     note = f"{decision} by {by}"
     if decision == "approved":
-        ledger.set_status(conn, list(ids), "staged", note, run_id, back=True)
+        ledger.set_status(conn, list(ids), "staged", note, run_id, back_from=("held",))
     else:
         ledger.set_status(conn, list(ids), "discarded", note, run_id)
     names = dict(conn.execute(sa.select(deliveries.c.delivery_id, deliveries.c.file_name)

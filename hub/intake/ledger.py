@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Self
 
@@ -19,6 +20,7 @@ log = logging.getLogger("hub.intake.ledger")
 
 # statuses that mean "this delivery's bytes are the ones to import for its partition"
 IMPORTABLE = ("waiting", "queued", "staged", "held", "rejected", "applied")
+_CAS_ROUNDS = 5  # a delivery another transaction keeps moving while set_status judges it is left as that one set it
 
 
 def utcnow() -> dt.datetime:
@@ -58,6 +60,13 @@ def get(conn: sa.Connection, did: str) -> Delivery | None:
     return Delivery.from_row(row) if row else None
 
 
+def hashes(conn: sa.Connection, dids: list[str]) -> dict[str, str | None]:
+    """Delivery id -> content hash (None for a file refused before it was received) of those of `dids` recorded."""
+    rows = conn.execute(sa.select(deliveries.c.delivery_id, deliveries.c.sha256)
+                        .where(deliveries.c.delivery_id.in_(dids)))
+    return {did: sha for did, sha in rows}
+
+
 def find_same_bytes(conn: sa.Connection, integration_id: str, file_type: str, sha256: str,
                     day: str | None = None) -> Delivery | None:
     """An earlier delivery of this integration and file type with identical bytes (only on partition `day` when
@@ -85,22 +94,39 @@ def record(conn: sa.Connection, **values: object) -> bool:
 
 
 def set_status(conn: sa.Connection, dids: list[str], status: str, reason: str | None = None,
-               run_id: str | None = None, *, back: bool = False) -> list[str]:
+               run_id: str | None = None, *, back_from: Collection[str] = ()) -> list[str]:
     """Move deliveries to `status`; returns the ids that moved. Status only moves forward along the path (a re-import
     of an applied delivery stays applied), except to leave a final state other than applied for a new outcome
-    (a re-imported rejected file can be staged) or with `back=True` (a replay that removed a day's rows).
-    Every call is written to the delivery's history (ops.delivery_events), moved or not."""
+    (a re-imported rejected file can be staged) or back from one of `back_from` (a replay that removed a day's rows,
+    a retry of a delivery a run left behind). Each row moves only from the status it was decided on (compare and
+    set): a transaction that moved it meanwhile (a run applying it while a sensor tick retries it) is not overwritten;
+    its new status is judged again. Every call is written to the delivery's history (ops.delivery_events), moved or
+    not."""
     _check(status)
     if not dids:
         return []
     now = utcnow()
-    current = dict(conn.execute(sa.select(deliveries.c.delivery_id, deliveries.c.status)
-                                .where(deliveries.c.delivery_id.in_(dids))).all())
-    moved = [d for d, old in current.items() if back or _may_move(old, status)]
-    if moved:
-        conn.execute(sa.update(deliveries).where(deliveries.c.delivery_id.in_(moved))
-                     .values(status=status, reason=reason, run_id=run_id, updated_at=now))
-    _events(conn, list(current), status, reason, run_id, now, moved=set(moved))
+    moved: list[str] = []
+    seen: set[str] = set()
+    todo = list(dids)
+    for _ in range(_CAS_ROUNDS):
+        current = dict(conn.execute(sa.select(deliveries.c.delivery_id, deliveries.c.status)
+                                    .where(deliveries.c.delivery_id.in_(todo))).all())
+        seen |= set(current)
+        todo = []
+        for old in sorted(set(current.values())):
+            ids = [d for d, s in current.items() if s == old]
+            if old not in back_from and not _may_move(old, status):
+                continue
+            done = set(conn.execute(sa.update(deliveries)
+                                    .where(deliveries.c.delivery_id.in_(ids), deliveries.c.status == old)
+                                    .values(status=status, reason=reason, run_id=run_id, updated_at=now)
+                                    .returning(deliveries.c.delivery_id)).scalars())
+            moved += [d for d in ids if d in done]
+            todo += [d for d in ids if d not in done]  # moved by another transaction since it was read
+        if not todo:
+            break
+    _events(conn, [d for d in dict.fromkeys(dids) if d in seen], status, reason, run_id, now, moved=set(moved))
     return moved
 
 

@@ -28,6 +28,7 @@ HEALTH: dict[str, str | None] = {
     "rejected": "blocked", "failed": "failed", "duplicate": None, "skipped": None, "discarded": None, "unpacked": None,
 }
 FINAL = frozenset({"applied", "rejected", "failed", "duplicate", "skipped", "discarded", "unpacked"})
+HELD = "held: "  # the reason of a delta feed's staged delivery waiting behind an earlier day (hub/apply/delta.py)
 _RANK = {"waiting": 0, "queued": 1, "staged": 2, "held": 3}  # final states rank 4
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import threading
+
 import sqlalchemy as sa
 
 from hub.registry.declarations import Feed, FileType
@@ -52,6 +54,10 @@ def quarantine_table(feed: Feed, ft: FileType) -> sa.Table:
 
 
 _ready: set[str] = set()
+# one thread at a time registers tables in the shared metadata and brings the warehouse up to it: the sensors run
+# in threads, and a table another thread declared between create_all and add_missing looked like an old one
+_declaring = threading.Lock()
+DDL_LOCK = "the hub's tables (DDL)"  # not an integration id: those have no spaces
 
 
 def add_missing(conn: sa.Connection, tables: Iterable[sa.Table]) -> None:
@@ -99,20 +105,21 @@ def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
     token = warehouse.url + "|" + ",".join(sorted(f.name for f in feeds))
     if token in _ready:
         return
-    for feed in feeds:
-        for ft in feed.files:
-            staging_table(feed, ft)
-    with warehouse.begin() as conn:
-        for schema in SCHEMAS:
-            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        metadata.create_all(conn)
-        add_missing(conn, metadata.sorted_tables)
-        ensure_hash_key(conn, warehouse, metadata.sorted_tables)
-        _write_statuses(conn)
-        if conn.dialect.name == "postgresql":  # staging is rebuilt from the archive at will: skip the WAL
-            logged = conn.exec_driver_sql(  # only those still logged: SET UNLOGGED locks the table exclusively
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'staging' AND c.relkind = 'r' AND c.relpersistence = 'p'").scalars().all()
-            for table in logged:
-                conn.exec_driver_sql(f"ALTER TABLE staging.{table} SET UNLOGGED")
-    _ready.add(token)
+    with _declaring:
+        for feed in feeds:
+            for ft in feed.files:
+                staging_table(feed, ft)
+        with warehouse.begin(lock=DDL_LOCK) as conn:  # other processes start too: one brings the tables up at once
+            for schema in SCHEMAS:
+                conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            metadata.create_all(conn)
+            add_missing(conn, metadata.sorted_tables)
+            ensure_hash_key(conn, warehouse, metadata.sorted_tables)
+            _write_statuses(conn)
+            if conn.dialect.name == "postgresql":  # staging is rebuilt from the archive at will: skip the WAL
+                logged = conn.exec_driver_sql(  # only those still logged: SET UNLOGGED locks the table exclusively
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'staging' AND c.relkind = 'r' AND c.relpersistence = 'p'").scalars().all()
+                for table in logged:
+                    conn.exec_driver_sql(f"ALTER TABLE staging.{table} SET UNLOGGED")
+        _ready.add(token)

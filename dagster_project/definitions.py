@@ -9,7 +9,6 @@ import dagster as dg
 
 from assets.feed_assets import build_feed_assets
 from assets.freshness_checks import build_freshness_checks
-from assets.inventory import build_inventory_asset
 from dagster_project.executor import hub_executor
 from feeds import FEEDS
 from hub.gates.district_names import directory as district_directory
@@ -79,6 +78,7 @@ def build_definitions(path: Path | None = None, parts: tuple[str, ...] = PARTS) 
         sensors.append(build_notification_sensor(registry, FEEDS))
     if "marts" in parts:
         from assets.dbt_assets import automation_sensor, build_dbt_assets, dbt_project, dbt_resource, source_specs
+        from assets.inventory import build_inventory_asset
 
         project = dbt_project()
         reporting = [build_dbt_assets(project), build_inventory_asset(registry, hub_home() / "reports")]

@@ -9,10 +9,9 @@ import dagster as dg
 import sqlalchemy as sa
 
 from assets import hold_check
-from assets.hold_spec import ApplyConfig
 from assets.delta_apply import apply_delta
-from assets.feed_context import open_warehouse as _open, partition_of as _partition, protected_errors
-from assets.feed_context import reuse as _reuse
+from assets.feed_context import open_warehouse, partition_of, protected_errors, reuse
+from assets.hold_spec import ApplyConfig
 from assets.metadata import apply_metadata
 from assets.run_context import import_log_metadata, trigger_of
 from hub.apply.days import apply_day, with_holds
@@ -29,9 +28,9 @@ def apply_feed_day(context: dg.AssetExecutionContext, config: ApplyConfig, wareh
     """The apply step of one partition (district, day): a held day yields its failed hold check, then fails."""
     key = dg.AssetKey([feed.name, feed.apply_asset])
     started = time.monotonic()
-    district_id, day = _partition(context)
+    district_id, day = partition_of(context)
     integration = registry.integration_for(feed.name, district_id)
-    wh = _open(warehouse, feed)
+    wh = open_warehouse(warehouse, feed)
     decide = hold_check.decision_of(config, integration, day, context.run_id, context.log.info)
     reapplying = bool(config.delivery_id) and not config.decision
     if feed.load == "delta" and reapplying:
@@ -43,7 +42,7 @@ def apply_feed_day(context: dg.AssetExecutionContext, config: ApplyConfig, wareh
         return
     with protected_errors(f"applying {feed.title} for {district_id} {day}"):
         result = with_holds(wh, context.run_id, lambda conn: apply_day(  # runs of one integration: one at a time
-            conn, wh, registry, feed, integration, day, _reuse(feed, config), context.run_id,
+            conn, wh, registry, feed, integration, day, reuse(feed, config), context.run_id,
             _reapply(conn, config, integration.id, day) if reapplying else None, str(config.requested_by or "")),
             decide, integration.id)
     with protected_errors(f"reporting {feed.title} for {district_id} {day}"), wh.begin() as conn:
@@ -72,7 +71,6 @@ def apply_feed_day(context: dg.AssetExecutionContext, config: ApplyConfig, wareh
                                      "applied", metadata={**md, **check.metadata}, allow_retries=False)
     yield dg.MaterializeResult(metadata=md)
     yield check
-
 
 
 def _reapply(conn: sa.Connection, config: ReuseConfig, integration_id: str, day: str) -> dict[str, ledger.Delivery]:

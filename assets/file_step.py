@@ -95,7 +95,6 @@ def stage_file(context: dg.AssetExecutionContext, config: FetchConfig, warehouse
     yield from results  # passing results count for the partition only after its materialization
 
 
-
 def _gate_results(context: dg.AssetExecutionContext, wh: Warehouse, registry: Registry, integration: Integration,
                   ft: FileType, table: str, delivery: ledger.Delivery, staged: StageResult) -> list[dg.AssetCheckResult]:
     """Evaluate the gates, log failures to ops.ingest_errors and set the delivery's status."""

@@ -14,6 +14,7 @@ from assets.hold_spec import CHECK, ApplyConfig
 from hub.apply import holds
 from hub.registry.registry import Integration
 
+
 def decision_of(config: ApplyConfig, integration: Integration, day: str, run_id: str,
                 log: Callable[[str], None]) -> Callable[[sa.Connection], object] | None:
     """The decision the run config asks for, as a step of the apply's transaction (None: no decision)."""

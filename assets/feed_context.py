@@ -1,11 +1,10 @@
 """What every asset of a feed shares: owners and pool, its partition, its warehouse, and database errors withheld."""
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
-import duckdb
-import psycopg
 import sqlalchemy as sa
 
 from hub.intake.fetch import ReuseConfig
@@ -23,11 +22,18 @@ def protected_errors(what: str) -> Iterator[None]:
     log streams use the driver's connection directly, so its own errors are covered too."""
     try:
         yield
-    except (sa.exc.DBAPIError, psycopg.Error, duckdb.Error) as exc:
+    except _database_errors() as exc:
         orig = getattr(exc, "orig", None)
         kind = type(orig).__name__ if orig is not None else type(exc).__name__
         raise dg.Failure(f"{what}: the warehouse refused the change ({kind}); nothing was written. Details are "
                          "withheld because they may quote student data; see the database server's log.") from None
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """SQLAlchemy's and the loaded drivers' own errors: a driver this process never imported raised none (and a run on
+    DuckDB does not import psycopg for it)."""
+    drivers = (sys.modules.get(name) for name in ("psycopg", "duckdb"))
+    return (sa.exc.DBAPIError, *(driver.Error for driver in drivers if driver is not None))
 
 
 def partition_of(context: dg.AssetExecutionContext) -> tuple[str, str]:

@@ -1,5 +1,6 @@
-"""Holds in the Dagster UI: the apply asset's `hold` check per partition (failed while a delivery of the day waits
-for approval, with the reason and the preview), and the run config that approves or discards one."""
+"""Holds in the Dagster UI: the result of the apply asset's `hold` check per partition (failed while a delivery of
+the day waits for approval, with the reason and the preview), and the decision its run config asks for
+(assets/hold_spec.py declares both)."""
 
 from __future__ import annotations
 
@@ -9,26 +10,9 @@ from collections.abc import Callable
 import dagster as dg
 import sqlalchemy as sa
 
+from assets.hold_spec import CHECK, ApplyConfig
 from hub.apply import holds
-from hub.intake.fetch import ReuseConfig
 from hub.registry.registry import Integration
-
-CHECK = "hold"
-DESCRIPTION = ("fails while a delivery of the day is held for a person's approval (the integration's hold rules: "
-               "shares deleted, updated or created, identities changed, a file much smaller than usual, the first "
-               "file of a new integration); the reason and a preview of the counts are its metadata")
-
-
-class ApplyConfig(ReuseConfig):
-    """Run config of a feed's apply asset. To decide a held delivery of the partition from the UI, materialize the
-    partition with `decision` ("approve" or "discard"), its `delivery_id` and your name in `by`."""
-
-    decision: str = ""  # with delivery_id (ReuseConfig); without a decision, delivery_id re-applies on purpose
-    by: str = ""
-
-
-def check_spec(key: dg.AssetKey, pdef: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(CHECK, asset=key, partitions_def=pdef, description=DESCRIPTION)
 
 
 def decision_of(config: ApplyConfig, integration: Integration, day: str, run_id: str,

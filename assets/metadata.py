@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import sqlalchemy as sa
 
-from hub.apply.upsert import ApplyStats
-from hub.load.staging import StageResult
-from hub.load.validation import RowError
 from hub.registry.declarations import FileType
 from hub.store.tables import CREATED_BY_REFERENCE, audited_records
+
+if TYPE_CHECKING:  # the definitions use column_schema; the steps' types stay out of their imports
+    from hub.apply.upsert import ApplyStats
+    from hub.load.staging import StageResult
+    from hub.load.validation import RowError
 
 
 def errors_markdown(errors: Sequence[RowError]) -> dg.MetadataValue:

@@ -23,7 +23,8 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hub.gates.district_match import DistrictMatcher, DistrictRecord, load_nces_elsi, normalize_name  # noqa: E402
+from hub.gates.district_match import DistrictMatcher, normalize_name  # noqa: E402
+from hub.gates.district_records import DistrictRecord, load_nces_elsi  # noqa: E402
 
 DEFAULT_CSV = Path(__file__).resolve().parents[1] / "reference/nces_elsi_district_directory_2021-22.csv"
 # (pattern, replacement) pairs applied in either direction; each query gets a few at random.

@@ -1,27 +1,25 @@
 """The warehouse: one SQLAlchemy URL. DuckDB file by default, PostgreSQL in production.
 
-Bulk loads use PostgreSQL COPY or DuckDB's native DataFrame scan, never row-by-row inserts.
+Bulk loads (resources/bulk_load.py) use PostgreSQL COPY or DuckDB's native DataFrame scan, never row-by-row inserts.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
-import io
-import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import dagster as dg
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_URL = "duckdb:///.hub/warehouse.duckdb"
 _LOCK_WAIT_SECONDS = 120.0
@@ -104,14 +102,13 @@ class Warehouse:
                     raise
                 time.sleep(0.2)
 
-    def load_frame(self, conn: sa.Connection, table: str, df: pd.DataFrame, columns: Sequence[str] | None = None) -> int:
-        """Append a DataFrame of strings to `table` (schema-qualified) inside `conn`'s transaction; '' becomes NULL."""
-        load = BulkLoad(self, conn, table, list(columns or df.columns))
-        try:
-            load.write(df)
-        finally:
-            load.close()
-        return len(df)
+    def load_frame(self, conn: sa.Connection, table: str, df: pd.DataFrame | Mapping[str, Sequence],
+                   columns: Sequence[str] | None = None) -> int:
+        """Append a DataFrame of strings (or columns of equal length by name) to `table` (schema-qualified) inside
+        `conn`'s transaction; '' becomes NULL (resources/bulk_load.py)."""
+        from resources.bulk_load import load_frame  # pandas and pyarrow load in the steps that write, not with the definitions
+
+        return load_frame(self, conn, table, df, columns)
 
     def analyze(self, conn: sa.Connection, table: str, columns: Sequence[str] = ()) -> None:
         """PostgreSQL: ANALYZE `table` (its `columns`, or all) inside the transaction from a small sample
@@ -143,97 +140,9 @@ class Warehouse:
             return cur.rowcount
 
 
-class BulkLoad:
-    """Appends frames of one shape to a table inside the caller's transaction; '' becomes NULL.
-
-    PostgreSQL: a single COPY for all frames, fed by a thread through a short queue, so the caller prepares the
-    next frame while the server stores the last (memory stays at a few frames). DuckDB: each frame is inserted
-    from a scan of it. Call close() before running other statements on the connection.
-    """
-
-    _QUEUE_FRAMES = 2
-
-    def __init__(self, warehouse: Warehouse, conn: sa.Connection, table: str, columns: Sequence[str] = ()) -> None:
-        self.warehouse, self.conn, self.table = warehouse, conn, table
-        self.columns = list(columns)  # empty: the first frame's columns
-        self._queue: queue.Queue[bytes | None] | None = None
-        self._worker: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def write(self, df: pd.DataFrame) -> None:
-        if df.empty:
-            return
-        self.columns = self.columns or list(df.columns)
-        if self.warehouse.is_duckdb:
-            self._duckdb_insert(df[self.columns])
-            return
-        if self._queue is None:
-            self._start([c for c in self.columns if _is_text(df[c])])
-        buf = io.BytesIO()
-        pa_csv.write_csv(pa.Table.from_pandas(df[self.columns], preserve_index=False), buf,
-                         pa_csv.WriteOptions(include_header=False))
-        self._put(buf.getvalue())
-
-    def close(self) -> None:
-        """End the COPY (if one was started); raises what the server reported."""
-        if self._queue is None:
-            return
-        try:
-            self._put(None)
-            self._worker.join()
-        finally:
-            self._queue = None  # closed once, even when the server's error is raised
-        if self._error is not None:
-            raise self._error
-
-    def _put(self, item: bytes | None) -> None:
-        while self._error is None and self._worker.is_alive():
-            try:
-                self._queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-        if self._error is not None:
-            raise self._error
-
-    def _start(self, text_cols: list[str]) -> None:
-        force_null = f", FORCE_NULL ({_names(text_cols)})" if text_cols else ""
-        sql = f"COPY {self.table} ({_names(self.columns)}) FROM STDIN (FORMAT csv{force_null})"
-        self._queue = queue.Queue(maxsize=self._QUEUE_FRAMES)
-        self._worker = threading.Thread(target=self._send, args=(sql,), name="bulk-load", daemon=True)
-        self._worker.start()
-
-    def _send(self, sql: str) -> None:
-        """Worker: stream queued blocks into one COPY. On error it stops; the producer sees `_error` in `_put`."""
-        try:
-            with self.conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as copy:
-                while (block := self._queue.get()) is not None:
-                    copy.write(block)
-        except BaseException as exc:  # handed to the caller's thread
-            self._error = exc
-
-    def _duckdb_insert(self, df: pd.DataFrame) -> None:
-        raw = self.conn.connection.driver_connection
-        view = f"_load_{id(df)}"
-        raw.register(view, df)
-        try:
-            select = ", ".join(f'NULLIF(CAST("{c}" AS VARCHAR), \'\')' if _is_text(df[c]) else f'"{c}"' for c in df)
-            self.conn.exec_driver_sql(f"INSERT INTO {self.table} ({_names(df.columns)}) SELECT {select} FROM {view}")
-        finally:
-            raw.unregister(view)
-
-
 def _lock_key(name: str) -> int:
     """A PostgreSQL advisory lock key (signed 64-bit) for a name."""
     return int.from_bytes(hashlib.sha256(f"hub:{name}".encode()).digest()[:8], "big", signed=True)
-
-
-def _is_text(s: pd.Series) -> bool:
-    return not pd.api.types.is_numeric_dtype(s.dtype)
-
-
-def _names(cols: Sequence[str]) -> str:
-    return ", ".join(f'"{c}"' for c in cols)
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -12,8 +12,8 @@ from hypothesis import given, settings, strategies as st
 
 from hub.cli.districts import MATCH_COLUMNS
 from hub.cli.main import main
-from hub.gates.district_match import (DistrictMatcher, DistrictRecord, load_district_records, load_nces_elsi,
-                                      load_registry_districts, normalize_name)
+from hub.gates.district_match import DistrictMatcher, normalize_name
+from hub.gates.district_records import DistrictRecord, load_district_records, load_nces_elsi, load_registry_districts
 
 REPO = Path(__file__).resolve().parents[1]
 NCES = REPO / "reference/nces_elsi_district_directory_2021-22.csv"

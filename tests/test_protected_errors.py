@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from assets.feed_assets import protected_errors
+from assets.feed_context import protected_errors
 from resources.warehouse import Warehouse
 
 

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from feeds.siras.loose_match import apply_loose_matches
 from feeds.siras.same_day import merged_sql
 from hub.apply.schools import has_schools_sql, resolve_sql, schools
 from hub.apply.upsert import ApplyContext, ApplyStats, TableStats, UpsertPlan, lit, upsert_with_audit
@@ -85,6 +84,8 @@ def apply(ctx: ApplyContext) -> ApplyStats:
     held, conflicts = ctx.conn.execute(sa.text(  # one scan, only when there is something to count
         f"SELECT COALESCE(SUM(school_held), 0), COALESCE(SUM(conflicts), 0) FROM ({source}) h")).one() \
         if has_entities or len(ctx.deliveries) > 1 else (0, 0)
+    from feeds.siras.loose_match import apply_loose_matches  # rapidfuzz loads in the apply, not with the declarations
+
     loose = apply_loose_matches(ctx, source, opts.loose_match_threshold) if opts.loose_matching else 0
     stats = upsert_with_audit(ctx, plan)
     stats.skipped["school_code_unknown"] = int(held)

@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 
 from hub.cli.commands import UsageError, subcommand
-from hub.gates.district_match import DistrictMatcher, DistrictRecord, MatchResult, load_district_records
+from hub.gates.district_match import DistrictMatcher, MatchResult
+from hub.gates.district_records import DistrictRecord, load_district_records
 
 # --- hub districts match -----------------------------------------------------------------------------------------
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hub.gates.district_match import DistrictRecord
-from hub.gates.district_names import verify_names
+from hub.gates.district_match import DistrictMatcher
+from hub.gates.district_records import DistrictRecord
 from hub.registry.declarations import Column, FileType
-from hub.registry.registry import Integration, Registry
+from hub.registry.registry import District, Integration, Registry
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,29 @@ def district_gate(registry: Registry, integration: Integration, ft: FileType, fi
 
 SCIENTIFIC = r"^[0-9]+([.][0-9]+)?[eE][+-][0-9]+$"  # 1.2E+05
 DECIMAL = r"^[0-9]+[.][0-9]+$"  # left after a whole number's .0 was read as the number: 605000.5 is not an id
+
+
+
+def verify_names(names: list[str], district: District, records: list[DistrictRecord],
+                 confirmed_names: dict[tuple[str, str], str]) -> tuple[bool, str]:
+    """Every name must be accepted as `district` (state-blocked, threshold and margin, or confirmed)."""
+    if not names:
+        return True, "no district name in the file"
+    records = [r for r in records if r.state == district.state]  # candidates are blocked by state anyway
+    leaids = {r.leaid for r in records}
+    matcher = DistrictMatcher(records, confirmed={k: v for k, v in confirmed_names.items() if v in leaids})
+    problems = []
+    for name in sorted(names):
+        res = matcher.match(name, district.state)
+        got = res.best.leaid if res.best else "none"
+        if res.decision != "accepted":
+            problems.append(f"{name!r}: {res.decision} (best NCES {got}, score {res.score:.0f}, runner-up "
+                            f"{res.runner_up_score:.0f}); confirm it with `hub districts confirm` if it is {district.id}")
+        elif got != district.nces_leaid:
+            problems.append(f"{name!r} is NCES {got}, not {district.id} (NCES {district.nces_leaid})")
+    if problems:
+        return False, "district name not verified: " + "; ".join(problems)
+    return True, f"district name(s) {', '.join(map(repr, sorted(names)))} verified as {district.id} (NCES {district.nces_leaid})"
 
 
 def identifier_gate(conn: sa.Connection, ft: FileType, table: str, delivery_id: str, district_id: str) -> GateResult:

@@ -1,4 +1,5 @@
-"""District names inside files: fuzzy-matched to the integration's district, with confirmations a person made once."""
+"""District names inside files: the candidates they are matched against (the registry, an optional directory of every
+district) and the confirmations a person made once; the gate that matches them is hub/gates/checks.py."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
-from hub.gates.district_match import DistrictMatcher, DistrictRecord, load_district_records
+from hub.gates.district_records import DistrictRecord, load_district_records
 from hub.intake.ledger import utcnow
 from hub.registry.configuration import ConfigurationError
-from hub.registry.registry import District, Registry
+from hub.registry.registry import Registry
 from hub.store.tables import metadata
 
 confirmations = sa.Table(
@@ -66,25 +67,3 @@ def confirm(conn: sa.Connection, state: str, name: str, leaid: str, by: str) -> 
     conn.execute(sa.delete(confirmations).where(confirmations.c.state == state.upper(), confirmations.c.name == name))
     conn.execute(sa.insert(confirmations).values(state=state.upper(), name=name, nces_leaid=leaid, confirmed_by=by,
                                                  confirmed_at=utcnow()))
-
-
-def verify_names(names: list[str], district: District, records: list[DistrictRecord],
-                 confirmed_names: dict[tuple[str, str], str]) -> tuple[bool, str]:
-    """Every name must be accepted as `district` (state-blocked, threshold and margin, or confirmed)."""
-    if not names:
-        return True, "no district name in the file"
-    records = [r for r in records if r.state == district.state]  # candidates are blocked by state anyway
-    leaids = {r.leaid for r in records}
-    matcher = DistrictMatcher(records, confirmed={k: v for k, v in confirmed_names.items() if v in leaids})
-    problems = []
-    for name in sorted(names):
-        res = matcher.match(name, district.state)
-        got = res.best.leaid if res.best else "none"
-        if res.decision != "accepted":
-            problems.append(f"{name!r}: {res.decision} (best NCES {got}, score {res.score:.0f}, runner-up "
-                            f"{res.runner_up_score:.0f}); confirm it with `hub districts confirm` if it is {district.id}")
-        elif got != district.nces_leaid:
-            problems.append(f"{name!r} is NCES {got}, not {district.id} (NCES {district.nces_leaid})")
-    if problems:
-        return False, "district name not verified: " + "; ".join(problems)
-    return True, f"district name(s) {', '.join(map(repr, sorted(names)))} verified as {district.id} (NCES {district.nces_leaid})"

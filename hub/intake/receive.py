@@ -17,7 +17,6 @@ from hub.intake.containers import ContainerError, other_members, unpack
 from hub.intake.dependencies import dependency_hold
 from hub.intake.siblings import sibling_hold
 from hub.read.errors import FileFormatError
-from hub.read.parsing import open_table
 from hub.registry.declarations import Feed, FileType
 from hub.registry.limits import xlsx_problem, zip_problem
 from hub.registry.registry import Integration, Registry
@@ -115,6 +114,8 @@ def export_day(ft: FileType, remote_path: str, archived: Path) -> str | None:
     dated = [c.name for c in ft.columns if c.name.endswith("_modified_date")]
     if not dated:
         return None
+    from hub.read.parsing import open_table  # pandas, pyarrow: loaded when a delta file is read, not with the sensors
+
     try:
         reader = open_table(archived, {c: ft.column(c).headers for c in dated})
         days = {_iso(*m.groups()) for chunk in reader.chunks() for c in dated if c in chunk

@@ -24,7 +24,8 @@ from hub.store.keyed import hash_key, hash_series, hasher
 from hub.store.schema import quarantine_table, staging_table
 from hub.store.tables import deliveries, row_errors
 from resources.archive import local_copy
-from resources.warehouse import BulkLoad, Warehouse
+from resources.bulk_load import BulkLoad
+from resources.warehouse import Warehouse
 
 FIRST_ERRORS = 20
 REJECT_FILE, SKIP_ROWS = "reject_file", "skip_rows"

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from hub.apply import holds
 from hub.intake.ledger import Delivery
 from hub.monitor.freshness import Freshness, check_name
 from hub.registry.declarations import Feed
@@ -96,6 +95,8 @@ def reason_line(conn: sa.Connection, event: DeliveryEvent) -> list[str]:
 def hold_preview(conn: sa.Connection, event: DeliveryEvent) -> list[str]:
     """What the held delivery would change (counts per table and field, the mapping of a first file), and how to
     decide."""
+    from hub.apply import holds  # its apply side reads files (pandas, pyarrow): not loaded with the sensors
+
     row = holds.hold_of(conn, event.delivery_id)
     if row is None:
         return []

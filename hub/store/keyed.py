@@ -23,11 +23,14 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import sqlalchemy as sa
 
 from resources.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 KEY_ENV, ENV = "HUB_HASH_KEY", "HUB_ENV"
 MIN_KEY_CHARS = 32
@@ -120,7 +123,7 @@ def hash_values(conn: sa.Connection, warehouse: Warehouse, values_sql: str, chun
                   f"(SELECT 1 FROM {lookup} k WHERE k.value = x.v) LIMIT {chunk}")
     one = hasher(key)
     while values := conn.execute(new).scalars().all():
-        warehouse.load_frame(conn, lookup, pd.DataFrame({"value": values, "keyed": [one(v) for v in values]}))
+        warehouse.load_frame(conn, lookup, {"value": values, "keyed": [one(v) for v in values]})
         if len(values) < chunk:  # the last chunk: no need to look again
             break
     conn.exec_driver_sql(f"CREATE UNIQUE INDEX IF NOT EXISTS {lookup}_value ON {lookup} (value)")
@@ -192,7 +195,7 @@ def _rekey_column(conn: sa.Connection, warehouse: Warehouse, table: str, column:
         return 0
     conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_rekey")
     conn.exec_driver_sql("CREATE TEMP TABLE _hub_rekey (old VARCHAR PRIMARY KEY, new VARCHAR)")
-    warehouse.load_frame(conn, "_hub_rekey", pd.DataFrame({"old": digests, "new": [rekey(d, key) for d in digests]}))
+    warehouse.load_frame(conn, "_hub_rekey", {"old": digests, "new": [rekey(d, key) for d in digests]})
     n = conn.exec_driver_sql(f"UPDATE {table} AS t SET {column} = r.new FROM _hub_rekey r "
                              f"WHERE t.{column} = r.old AND {where}").rowcount
     conn.exec_driver_sql("DROP TABLE _hub_rekey")

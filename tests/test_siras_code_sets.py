@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
-import pycountry
 import pytest
 
 from dagster_project.definitions import build_definitions
 from demo.siras_files import students as synthetic_students
 from feeds.siras import FEED
-from feeds.siras.calpads_codes import LANGUAGES_3
 from hub.read.parsing import ROW
 from hub.load.validation import build_schema, prepare_chunk
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
@@ -73,10 +71,3 @@ def test_a_file_with_a_non_calpads_code_is_rejected_and_mapped_spellings_apply(t
     drop(landing, "1964212_demographics.csv", frame)
     assert [r.success for r in tick(defs, instance, SENSOR, cursor=first.cursor).runs] == [True]
     assert query("SELECT ethnicity, count(*) FROM core.students GROUP BY 1 ORDER BY 1") == [("N", 2), ("Y", 2)]
-
-
-def test_the_iso_639_codes_are_pycountrys():
-    """NATIV_LANG's three-letter codes are a copy of pycountry's ISO 639 data (languages, their bibliographic codes,
-    language families): the same set as the installed pycountry gives."""
-    assert LANGUAGES_3 == tuple(sorted({c.upper() for lang in pycountry.languages for c in (
-        lang.alpha_3, getattr(lang, "bibliographic", None)) if c} | {f.alpha_3.upper() for f in pycountry.language_families}))

@@ -15,8 +15,6 @@
   based on ISO 639-2 plus specific ISO 639-3 codes (CDE CALPADS Update FLASH #256, July 2023; the list itself is
   on CDE's LEA Box site): accepted here are the ISO 639-2/639-3 language codes and ISO 639-5 collective codes of
   pycountry's ISO 639 data (a superset of the CALPADS list; e.g. MIS uncoded, SGN sign languages, YUE Cantonese).
-  They are kept in iso639_codes.txt beside this file, copied from pycountry (loading its database cost every process
-  that loads the definitions ~0.1 CPU-s); tests/test_siras_code_sets.py holds the copy to pycountry's data.
 - RESID_STAT and SCH_TYPE: no complete published table was found (searched December 2026), so their values are
   only checked to be codes (1-4 letters or digits, after upper-casing and the integration's value_maps) and a label
   such as "Foster Home" is a row error, not stored. SCH_TYPE is CASEMIS Table A field A-7 "School Type" (retired as
@@ -31,12 +29,13 @@ A district's own spellings (Aeries "D" or "999" for declined, Excel's "1" for "0
 
 from __future__ import annotations
 
-from pathlib import Path
+import pycountry
 
 ETHNICITY = ("Y", "N")
 RACES = ("100", *(f"{c}" for c in range(201, 209)), "299", "301", "302", "303", "304", "399", "400", "600", "700")
 _TWO = [f"{c:02d}" for c in range(0, 99) if c not in (14, 31, 55, 58, 59)]
 LANGUAGES_2 = (*_TWO, "99", "UU", *(f"A{d}" for d in range(1, 10)))
-LANGUAGES_3 = tuple((Path(__file__).parent / "iso639_codes.txt").read_text(encoding="ascii").split())
+LANGUAGES_3 = tuple(sorted({c.upper() for lang in pycountry.languages for c in (lang.alpha_3, getattr(
+    lang, "bibliographic", None)) if c} | {f.alpha_3.upper() for f in pycountry.language_families}))
 LANGUAGES = (*LANGUAGES_2, *LANGUAGES_3)
 CODE_SHAPE = r"[0-9A-Z]{1,4}"

@@ -61,11 +61,12 @@ def test_week_of_deltas_applies_in_order(tmp_path: Path, hub_env: dict, caplog: 
     assert query("SELECT count(*) FROM edreflect.observations")[0][0] == 9
     assert query("SELECT count(*) FROM edreflect.legacy_id_map WHERE model = 'artifact'")[0][0] == 2
     # a day after a gap is held, naming the missing day
-    gap = tmp_path / "landing" / "late"
+    last = dt.date.fromtimestamp(now - 3 * 86_400 - 60)  # write_week's last day (its folder's date)
+    gap = tmp_path / "landing" / (last + dt.timedelta(days=2)).isoformat()  # the day between is missing, at any hour
     gap.mkdir()
     path = gap / "Goals.csv"
     path.write_text("goal_id,goal_status\nG900,active\n")
-    os.utime(path, (now - 86_400, now - 86_400))  # yesterday: the day before it is missing
+    os.utime(path, (now - 86_400, now - 86_400))
     run = tick(defs, instance, SENSOR).runs[0]
     assert run.success
     held = [m for m in run.asset_materializations_for_node("edreflect__changes")]

@@ -43,10 +43,11 @@ prod: install
 worker: install
 	$(BIN)/celery -A dagster_project.celery_app worker -Q $${HUB_CELERY_QUEUE:-hub} --prefetch-multiplier 1 -l INFO
 
-# Test files run in parallel worker processes (pytest-xdist); a file's tests stay in one worker.
+# Test files run in parallel worker processes (pytest-xdist); a file's tests stay in one worker; the longest files
+# start first (tests/conftest.py LONGEST_FIRST).
 TEST_WORKERS ?= 3
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 clean:
 	rm -rf $(VENV) .hub .dagster_home .dagster_prod dbt/target dbt/logs

@@ -13,7 +13,9 @@ import pytest
 from assets.dbt_assets import DBT_DIR, dbt_environment, dbt_executable, environment, warehouse_busy
 from dagster_dbt import DbtCliResource
 
-HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)"
+# holds the file until killed (it held it 60 s, and a loaded machine's dbt took longer to start: it then found the
+# file free and failed on the missing tables, not the lock)
+HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(3600)"
 
 
 def _build(url: str) -> Exception | None:

@@ -35,9 +35,13 @@ ANALYZE_SAMPLE_TARGET = 10  # Warehouse.analyze: 3,000 sampled rows (PostgreSQL'
 @lru_cache(maxsize=8)
 def _engine(url: str) -> sa.Engine:
     if url.startswith("duckdb:///"):
-        Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
-        # Short-lived connections: the DuckDB file lock is held only while a transaction runs.
-        return sa.create_engine(url, poolclass=sa.pool.NullPool)
+        path = Path(url.removeprefix("duckdb:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Short-lived connections: the DuckDB file lock is held only while a transaction runs. Each connection
+        # attaches the file to this process's DuckDB instance and detaches it on close (resources/duckdb_file.py).
+        from resources.duckdb_file import attach
+
+        return sa.create_engine("duckdb:///:memory:", poolclass=sa.pool.NullPool, creator=lambda: attach(path))
     return sa.create_engine(url, pool_pre_ping=True)
 
 

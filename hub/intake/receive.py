@@ -37,8 +37,8 @@ class PartitionRun:
     day: str
     file_types: set[str] = field(default_factory=set)
     delivery_ids: list[str] = field(default_factory=list)
-    after: list[str] = field(default_factory=list)  # in its run key: the needed deliveries applied since the day
-    # ran (a re-apply), or the run each retried delivery had last (a retry is a new run, never one Dagster dropped)
+    after: list[str] = field(default_factory=list)  # in its run key: the needed deliveries applied since the day ran
+    # and when (a re-apply), or the run each retried delivery had last (a retry is a new run, never one Dagster dropped)
     attempt: int = 0  # the hub's retry of deliveries a dead run left behind: 1, 2, ...; 0: their first run
 
 

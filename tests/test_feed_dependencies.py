@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from dagster_project.definitions import build_definitions
 from demo.peer_files import peer, roster
 from tests.conftest import write_registry
-from tests.harness import tick
+from tests.harness import rematerialize, tick
 
 FL = [{"id": "broward", "name": "Broward County Public Schools", "state": "FL", "nces_leaid": "1200180",
        "state_district_id": "06", "timezone": "America/New_York"}]
@@ -148,3 +148,20 @@ def test_a_roster_file_that_ran_alone_runs_again_with_the_other_file_of_its_nigh
     assert _query("SELECT DISTINCT status FROM ops.deliveries WHERE feed = 'focus_roster'") == [("applied",)]
     assert tick(defs, instance, "focus_roster__deliveries").runs == []  # once
     assert [r.success for r in tick(defs, instance, "peer__deliveries").runs] == [True]
+
+
+@pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)  # the ledger logic is warehouse-blind
+def test_peer_is_applied_again_each_time_its_roster_is_applied_again(tmp_path: Path, hub_env: dict):
+    """Dagster starts one run per run key and drops a request whose key it has seen, silently: the re-apply after a
+    roster applied a second time (here an operator's materialization of its day) needs a key of its own."""
+    defs, instance = _hub(tmp_path, wait_minutes=0)
+    tick(defs, instance, "peer__deliveries")
+    _roster_arrives(tmp_path, defs, instance)
+    first = tick(defs, instance, "peer__deliveries")
+    job = next(s for s in defs.sensors if s.name == "focus_roster__deliveries").job_name
+    ((day,),) = _query("SELECT DISTINCT partition_date FROM ops.deliveries WHERE feed = 'focus_roster'")
+    assert rematerialize(defs, instance, job, "broward", str(day)).success
+    second = tick(defs, instance, "peer__deliveries")
+    assert [r.success for r in second.runs] == [True]
+    assert first.result.run_requests[0].run_key != second.result.run_requests[0].run_key
+    assert tick(defs, instance, "peer__deliveries").runs == []  # once per cause

@@ -48,20 +48,23 @@ def dependency_hold(conn: sa.Connection, registry: Registry, feed: Feed, integra
 def reapply(conn: sa.Connection, registry: Registry, feed: Feed, integration: Integration
             ) -> list[tuple[str, str, str, str]]:
     """Days this integration ran before a needed delivery of the same day was applied: (delivery id, day, file type,
-    id of the needed delivery). Applied deliveries, and deliveries blocked by the match-rate gate."""
+    the cause: the needed delivery's id and when it was applied). Applied deliveries, and deliveries blocked by the
+    match-rate gate. The cause goes into the run key: a needed delivery applied a second time (an operator's
+    materialization) is a new cause, whose run Dagster would drop under a key it has seen."""
     deps = [dep.id for dep in needed(registry, feed, integration)]
     if not deps:
         return []
     d, x, e = deliveries.alias("d"), deliveries.alias("x"), ingest_errors
     blocked_by_match = sa.exists().where(e.c.delivery_id == d.c.delivery_id, e.c.gate == "match_rate")
     rows = conn.execute(
-        sa.select(d.c.delivery_id, d.c.partition_date, d.c.file_type, sa.func.max(x.c.delivery_id))
+        sa.select(d.c.delivery_id, d.c.partition_date, d.c.file_type, sa.func.max(x.c.delivery_id),
+                  sa.func.max(x.c.updated_at))
         .join(x, sa.and_(x.c.integration_id.in_(deps), x.c.status == "applied",
                          x.c.partition_date == d.c.partition_date, x.c.updated_at > d.c.updated_at))
         .where(d.c.integration_id == integration.id,
                sa.or_(d.c.status == "applied", sa.and_(d.c.status == "rejected", blocked_by_match)))
         .group_by(d.c.delivery_id, d.c.partition_date, d.c.file_type)).all()
-    return [tuple(r) for r in rows]
+    return [(did, day, ft, f"{need}@{at.isoformat()}") for did, day, ft, need, at in rows]
 
 
 def epoch(naive_utc: dt.datetime) -> float:

@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from hub.intake import ledger
 from hub.intake.dependencies import dependency_hold, epoch, reapply
 from hub.intake.siblings import sibling_hold, take_along
-from hub.intake.receive import CONTAINER, PartitionRun, TickResult, is_container, ledger_base, receive, remote_id
+from hub.intake.receive import (CONTAINER, Batch, PartitionRun, TickResult, is_container, ledger_base, receive,
+                                remote_id)
 from hub.registry.declarations import Feed
 from hub.registry.registry import FolderTransportConfig, Integration, Registry
 from hub.registry.schedule_rules import hold_reason, stale_reason
@@ -62,12 +63,18 @@ def scan(*, registry: Registry, feed: Feed, integration: Integration, transport:
             stable = _stable_files(feed, integration, transport, warehouse, listing, cursor, now, result,
                                    by_mtime=day is not None)
             hold = hold_reason(registry, integration, now)
-            for remote, file_type in sorted(stable, key=lambda s: _staged_later(feed, s[1])):
-                if _bad_name(feed, integration, warehouse, remote, file_type, tz, now, result):
-                    continue
-                if not _too_old(feed, integration, warehouse, remote, file_type, tz, now, result):
-                    receive(registry, feed, integration, transport, archive, warehouse, remote, file_type, tz, now,
-                             runs, result, None if day else hold, day)
+            batch = Batch()
+            try:
+                stale = _stale(feed, integration, warehouse, stable, now)
+                for remote, file_type in sorted(stable, key=lambda s: _staged_later(feed, s[1])):
+                    if _bad_name(feed, integration, batch, remote, file_type, tz, now, result):
+                        continue
+                    if not _too_old(feed, integration, batch, remote, file_type, tz, now, result,
+                                    stale.get(remote.path)):
+                        receive(registry, feed, integration, transport, archive, batch, remote, file_type, tz, now,
+                                None if day else hold, day)
+            finally:  # also what was archived before a fault: it runs
+                batch.commit(warehouse, runs, result.counts)
             if day is None:  # a fetch inside a run is timed by its schedule or operator, not held
                 if waiting or stable:  # (files received now may wait too)
                     _waiting(registry, feed, integration, warehouse, hold, now, runs, result)
@@ -103,8 +110,8 @@ def _os_cause(exc: OSError) -> str:
     return f"{exc.strerror or type(exc).__name__}" + (f" ({code})" if code else "")
 
 
-def _bad_name(feed: Feed, integration: Integration, warehouse: Warehouse, remote: RemoteFile, file_type: str,
-              tz: str, now: float, result: TickResult) -> bool:
+def _bad_name(feed: Feed, integration: Integration, batch: Batch, remote: RemoteFile, file_type: str, tz: str,
+              now: float, result: TickResult) -> bool:
     """A file whose name the hub cannot keep (a NUL, a backslash, a line break, too long) is recorded once as
     rejected with the reason; the tick goes on with the other files."""
     problem = name_problem(remote.path)
@@ -112,11 +119,13 @@ def _bad_name(feed: Feed, integration: Integration, warehouse: Warehouse, remote
         return False
     reason = f"not received: {problem}"
     base = ledger_base(feed, integration, remote, file_type, tz, now)
-    with warehouse.begin() as conn:
+
+    def write(conn: sa.Connection, runs: dict[str, PartitionRun], counts: Counter[str]) -> None:
         if ledger.record(conn, **base, status="rejected", reason=reason):
             ledger.log_ingest_error(conn, integration_id=integration.id, district_id=integration.district,
                                     file_name=base["file_name"], gate="file name", reason=reason,
                                     delivery_id=base["delivery_id"])
+    batch.add(write)
     result.counts["rejected: a file name the hub cannot keep"] += 1
     return True
 
@@ -196,23 +205,35 @@ def _rewritten(integration: Integration, transport: Transport, hashes: dict[str,
     return remote if sha256 == before else replace(remote, rewritten=sha256)
 
 
-def _too_old(feed: Feed, integration: Integration, warehouse: Warehouse, remote: RemoteFile, file_type: str, tz: str,
-             now: float, result: TickResult) -> bool:
-    """Freshness: a stale file is recorded once as skipped (its ledger row stops later ticks) and never run.
-    Reference files are never stale."""
+def _stale(feed: Feed, integration: Integration, warehouse: Warehouse, stable: list[tuple[RemoteFile, str]],
+           now: float) -> dict[str, str]:
+    """Remote path -> why a stable file of a snapshot or full feed is stale against the newest processed file of its
+    type: one transaction for the tick (a delta feed's day order decides, not the newest processed file; a file
+    too old by its age alone needs no warehouse)."""
+    ask = [(r, t) for r, t in stable if feed.load != "delta" and t not in feed.reference_types()
+           and stale_reason(r.mtime, now, integration.max_file_age_days, None) is None]
+    if not ask:
+        return {}
+    reasons = {}
+    with warehouse.begin() as conn:
+        for remote, file_type in ask:
+            if reason := stale_reason(remote.mtime, now, integration.max_file_age_days,
+                                      _newest_processed(conn, feed, integration, file_type),
+                                      None if remote.rewritten else _processed_at(conn, feed, integration, file_type)):
+                reasons[remote.path] = reason
+    return reasons
+
+
+def _too_old(feed: Feed, integration: Integration, batch: Batch, remote: RemoteFile, file_type: str, tz: str,
+             now: float, result: TickResult, stale: str | None) -> bool:
+    """Freshness: a stale file (`stale`: why, against the newest processed file) is recorded once as skipped (its
+    ledger row stops later ticks) and never run. Reference files are never stale."""
     if file_type in feed.reference_types():
         return False
-    reason = stale_reason(remote.mtime, now, integration.max_file_age_days, None)  # its age: no warehouse asked
-    if reason is None and feed.load != "delta":  # a delta feed's day order decides, not the newest processed file
-        with warehouse.begin() as conn:
-            reason = stale_reason(remote.mtime, now, integration.max_file_age_days,
-                                  _newest_processed(conn, feed, integration, file_type),
-                                  None if remote.rewritten else _processed_at(conn, feed, integration, file_type))
+    reason = stale_reason(remote.mtime, now, integration.max_file_age_days, None) or stale  # its age first
     if reason:
-        with warehouse.begin() as conn:
-            ledger.record(conn, **ledger_base(feed, integration, remote, file_type, tz, now), status="skipped",
-                          reason=reason)
-    if reason:
+        base = ledger_base(feed, integration, remote, file_type, tz, now)
+        batch.add(lambda conn, runs, counts: ledger.record(conn, **base, status="skipped", reason=reason))
         result.counts[f"skipped: {reason}"] += 1
     return reason is not None
 

@@ -8,23 +8,22 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fnmatch
-import hashlib
 import logging
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from hub.intake import ledger
 from hub.intake.dependencies import dependency_hold, epoch, reapply
+from hub.intake.rewrites import rewritten, stale_anyway
 from hub.intake.siblings import sibling_hold, take_along
 from hub.intake.receive import (CONTAINER, Batch, PartitionRun, TickResult, is_container, ledger_base, receive,
                                 remote_id)
 from hub.registry.declarations import Feed
 from hub.registry.registry import FolderTransportConfig, Integration, Registry
 from hub.registry.schedule_rules import hold_reason, stale_reason
-from resources.archive import CHUNK, Archive, name_problem
+from resources.archive import Archive, name_problem
 from resources.transport import FolderTransport, RemoteFile, Transport, TransportError, printable
 from resources.warehouse import Warehouse
 
@@ -149,7 +148,7 @@ def _stable_files(feed: Feed, integration: Integration, transport: Transport, wa
     typed += [(f, ft.name) for f in listing
               if (ft := feed.file_type_for(f.name, integration.patterns, integration.file_patterns))]
     hashes = _received_hashes(warehouse, [remote_id(integration, f) for f, _ in typed])
-    typed = [(f if _stale_anyway(feed, integration, f, t, now) else _rewritten(integration, transport, hashes, f), t)
+    typed = [(f if stale_anyway(feed, integration, f, t, now) else rewritten(integration, transport, hashes, f), t)
              for f, t in typed]
     ids = {f.path: remote_id(integration, f) for f, _ in typed}
     known = set(hashes) | set(_received_hashes(warehouse, [ids[f.path] for f, _ in typed if f.rewritten]))
@@ -177,32 +176,6 @@ def _received_hashes(warehouse: Warehouse, ids: list[str]) -> dict[str, str | No
         return {}
     with warehouse.begin() as conn:
         return ledger.hashes(conn, ids)
-
-
-def _stale_anyway(feed: Feed, integration: Integration, remote: RemoteFile, file_type: str, now: float) -> bool:
-    """Modified longer ago than the integration takes files: not worth hashing again."""
-    return file_type not in feed.reference_types() and now - remote.mtime > integration.max_file_age_days * 86400
-
-
-def _rewritten(integration: Integration, transport: Transport, hashes: dict[str, str | None],
-               remote: RemoteFile) -> RemoteFile:
-    """A file received before under the same name, size and mtime (`hashes`: the ledger's content hash of each
-    received id) is hashed again (every file of a drop folder; on SFTP those up to `rehash_max_bytes`): other bytes
-    (a re-upload that kept the timestamp, as WinSCP does) mark it as rewritten, a new delivery."""
-    if not (transport.local or remote.size <= integration.rehash_max_bytes) or name_problem(remote.path):
-        return remote
-    before = hashes.get(remote_id(integration, remote))
-    if before is None:
-        return remote
-    digest = hashlib.sha256()
-    try:
-        with transport.open(remote) as src:
-            while chunk := src.read(CHUNK):
-                digest.update(chunk)
-    except TransportError:  # gone or broken off: as it was, this tick
-        return remote
-    sha256 = digest.hexdigest()
-    return remote if sha256 == before else replace(remote, rewritten=sha256)
 
 
 def _stale(feed: Feed, integration: Integration, warehouse: Warehouse, stable: list[tuple[RemoteFile, str]],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -59,10 +58,10 @@ def peer(n: int, seed: int = 0) -> dict[str, pd.DataFrame]:
     return {"ese": ese, "accommodations": acc, "sec504": sec504}
 
 
-def seed_florida(registry_file: Path, registry: Registry, students: int = 400) -> list[Path]:
-    """Write today's Focus roster and PEER files into each enabled roster / PEER drop folder (roster first)."""
+def seed_florida(registry_file: Path, registry: Registry, now: float, students: int = 400) -> list[Path]:
+    """Write today's Focus roster and PEER files into each enabled roster / PEER drop folder (roster first), modified
+    10 and 1 minutes before `now`."""
     written: list[Path] = []
-    now = time.time()
     focus_students, enrollment = roster(students)
     iso = pd.to_datetime(focus_students["DT_BIRTH"], format="%Y%m%d").dt.strftime("%Y-%m-%d")  # not a bare number
     frames = {"focus_roster": {"students": focus_students.assign(DT_BIRTH=iso), "student_enrollment": enrollment},

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -39,7 +41,7 @@ def seed(registry_file: Path = DEFAULT_REGISTRY) -> list[Path]:
     """Write yesterday's and today's deliveries for each enabled SIRAS drop-folder integration, and the Star
     districts' ClassLink, PowerSchool and Renaissance files."""
     registry = load_registry(registry_file)
-    now = time.time()
+    now = one_night(registry, time.time())
     written: list[Path] = []
     for n, integration in enumerate(i for i in registry.enabled("siras") if isinstance(i.transport, FolderTransportConfig)):
         code = registry.district(integration.district).state_district_id or "0000000"
@@ -70,7 +72,29 @@ def seed(registry_file: Path = DEFAULT_REGISTRY) -> list[Path]:
     for integration in registry.enabled("edreflect"):  # a week of daily change exports per org
         if isinstance(integration.transport, FolderTransportConfig):
             written += write_week(_folder(registry_file, integration.transport.path), now=now)
-    return written + seed_florida(registry_file, registry) + seed_star(registry, registry_file, now)
+    return written + seed_florida(registry_file, registry, now) + seed_star(registry, registry_file, now)
+
+
+NIGHT_SPAN = 600  # the seed's files of one night are modified up to 10 minutes apart (the roster before PEER)
+
+
+def one_night(registry: Registry, now: float) -> float:
+    """The seed's time: `now`, or, in the minutes after a demo district's midnight, just before it, so that the files
+    of one night (a roster and the PEER files that need it, ClassLink and PowerSchool and the Star zip) fall on one
+    day in the district's timezone. Across midnight a dependent file waits, by design, for its own night's files,
+    up to `dependency_wait_minutes`: a `make dev` (and the suite) started from 05:00 UTC in winter waited 10 minutes."""
+    zones = {registry.timezone_of(i) for i in registry.enabled()}
+    for _ in zones:
+        straddled = [midnight for tz in zones if (midnight := _midnight(tz, now)) > now - NIGHT_SPAN]
+        if not straddled:
+            break
+        now = min(straddled) - 1
+    return now
+
+
+def _midnight(tz: str, now: float) -> float:
+    local = dt.datetime.fromtimestamp(now, ZoneInfo(tz))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 def seed_star(registry: Registry, registry_file: Path, now: float) -> list[Path]:

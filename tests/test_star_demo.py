@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -14,7 +12,7 @@ import sqlalchemy as sa
 import yaml
 
 from dagster_project.definitions import build_definitions
-from demo.seed import seed_star
+from demo.seed import one_night, seed_star
 from hub.registry.loading import load_registry
 from hub.store.tables import audited_records
 from tests.harness import tick
@@ -32,7 +30,7 @@ def test_demo_belleville_links_its_star_zip(tmp_path: Path, warehouse_url: str, 
     for i in demo["integrations"]:
         i["quiet_period_seconds"] = 0  # the daemon would wait a few seconds; the test does not
     registry.write_text(yaml.safe_dump(demo))  # the demo's relative drop folders now live under tmp_path
-    written = seed_star(load_registry(registry), registry, _one_night(load_registry(registry)))
+    written = seed_star(load_registry(registry), registry, one_night(load_registry(registry), time.time()))
     assert any(p.suffix == ".zip" for p in written)
     defs, instance = build_definitions(registry), dg.DagsterInstance.ephemeral()
     for feed in ("classlink", "powerschool", "renaissance_star"):
@@ -47,13 +45,3 @@ def test_demo_belleville_links_its_star_zip(tmp_path: Path, warehouse_url: str, 
             ("no_email_match", 9)]
         assert conn.execute(sa.text("SELECT count(*) FROM core.star_assessments a JOIN core.student_crosswalk w ON "
                                     "w.hub_student_key = a.hub_student_key AND w.system = 'classlink'")).scalar() == 591
-
-
-def _one_night(registry) -> float:  # noqa: ANN001
-    """The seed's time: ClassLink and PowerSchool are modified 2 minutes before the Star zip; in the minutes after
-    Belleville's midnight they would be the night before the zip's, and the zip would wait (by design) for that
-    night's roster (the test failed at 05:01 UTC)."""
-    star = next(iter(registry.enabled("renaissance_star")))
-    tz, now = ZoneInfo(registry.timezone_of(star)), time.time()
-    day = lambda t: dt.datetime.fromtimestamp(t, tz).date()  # noqa: E731
-    return now if day(now - 120) == day(now - 60) else now - 180

@@ -47,7 +47,7 @@ def test_a_run_killed_mid_apply_is_retried_and_applies_once(tmp_path: Path, hub_
     assert killed_mid_apply or not is_postgres()
     if killed_mid_apply:  # nothing of the apply stays
         assert query("SELECT count(*) FROM core.students") == [(0,)]
-    # what Dagster's code server does when its run worker dies (run monitoring covers a lost code server)
+    # what run monitoring does when a run worker dies (ForkRunLauncher.check_run_worker_health: test_fork_launcher)
     instance.report_engine_event(get_run_crash_explanation(f"Run execution process for {run.run_id}", -9), run)
     instance.report_run_failed(run)
     free_slots_of_ended_runs(instance)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from demo.siras_files import students as synthetic_students
 from hub.apply.audit import provenance
+from hub.load import changed_lines
 from hub.store.tables import students
 from tests.harness import tick
 from tests.test_night_changes import _changed, _staged, hub  # noqa: F401 (the opted-in hub fixture)
@@ -184,3 +185,22 @@ def test_base_digests_missing_or_altered_read_the_whole_file(hub, landing, damag
     _put(landing, NEXT, _text(_changed(first, [4])).encode())
     assert [r.success for r in tick(defs, instance, SENSOR, cursor=one.cursor).runs] == [True]
     assert _staged(NEXT) == 30 and _unchanged() == []
+
+
+def test_digests_read_in_pieces_find_the_changed_lines_night_after_night(hub, landing, monkeypatch):  # noqa: F811
+    """The base's digests are read a few rows at a time (a part spans several reads, a read several parts), and the
+    digests a night writes back (the base's unchanged rows merged with its staged ones) serve the night after."""
+    monkeypatch.setattr(changed_lines, "READ", 7)
+    defs, instance = hub
+    first = _first(300)
+    second = _changed(first, [0, 150, 299])
+    two = _two(defs, instance, landing, _text(first).encode(), _text(second).encode())
+    assert [r.success for r in two.runs] == [True]
+    assert _staged(NEXT) == 3 and _unchanged() == [(297,)]
+    third = _changed(second, [42])
+    _put(landing, "1964212_demographics_third.csv", _text(third).encode())
+    three = tick(defs, instance, SENSOR, cursor=two.cursor)
+    assert [r.success for r in three.runs] == [True]
+    assert _staged("1964212_demographics_third.csv") == 1
+    assert query("SELECT grade FROM core.students WHERE state_student_id = :s", s=first.loc[42, "SSID"]) == \
+        [(third.loc[42, "GRADE"],)]

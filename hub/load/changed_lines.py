@@ -1,9 +1,15 @@
 """A night's file split by its raw lines before any parsing (hub/load/changes.py): the lines identical to a line of
 the last applied delivery are left out unread, the others are written to a file of their own that the reader parses
-and staging validates, with the rows they have in the delivered file."""
+and staging validates, with the rows they have in the delivered file.
+
+Memory stays flat whatever the size of the file: the digests of its lines are spilled to PARTS files by the top bits
+of their first digest, and each part is compared with the same part of the base's digests (a file sorted by the first
+digest, read once, part after part); only the changed lines' rows stay in memory, and one byte per line (its part).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,86 +21,170 @@ import pandas as pd
 from hub.read.errors import RowError
 from hub.read.parsing import LINE, ROW, TableReader, open_table
 from hub.read.raw_lines import RawLines, digests
+from resources.archive import local_copy
 
 FIRST_ROW = 2  # the first data line's row (header = row 1); each record is one line here, so its line too
+PARTS, SHIFT = 64, np.uint64(58)  # parts by the top 6 bits of a line's first digest
+READ = 1 << 16  # rows of a digests file read at once
+
+
+class Parts:
+    """Rows of `width` uint64 columns spilled to one file per part, appended in the order given, read back a part at
+    a time."""
+
+    def __init__(self, folder: Path, name: str, width: int) -> None:
+        self.folder, self.name, self.width = folder, name, width
+        self._files: dict[int, object] = {}
+
+    def add(self, part: np.ndarray, rows: np.ndarray) -> None:
+        """Append `rows` ((n, width) uint64), each to the file of its `part` (n, uint8)."""
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(PARTS + 1))
+        data = np.ascontiguousarray(rows[order], np.uint64)
+        for p in np.flatnonzero(np.diff(bounds)):
+            out = self._files.get(p) or self._files.setdefault(p, open(self._path(p), "ab"))
+            out.write(data[bounds[p]:bounds[p + 1]].data)  # type: ignore[attr-defined]
+
+    def read(self, p: int) -> np.ndarray:
+        self.flush()
+        path = self._path(p)
+        data = np.fromfile(path, np.uint64) if path.exists() else np.empty(0, np.uint64)
+        return data.reshape(-1, self.width)
+
+    def flush(self) -> None:
+        for out in self._files.values():
+            out.close()  # type: ignore[attr-defined]
+        self._files.clear()
+
+    def _path(self, p: int) -> Path:
+        return self.folder / f"{self.name}.{p}"
+
+
+def part_of(first: np.ndarray) -> np.ndarray:
+    """The part of each line by its first digest."""
+    return (first >> SHIFT).astype(np.uint8)
 
 
 @dataclass
 class Split:
-    """One pass over a file: the digests of all its data lines, and, against a base, which are unchanged."""
+    """One pass over a file: the digests of all its data lines, spilled by part; against a base, which are unchanged
+    (the base's rows of them spilled by part too) and the rows of the changed ones."""
 
     raw: RawLines
-    lines: np.ndarray  # (n, 2) uint64: the digests of every data line (no base), else of the changed lines only
-    same: np.ndarray  # index in the base of each unchanged line (int64), in file order
-    changed: np.ndarray | None  # rows of the lines written to `folder` (the changed ones), in file order; None: all
-    folder: tempfile.TemporaryDirectory | None = field(default=None, repr=False)  # holds the changed lines' file
-
-    def digests_of(self, rows: np.ndarray, column: int | None = None) -> np.ndarray:
-        """The digests of the lines of `rows` (rows digested: all, or the changed ones): (len(rows), 2), or one
-        `column` of them."""
-        at = rows - FIRST_ROW if self.changed is None else np.searchsorted(self.changed, rows)
-        return self.lines[at] if column is None else self.lines[at, column]
+    folder: tempfile.TemporaryDirectory = field(repr=False)  # 0700: spilled digests, the changed lines' file
+    parts: np.ndarray = field(repr=False)  # (lines,) uint8: the part of each data line, by row - FIRST_ROW
+    lines: Parts = field(repr=False)  # (first digest, second digest, row) of every data line
+    same: Parts | None = field(default=None, repr=False)  # the base's rows (digests, key hash) of the unchanged lines
+    unchanged: int = 0  # lines equal to a line of the base
+    twice: bool = False  # two lines equal to one line of the base
+    changed: np.ndarray | None = None  # rows of the changed lines, in file order; None: all rows
 
     @property
     def path(self) -> Path:
-        return Path(self.folder.name if self.folder else "") / "changed.csv"
+        return Path(self.folder.name) / "changed.csv"
 
     def close(self) -> None:
-        if self.folder is not None:
-            self.folder.cleanup()
-            self.folder = None
+        self.lines.flush()
+        if self.same is not None:
+            self.same.flush()
+        self.folder.cleanup()
+
+    def compare(self, base: str, rows: int, sha256: bytes) -> bool:
+        """Compare every line with the base's digests at `base` ((rows, 3) uint64 sorted by the first column: line
+        digests and key hash), part by part; False (nothing kept) when that file is missing or not what
+        ops.row_hashes recorded."""
+        self.same = Parts(Path(self.folder.name), "same", 3)
+        changed, seen, h = [], 0, hashlib.sha256()
+        try:
+            with local_copy(base) as path, open(path, "rb") as f:
+                for p, previous in enumerate(_base_parts(f, h)):
+                    seen += len(previous)
+                    lines = self.lines.read(p)
+                    at = find(previous, np.ascontiguousarray(previous[:, 0]), lines[:, :2])
+                    hit = at >= 0
+                    same = np.sort(at[hit])
+                    self.twice = self.twice or bool((same[1:] == same[:-1]).any())
+                    self.same.add(np.full(len(same), p, np.uint8), previous[same])
+                    self.unchanged += len(same)
+                    changed.append(lines[~hit, 2].astype(np.int64))
+        except (OSError, ValueError):  # missing, or not whole rows
+            seen = -1
+        self.same.flush()
+        if seen != rows or h.digest() != sha256:
+            self.same, self.unchanged, self.twice = None, 0, False
+            return False
+        self.changed = np.sort(np.concatenate(changed)) if changed else np.empty(0, np.int64)
+        self._write_changed()
+        return True
+
+    def _write_changed(self) -> None:
+        """Write the header and the changed lines, in file order, to the changed lines' file (a second read of the
+        delivered file: the lines are not kept in memory)."""
+        assert self.changed is not None
+        raw, start, last = RawLines(self.raw.path), FIRST_ROW, None
+        with open(self.path, "wb") as out:
+            for lines in raw.blocks():
+                if start == FIRST_ROW:  # the header is known once the first block is read
+                    out.write(raw.header + b"\n")
+                lo, hi = np.searchsorted(self.changed, [start, start + len(lines)])
+                out.write(b"".join([lines[r - start] + b"\n" for r in self.changed[lo:hi]]))
+                start += len(lines)
+                last = self.changed[hi - 1] if hi > lo else last
+            if start == FIRST_ROW:  # no data line
+                out.write(raw.header + b"\n")
+            if not raw.ends_with_break and last == start - 1:
+                out.truncate(out.tell() - 1)  # the last line has no line break: a short one is still truncated
 
 
-def split(source: Path, base: np.ndarray | None, keys: tuple[str, str]) -> Split | None:
-    """Digest every data line of `source`; with `base` (n, >=2 uint64 sorted by the first column: a base's line
-    digests), write the header and the lines the base does not hold to a private file. None: the file does not
-    qualify (hub/read/raw_lines.py)."""
+def split(source: Path, keys: tuple[str, str]) -> Split | None:
+    """Digest every data line of `source` and spill the digests by part. None: the file does not qualify
+    (hub/read/raw_lines.py)."""
     raw = RawLines(source)
-    if base is None:
-        parts = [digests(lines, keys) for lines in raw.blocks()]
-        return Split(raw, _stacked(parts, (0, 2), np.uint64), _EMPTY, None) if raw.regular else None
-    found = Split(raw, _EMPTY, _EMPTY, _EMPTY, tempfile.TemporaryDirectory(prefix="hub-changed-"))  # 0700
+    folder = tempfile.TemporaryDirectory(prefix="hub-changed-")  # 0700
+    found = Split(raw, folder, np.empty(0, np.uint8), Parts(Path(folder.name), "lines", 3))
+    parts, start = [], FIRST_ROW
     try:
-        _write_changed(found, base, keys)
+        for lines in raw.blocks():
+            d = digests(lines, keys)
+            p = part_of(d[:, 0])
+            rows = np.arange(start, start + len(lines), dtype=np.uint64)
+            found.lines.add(p, np.column_stack([d, rows]))
+            parts.append(p)
+            start += len(lines)
+        found.lines.flush()
     except BaseException:
         found.close()
         raise
     if not raw.regular:
         found.close()
         return None
+    found.parts = np.concatenate(parts) if parts else np.empty(0, np.uint8)
     return found
 
 
-_EMPTY = np.empty(0, np.int64)
+def _base_parts(f, h: hashlib._Hash) -> Iterator[np.ndarray]:  # noqa: ANN001
+    """The rows of a sorted digests file, part after part (every part, empty ones too), hashing what is read."""
+    buf: list[np.ndarray] = []
+    p = 0
+    while len(block := f.read(READ * 24)):
+        h.update(block)
+        chunk = np.frombuffer(block, np.uint64).reshape(-1, 3)
+        part = part_of(chunk[:, 0]).astype(np.intp)
+        bounds = np.searchsorted(part, np.arange(PARTS + 1))
+        for q in range(p, int(part[-1]) + 1):
+            if bounds[q + 1] > bounds[q]:
+                buf.append(chunk[bounds[q]:bounds[q + 1]])
+            if q < part[-1]:  # the part is complete
+                yield _stacked(buf)
+                buf = []
+        p = int(part[-1])
+    for _ in range(p, PARTS):
+        yield _stacked(buf)
+        buf = []
 
 
-def _stacked(parts: list[np.ndarray], shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.empty(shape, dtype)
-
-
-def _write_changed(found: Split, base: np.ndarray, keys: tuple[str, str]) -> None:
-    """Compare each block of lines with `base`: unchanged lines are counted (their base rows kept), changed lines
-    written after the header with their rows and digests kept."""
-    first = np.ascontiguousarray(base[:, 0])
-    parts, same, changed, start = [], [], [], FIRST_ROW
-    with open(found.path, "wb") as out:
-        for lines in found.raw.blocks():
-            if start == FIRST_ROW:  # the header is known once the first block is read
-                out.write(found.raw.header + b"\n")
-            d = digests(lines, keys)
-            at = find(base, first, d)
-            new = np.flatnonzero(at < 0)
-            same.append(at[at >= 0])
-            changed.append(new + start)
-            parts.append(d[new])
-            out.write(b"".join([lines[i] + b"\n" for i in new]))
-            start += len(lines)
-        if start == FIRST_ROW:  # no data line
-            out.write(found.raw.header + b"\n")
-        if not found.raw.ends_with_break and changed and len(changed[-1]) and changed[-1][-1] == start - 1:
-            out.truncate(out.tell() - 1)  # the last line has no line break: a short one is still truncated
-    found.lines = _stacked(parts, (0, 2), np.uint64)
-    found.same, found.changed = _stacked(same, (0,), np.int64), _stacked(changed, (0,), np.int64)
+def _stacked(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty((0, 3), np.uint64)
 
 
 def find(base: np.ndarray, first: np.ndarray, digests: np.ndarray) -> np.ndarray:
@@ -110,7 +200,7 @@ def find(base: np.ndarray, first: np.ndarray, digests: np.ndarray) -> np.ndarray
     return np.where(hit, at, -1)
 
 
-def open_changed(found: Split, unchanged: int, aliases: Mapping[str, Sequence[str]], chunk_rows: int,
+def open_changed(found: Split, aliases: Mapping[str, Sequence[str]], chunk_rows: int,
                  max_cells: int | None) -> ChangedLines:
     """A reader of the changed lines (their file in UTF-8 when the delivered one is cp1252: the same text, whatever
     bytes the changed lines alone hold)."""
@@ -118,7 +208,7 @@ def open_changed(found: Split, unchanged: int, aliases: Mapping[str, Sequence[st
         text = found.path.read_bytes().decode("cp1252")  # an undefined byte fails here as the whole file's would
         found.path.write_bytes(text.encode("utf-8"))
     inner = open_table(found.path, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
-    inner.counted = unchanged
+    inner.counted = found.unchanged
     return ChangedLines(inner, found.changed if found.changed is not None else np.empty(0, np.int64),
                         found.raw.encoding)
 

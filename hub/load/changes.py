@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -40,18 +40,18 @@ import sqlalchemy as sa
 
 from hub.intake.ledger import Delivery
 from hub.load.change_base import OPEN, base_of, fingerprint
-from hub.load.changed_lines import ChangedLines, Split, open_changed, split
+from hub.load.changed_lines import FIRST_ROW, PARTS, ChangedLines, Parts, Split, open_changed, split
 from hub.read.parsing import TableReader, open_table
 from hub.registry.declarations import Feed, FileType
 from hub.registry.registry import Integration, Registry
 from hub.store.keyed import hash_key
 from hub.store.tables import deliveries, delivery_events, row_hashes, unchanged_rows
-from resources.archive import local_copy, remove, write_file
+from resources.archive import remove, write_file
 
 SEP = "\x1f"  # between the parts of a unique key
-PART = 1 << 18  # rows of digests written at once
 LINES = ".lines"  # the suffix of a delivery's line digests beside its archived file
 NO_KEY = np.uint64(0)  # the key hash of a row with a blank key part (never compared)
+SHIFT = np.uint64(44)  # keys >> SHIFT: their top 20 bits
 
 
 class FullNeeded(Exception):
@@ -67,12 +67,12 @@ class Changes:
     fingerprint: str
     base: str | None = None
     layout: str = ""  # the base's header line and encoding (hub/read/raw_lines.py)
-    previous: np.ndarray | None = None  # the base's (n, 3) uint64: line digests (sorted by the first) and key hash
+    base_file: tuple[str, int, bytes] | None = None  # the base's digests: where, how many rows, sha256
     unchanged: int = 0
     key: tuple[str, ...] = ()
     _split: Split | None = field(default=None, repr=False)  # this file's line digests (None: not comparable)
-    _rows: list[np.ndarray] = field(default_factory=list, repr=False)  # rows staged, with their key hashes
-    _keys: list[np.ndarray] = field(default_factory=list, repr=False)
+    _staged: Parts | None = field(default=None, repr=False)  # (row, key hash) of the rows staged, by part
+    _keys: list[np.ndarray] = field(default_factory=list, repr=False)  # with a base: key hashes of the rows staged
 
     def whole(self) -> Changes:
         """The same delivery staged whole (its digests kept)."""
@@ -81,22 +81,23 @@ class Changes:
     def open(self, source: Path, aliases: Mapping[str, Sequence[str]], chunk_rows: int,
              max_cells: int | None) -> TableReader | ChangedLines:
         """The reader of what to stage: with a base of the same layout, only the file's changed lines; else all."""
-        found = self._split = split(source, self.previous, _keys())
-        if found is not None and self.previous is not None:
-            if found.raw.layout() == self.layout:
-                self.unchanged = len(found.same)
-                return open_changed(found, self.unchanged, aliases, chunk_rows, max_cells)
-            found.close()  # another header line or encoding: every line's digests, for the next night
-            self._split = split(source, None, _keys())
-        self.base, self.previous = None, None  # staged whole
+        found = self._split = split(source, _keys())
+        if found is not None:
+            self._staged = Parts(Path(found.folder.name), "staged", 2)
+            if self.base_file is not None and found.raw.layout() == self.layout and found.compare(*self.base_file):
+                self.unchanged = found.unchanged
+                return open_changed(found, aliases, chunk_rows, max_cells)
+        self.base, self.base_file = None, None  # staged whole
         return open_table(source, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
 
     def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Rows about to be staged: their key hashes are kept (with their line digests, for the next night)."""
-        if self._split is None:  # no digests of this file: nothing to keep
+        if self._split is None or self._staged is None:  # no digests of this file: nothing to keep
             return frame
-        self._rows.append(frame["source_row"].to_numpy(np.int64))
-        self._keys.append(_key_hashes(frame, self.key))
+        rows, keys = frame["source_row"].to_numpy(np.int64), _key_hashes(frame, self.key)
+        self._staged.add(self._split.parts[rows - FIRST_ROW], np.column_stack([rows.astype(np.uint64), keys]))
+        if self.base is not None:
+            self._keys.append(keys)
         return frame
 
     def finish(self, conn: sa.Connection, complete: bool, errors: bool) -> None:
@@ -104,14 +105,13 @@ class Changes:
         and the count of lines left out. With lines left out, an error or a key repeated in the file stages the file
         again whole (FullNeeded)."""
         try:
-            same = self._same()
-            if self.base is not None and (errors or self._repeated(same)):
+            if self.base is not None and (errors or self._repeated()):
                 raise FullNeeded
             forget(conn, self.delivery.delivery_id)
             _forget_older(conn, self.delivery)
             if not complete or self._split is None or not self.delivery.archive_path:
                 return
-            rows, sha256 = self._write(_lines_file(self.delivery), same)
+            rows, sha256 = self._write(_lines_file(self.delivery))
             conn.execute(sa.insert(row_hashes).values(
                 delivery_id=self.delivery.delivery_id, fingerprint=f"{self.fingerprint}:{self._split.raw.layout()}",
                 rows=rows, digests=sha256))
@@ -122,64 +122,52 @@ class Changes:
             self.close()
 
     def close(self) -> None:
-        """Remove the changed lines' file."""
+        """Remove the spilled digests and the changed lines' file."""
         if self._split is not None:
             self._split.close()
 
-    def _staged(self) -> tuple[np.ndarray, np.ndarray]:
-        """The rows staged and their key hashes, sorted by the first digest of their lines."""
-        assert self._split is not None
-        rows = np.concatenate(self._rows) if self._rows else np.empty(0, np.int64)
-        keys = np.concatenate(self._keys) if self._keys else np.empty(0, np.uint64)
-        order = np.argsort(self._split.digests_of(rows, 0), kind="stable")
-        return rows[order], keys[order]
-
-    def _digests(self, rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """(n, 3) uint64: the line digests of `rows` and their key hashes, as kept for the next night."""
-        assert self._split is not None
-        out = np.empty((len(rows), 3), np.uint64)
-        out[:, :2] = self._split.digests_of(rows)
-        out[:, 2] = keys
-        return out
-
-    def _same(self) -> np.ndarray:
-        """The base's rows of the unchanged lines, in the base's order (sorted by the first digest)."""
-        return np.sort(self._split.same) if self._split is not None else np.empty(0, np.int64)
-
-    def _write(self, location: str, same: np.ndarray) -> tuple[int, bytes]:
-        """Write the rows to keep for the next night, sorted by the first digest, in parts (memory stays flat):
-        those staged, merged with the base's rows of the unchanged lines (`same`, in the base's order). Returns
-        their count and sha256."""
-        rows, keys = self._staged()
-        h = hashlib.sha256()
+    def _write(self, location: str) -> tuple[int, bytes]:
+        """Write the rows to keep for the next night, sorted by the first digest, a part at a time (memory stays
+        flat): the rows staged with their line digests, and the base's rows of the unchanged lines. Returns their
+        count and sha256."""
+        assert self._split is not None and self._staged is not None
+        h, count = hashlib.sha256(), 0
+        self._staged.flush()
         with write_file(location) as out:
-            for part in self._merged(same, rows, keys) if len(same) else (
-                    self._digests(rows[i:i + PART], keys[i:i + PART]) for i in range(0, len(rows), PART)):
+            for p in range(PARTS):
+                lines, staged = self._split.lines.read(p), self._staged.read(p)  # both in file order
+                at = np.searchsorted(lines[:, 2], staged[:, 0])
+                part = np.column_stack([lines[at, :2], staged[:, 1]])
+                if self._split.same is not None:
+                    part = np.concatenate([self._split.same.read(p), part])
+                part = np.ascontiguousarray(part[np.argsort(part[:, 0], kind="stable")])
                 out.write(part.data)
                 h.update(part.data)
-        return len(same) + len(rows), h.digest()
+                count += len(part)
+        return count, h.digest()
 
-    def _merged(self, same: np.ndarray, rows: np.ndarray, keys: np.ndarray) -> Iterator[np.ndarray]:
-        """The base's rows `same` with the night's staged rows (a few) inserted in order, in parts."""
-        assert self.previous is not None
-        staged = self._digests(rows, keys)
-        at = np.searchsorted(self.previous[same, 0], staged[:, 0])  # where each goes among the unchanged
-        for start in range(0, len(same), PART):
-            end = min(start + PART, len(same))
-            lo, hi = np.searchsorted(at, start), np.searchsorted(at, end) if end < len(same) else len(at)
-            yield np.insert(self.previous[same[start:end]], at[lo:hi] - start, staged[lo:hi], axis=0)
-
-    def _repeated(self, same: np.ndarray) -> bool:
-        """Whether two rows of the file share a unique key: the staged rows' key hashes and the base's of the
-        unchanged lines (`same`, sorted; keys alike in 64 bits stage whole, safely)."""
-        if self.previous is None:
+    def _repeated(self) -> bool:
+        """Whether two rows of the file share a unique key (keys alike in 64 bits stage whole, safely): two lines
+        equal to one line of the base, two rows staged, or a row staged and an unchanged line. The base's rows have
+        distinct keys (a file whose keys repeat is never a base)."""
+        assert self._split is not None
+        if self._split.twice:
+            return True
+        keys = np.concatenate(self._keys) if self._keys else np.empty(0, np.uint64)
+        keys = np.sort(keys[keys != NO_KEY])
+        if (keys[1:] == keys[:-1]).any():
+            return True
+        if not len(keys) or self._split.same is None:
             return False
-        if (same[1:] == same[:-1]).any():
-            return True  # two lines equal to one line of the base
-        keys = np.concatenate([self.previous[same, 2], *self._keys])
-        keys = keys[keys != NO_KEY]
-        keys.sort()
-        return bool((keys[1:] == keys[:-1]).any())
+        seen = np.zeros(1 << 20, bool)  # the staged keys' top 20 bits: most unchanged keys are ruled out by one lookup
+        seen[keys >> SHIFT] = True
+        for p in range(PARTS):
+            same = self._split.same.read(p)[:, 2]
+            same = same[seen[same >> SHIFT] & (same != NO_KEY)]
+            at = np.minimum(np.searchsorted(keys, same), len(keys) - 1)
+            if (keys[at] == same).any():
+                return True
+        return False
 
 
 def _forget_older(conn: sa.Connection, delivery: Delivery) -> None:
@@ -242,31 +230,16 @@ def prepare(conn: sa.Connection, registry: Registry, feed: Feed, ft: FileType, i
         return out
     row = conn.execute(sa.select(row_hashes.c.fingerprint, row_hashes.c.digests, row_hashes.c.rows)
                        .where(row_hashes.c.delivery_id == base.delivery_id)).first()
-    if row is None or row.fingerprint.rpartition(":")[0] != out.fingerprint:
+    if row is None or row.fingerprint.rpartition(":")[0] != out.fingerprint or not base.archive_path:
         return out
-    previous = _read_lines(base, int(row.rows), bytes(row.digests))
-    if previous is not None:
-        out.base, out.layout, out.previous = base.delivery_id, row.fingerprint.rpartition(":")[2], previous
+    out.base, out.layout = base.delivery_id, row.fingerprint.rpartition(":")[2]
+    out.base_file = (_lines_file(base), int(row.rows), bytes(row.digests))  # read and checked while compared
     return out
 
 
 def _lines_file(delivery: Delivery) -> str:
     """Where a delivery's line digests are kept: beside its archived file (removed with it by retention)."""
     return f"{delivery.archive_path}{LINES}"
-
-
-def _read_lines(delivery: Delivery, rows: int, sha256: bytes) -> np.ndarray | None:
-    """A delivery's (rows, 3) line digests and key hashes as ops.row_hashes recorded them, or None (missing, other)."""
-    if not delivery.archive_path:
-        return None
-    try:
-        with local_copy(_lines_file(delivery)) as path:
-            digests = np.fromfile(path, np.uint64)
-    except OSError:
-        return None
-    if len(digests) != rows * 3 or hashlib.sha256(digests.data).digest() != sha256:
-        return None
-    return digests.reshape(-1, 3)
 
 
 def forget(conn: sa.Connection, delivery_id: str) -> None:

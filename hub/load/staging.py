@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import closing, nullcontext
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -120,7 +121,9 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
     keyed = _keyed_columns(ft, delivery.district_id)
     keep = changes.keep if changes is not None else (lambda frame: frame)
     # two runs of one integration: one after the other; the archived file may be in object storage (a local copy)
-    with warehouse.begin(lock=delivery.integration_id) as conn, local_copy(delivery.archive_path or "") as source:
+    # the spilled line digests are removed at the end, whatever happens (finish keeps what the next night needs)
+    with warehouse.begin(lock=delivery.integration_id) as conn, local_copy(delivery.archive_path or "") as source, \
+            closing(changes) if changes is not None else nullcontext():
         for t in (table, quarantine, row_errors):
             conn.execute(sa.delete(t).where(t.c.delivery_id == delivery.delivery_id))
         load = BulkLoad(warehouse, conn, target)
@@ -165,8 +168,6 @@ def stage_delivery(warehouse: Warehouse, feed: Feed, ft: FileType, delivery: Del
             result.rows = reader.records if reader is not None else 0
         finally:
             load.close()
-            if changes is not None:
-                changes.close()
         if (skip or result.passed) and result.file_error is None and keys.may_repeat():
             dups = set_aside_duplicates(conn, target, quarantine, ft, delivery.delivery_id, skip)
             result.add_errors(conn, warehouse, delivery.delivery_id, dups)

@@ -196,3 +196,24 @@ def test_an_opted_in_import_leaves_its_staged_rows_analyzed_for_the_apply(hub, l
     assert [r.success for r in tick(defs, instance, SENSOR).runs] == [True]
     assert query("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE schemaname = 'staging' "
                  "AND relname = 'siras__demographics'") == [(True,)]
+
+
+def test_nights_prune_what_changed_and_the_whole_file_each_tenth(hub, landing):  # noqa: F811
+    """A night prunes the nights before it; the file staged whole keeps its older rows of the keys nights delivered
+    again until those nights staged another tenth of its rows (4 of 40), then loses them all at once."""
+    defs, instance = hub
+    first = synthetic_students(40, "1964212").assign(Designation="SPED")
+    one, two = _nights(defs, instance, landing, first, a := _changed(first, [1, 2, 3]))
+    assert [r.success for r in two.runs] == [True]
+    rows = "SELECT count(*), count(DISTINCT ssid) FROM staging.siras__demographics"
+    assert query(rows) == [(43, 40)]  # 3 of 40 staged: the whole file is not read
+    drop(landing, "1964212_demographics_b.csv", b := _changed(a, [5, 6]))
+    three = tick(defs, instance, SENSOR, cursor=two.cursor)
+    assert [r.success for r in three.runs] == [True]
+    assert query(rows) == [(40, 40)]  # 5 of 40: the whole file pruned by the keys of both nights
+    drop(landing, "1964212_demographics_c.csv", c := _changed(b, [1]))
+    four = tick(defs, instance, SENSOR, cursor=three.cursor)
+    assert [r.success for r in four.runs] == [True]
+    assert query(rows) == [(40, 40)]  # the night before pruned by this one's key
+    assert query("SELECT grade FROM core.students WHERE state_student_id = :s", s=first.loc[1, "SSID"]) == \
+        [(c.loc[1, "GRADE"],)]  # changed on two nights: the last one's grade

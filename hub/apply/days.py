@@ -18,7 +18,7 @@ from hub.apply.delta import OrderResult, apply_in_order
 from hub.apply.upsert import ApplyContext, ApplyStats
 from hub.intake import ledger
 from hub.intake.ledger import Delivery
-from hub.load import staging
+from hub.load.pruning import prune_staged
 from hub.load.change_base import check_base
 from hub.load.changes import unchanged
 from hub.registry.declarations import Feed
@@ -92,7 +92,7 @@ def apply_day(conn: sa.Connection, wh: Warehouse, registry: Registry, feed: Feed
         ledger.set_status(conn, [d.delivery_id for d in todo.values()], "applied", run_id=run_id)
         if len(feed.target_tables) == 1 and feed.target_tables[0] in result.stats:  # rows not staged as unchanged
             result.stats[feed.target_tables[0]].unchanged += sum(unchanged(conn, d.delivery_id) for d in todo.values())
-        staging.prune_staged(conn, feed, integration.id, todo)
+        prune_staged(conn, feed, integration.id, todo)
         for d in todo.values() if reapply else ():
             ledger.record_reapplication(conn, d, requested_by, run_id)
     return result

@@ -219,30 +219,6 @@ def _keyed_columns(ft: FileType, district_id: str) -> Callable[[pd.DataFrame], p
     return add
 
 
-PRUNED = ("applied", "rejected", "failed", "skipped", "discarded", "duplicate")  # final: never applied from staging
-
-
-def prune_staged(conn: sa.Connection, feed: Feed, integration_id: str, kept: Mapping[str, Delivery]) -> int:
-    """Delete the staged rows of a snapshot feed's earlier deliveries whose key `kept` (file type -> delivery just
-    applied) delivers again; returns how many. Staging then holds the latest file plus the last row of each key
-    that left it (when a record last arrived: dbt's stg_<feed>__student_updates), not one more file every night.
-    A run re-stages what it imports from the archive; held and staged deliveries (to be approved or applied) keep
-    their rows; append and delta feeds, whose applies read earlier staged rows (a score linked again, replays), and
-    file types without a unique key are left alone."""
-    if feed.load != "snapshot":
-        return 0
-    pruned = 0
-    for ft in (f for f in feed.files if f.name in kept and f.unique_key):
-        done = sa.select(deliveries.c.delivery_id).where(
-            deliveries.c.integration_id == integration_id, deliveries.c.file_type == ft.name,
-            deliveries.c.status.in_(PRUNED), deliveries.c.delivery_id != kept[ft.name].delivery_id)
-        for t in (staging_table(feed, ft), quarantine_table(feed, ft)):
-            again = sa.select(sa.literal(1)).select_from(k := staging_table(feed, ft).alias("k")).where(
-                k.c.delivery_id == kept[ft.name].delivery_id, *[k.c[c] == t.c[c] for c in ft.unique_key])
-            pruned += conn.execute(sa.delete(t).where(t.c.delivery_id.in_(done), again.exists())).rowcount
-    return pruned
-
-
 def rows_set_aside(conn: sa.Connection, feed: Feed, file_type: str, delivery_id: str) -> int:
     """Rows of a staged delivery kept in its quarantine table (skip_rows): never applied."""
     ft = next(f for f in feed.files if f.name == file_type)

@@ -52,7 +52,8 @@ class RawLines:
                 part, rest = data[:cut], data[cut:]
                 if not block:
                     self.ends_with_break = not part or part.endswith((b"\n", b"\r"))
-                self.utf8 = self.utf8 and _valid(decoder, part, final=not block)
+                # whole lines: an ASCII part leaves the decoder as it was (no sequence spans parts)
+                self.utf8 = self.utf8 and (part.isascii() or _valid(decoder, part, final=not block))
                 lines = _split(part)
                 if lines is None:
                     self.regular = False

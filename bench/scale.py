@@ -1,6 +1,6 @@
 """Benchmark: the hub at consortium scale, N districts x 4 feeds (SIRAS, EdReflect, ClassLink, PowerSchool).
 
-    python bench/scale.py [--districts 1000] [--files 5] [--warehouse postgresql+psycopg2://…/empty_db]
+    python bench/scale.py [--districts 1000] [--files 5] [--history DAYS] [--warehouse postgresql+psycopg2://…/empty_db]
 
 Writes a registry of N districts, each with four drop-folder integrations (no window, no pause, no first-file hold,
 no quiet wait) under a temporary directory, then, each in a fresh child process (what a code server does):
@@ -9,7 +9,9 @@ no quiet wait) under a temporary directory, then, each in a fresh child process 
   - sweep: tick each feed's delivery sensor (what the daemon's ticks do, minus gRPC and tick storage), handing each
     tick the last one's cursor, until its walk has checked every integration of the feed once, on the warehouse
     (DuckDB unless --warehouse), with one SIRAS file waiting in --files districts' folders and every other folder
-    empty (those files' runs are requested; nothing is executed).
+    empty (those files' runs are requested; nothing is executed). With --history DAYS the ledger first holds that
+    many days of applied deliveries of every integration (a consortium's year: --history 365), as a long-running
+    hub's does; the per-run ledger queries are timed too.
 Prints a table (with CPU seconds beside wall times: on a loaded shared machine wall time is mostly waiting) and,
 last line: defs_load_s=… defs_rss_mb=… sweep_s=… assets=… sensors=… (sweep_s: the whole
 sweep). Floors (issue 20): definitions ≤ 20 s and ≤ 1.5 GB; a sweep over 4,000 integrations ≤ 60 s.
@@ -91,7 +93,52 @@ def child_defs() -> dict:
             "checks": len(repo.asset_graph.asset_check_keys)}
 
 
-def child_sweep(root: Path, files: int) -> dict:
+def write_history(days: int) -> None:
+    """DAYS days of applied deliveries (one file a day, with its event) of every integration in the ledger."""
+    import pandas as pd
+
+    from feeds import FEEDS as ALL
+    from hub.store.schema import ensure_tables
+    from resources.warehouse import Warehouse
+
+    wh = Warehouse(os.environ["HUB_WAREHOUSE_URL"])
+    ensure_tables(wh, ALL.values())
+    with wh.begin() as conn:
+        registry = yaml.safe_load(Path(os.environ["HUB_REGISTRY"]).read_text())
+        for i in registry["integrations"]:
+            day = pd.date_range("2025-01-01", periods=days, freq="D")
+            ids = [f"h{i['id']}{d:%Y%m%d}" for d in day]
+            wh.load_frame(conn, "ops.deliveries", {
+                "delivery_id": ids, "integration_id": [i["id"]] * days, "district_id": [i["district"]] * days,
+                "feed": [i["feed"]] * days, "file_type": ["history"] * days, "remote_path": ["/history.csv"] * days,
+                "file_name": ["history.csv"] * days, "size": ["1000"] * days, "mtime": [str(d) for d in day],
+                "sha256": ids, "archive_path": ids, "partition_date": [f"{d:%Y-%m-%d}" for d in day],
+                "status": ["applied"] * days, "discovered_at": [str(d) for d in day],
+                "updated_at": [str(d) for d in day], "row_count": ["100"] * days})
+            wh.load_frame(conn, "ops.delivery_events", {"delivery_id": ids, "status": ["applied"] * days,
+                                                        "occurred_at": [str(d) for d in day], "moved": ["true"] * days})
+        wh.analyze(conn, "ops.deliveries")
+        wh.analyze(conn, "ops.delivery_events")
+
+
+def ledger_queries(n: int) -> float:
+    """Seconds per run of the ledger queries a run makes (its file, the newest applied, the base of a night), for
+    `n` integrations."""
+    from hub.intake import ledger
+    from resources.warehouse import Warehouse
+
+    registry = yaml.safe_load(Path(os.environ["HUB_REGISTRY"]).read_text())
+    picked = [i["id"] for i in registry["integrations"]][:: max(1, len(registry["integrations"]) // n)][:n]
+    started = time.perf_counter()
+    with Warehouse(os.environ["HUB_WAREHOUSE_URL"]).begin() as conn:
+        for iid in picked:
+            ledger.for_run(conn, iid, "history", "2025-06-01", False)
+            ledger.newest_applied(conn, iid, "history")
+            ledger.with_status(conn, iid, "waiting")
+    return (time.perf_counter() - started) / len(picked)
+
+
+def child_sweep(root: Path, files: int, history: int) -> dict:
     """Every integration checked once by its feed's delivery sensor, as the daemon's first ticks do: a SIRAS file
     waits in --files districts' folders, every other folder is empty."""
     sys.path.insert(0, str(ROOT))
@@ -99,6 +146,9 @@ def child_sweep(root: Path, files: int) -> dict:
 
     from dagster_project.definitions import build_definitions, load_hub_registry
 
+    if history:
+        write_history(history)
+    run_s = ledger_queries(50) if history else 0.0
     defs, registry = build_definitions(), load_hub_registry()
     sensors = [s for s in defs.sensors if s.name.endswith("__deliveries")]
     instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))
@@ -121,7 +171,7 @@ def child_sweep(root: Path, files: int) -> dict:
         checked += done
     return {"sensors": len(sensors), "integrations": checked, "ticks": ticks, "sweep_s": time.perf_counter() - start,
             "runs": requested, "per_ms": 1000 * (time.perf_counter() - start) / max(checked, 1),
-            "slowest_tick_s": slowest, "cpu_s": cpu_s() - cpu, "rss_mb": rss_mb()}
+            "slowest_tick_s": slowest, "cpu_s": cpu_s() - cpu, "rss_mb": rss_mb(), "run_ledger_ms": 1000 * run_s}
 
 
 def run_child(args: list[str], env: dict[str, str]) -> dict:
@@ -137,6 +187,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=5, help="districts whose SIRAS folder gets one file in the sweep")
     ap.add_argument("--warehouse", help="the warehouse URL the sensors use (default: a DuckDB file in the temporary "
                                         "directory); an empty PostgreSQL database measures production's")
+    ap.add_argument("--history", type=int, default=0, help="days of applied deliveries of every integration first")
     ap.add_argument("--child", choices=["defs", "sweep"], help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -144,7 +195,7 @@ def main() -> None:
         print(json.dumps(child_defs()))
         return
     if args.child == "sweep":
-        print(json.dumps(child_sweep(Path(args.root), args.files)))
+        print(json.dumps(child_sweep(Path(args.root), args.files, args.history)))
         return
     with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
         root = Path(tmp)
@@ -155,7 +206,7 @@ def main() -> None:
                    DAGSTER_HOME=str(root / "dagster_home"))
         (root / "dagster_home").mkdir()
         d = run_child(["--child", "defs"], env)
-        s = run_child(["--child", "sweep", "--root", tmp, "--files", str(args.files)], env)
+        s = run_child(["--child", "sweep", "--root", tmp, "--files", str(args.files), "--history", str(args.history)], env)
     n = s["sensors"]
     rows = [
         ("districts x feeds (integrations)", f"{args.districts} x {len(FEEDS)}", f"{args.districts * len(FEEDS)}"),
@@ -176,13 +227,15 @@ def main() -> None:
         ("sweep: CPU time (user + system)", "s", f"{s['cpu_s']:.2f}"),
         (f"run requests ({args.files} folders with a file)", "count", f"{s['runs']}"),
         ("sweep process peak RSS", "MB", f"{s['rss_mb']:.0f}"),
+        (f"ledger: {args.history} days of deliveries; a run's ledger queries (3, mean of 50 integrations)", "ms",
+         f"{s['run_ledger_ms']:.1f}"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'unit':>5}  value")
     for label, unit, value in rows:
         print(f"{label:<{width}}  {unit:>5}  {value}")
     print(f"defs_load_s={d['load_s']:.2f} defs_rss_mb={d['rss_mb']:.0f} sweep_s={s['sweep_s']:.2f} "
-          f"assets={d['assets']} sensors={d['sensors']}")
+          f"assets={d['assets']} sensors={d['sensors']} run_ledger_ms={s['run_ledger_ms']:.1f}")
 
 
 if __name__ == "__main__":

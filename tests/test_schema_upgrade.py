@@ -34,23 +34,25 @@ def _create(conn: sa.Connection, table: sa.Table, without: set[str], extra: str 
 
 
 def _older_warehouse(url: str) -> None:
-    """core.students and ops.field_audit as a hub stored them before school_entity, last_delivery_id, the
-    (delivery_id, action) audit index and creates audited by reference (issue 19) existed, with one student in it."""
+    """core.students, ops.field_audit and ops.deliveries as a hub stored them before school_entity, last_delivery_id,
+    the (delivery_id, action) audit index, creates audited by reference (issue 19) and the ledger's indexes existed,
+    with one student in it."""
     with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as conn:
         for schema in tables.SCHEMAS:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         _create(conn, tables.students, {"school_entity", *NEW},
                 ", PRIMARY KEY (district_id, state_student_id)")
         _create(conn, tables.field_audit, {"source_row"})
+        _create(conn, tables.deliveries, set(), ", PRIMARY KEY (delivery_id)")
         conn.execute(sa.text("INSERT INTO core.students (student_key, district_id, state_student_id, first_name, "
                              "status, created_at, updated_at) VALUES ('k', :d, :s, 'Ada', 'active', "
                              "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"d": OLD_STUDENT[0], "s": OLD_STUDENT[1]})
 
 
-def _audit_indexes(conn: sa.Connection) -> set[str]:
-    sql = ("SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'ops' AND table_name = 'field_audit'"
+def _ops_indexes(conn: sa.Connection, table: str) -> set[str]:
+    sql = (f"SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'ops' AND table_name = '{table}'"
            if conn.dialect.name == "duckdb" else
-           "SELECT indexname FROM pg_indexes WHERE schemaname = 'ops' AND tablename = 'field_audit'")
+           f"SELECT indexname FROM pg_indexes WHERE schemaname = 'ops' AND tablename = '{table}'")
     return {r[0] for r in conn.exec_driver_sql(sql)}
 
 
@@ -70,7 +72,8 @@ def test_older_warehouse_gains_new_columns_and_indexes_and_keeps_its_students(tm
     with sa.create_engine(hub_env["url"], poolclass=sa.pool.NullPool).connect() as conn:
         assert {"school_entity", *NEW} <= {
             c["name"] for c in sa.inspect(conn).get_columns("students", schema="core")}
-        assert "ix_field_audit_delivery_action" in _audit_indexes(conn)
+        assert "ix_field_audit_delivery_action" in _ops_indexes(conn, "field_audit")
+        assert {"ix_deliveries_integration", "ix_deliveries_feed_status"} <= _ops_indexes(conn, "deliveries")
         created = conn.exec_driver_sql("SELECT count(*), count(last_delivery_id), count(created_delivery_id), "
                                        "count(created_source_row) FROM core.students "
                                        f"WHERE district_id <> '{OLD_STUDENT[0]}'").one()

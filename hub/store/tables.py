@@ -30,6 +30,10 @@ deliveries = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("run_id", sa.String),
     sa.Column("row_count", sa.BigInteger),  # rows read from the file when it was staged
+    # the ledger is read by integration (and file type, day) in every run and tick, by feed and status in sweeps:
+    # without these, each read scans every delivery of every integration since the hub started
+    sa.Index("ix_deliveries_integration", "integration_id", "file_type", "partition_date"),
+    sa.Index("ix_deliveries_feed_status", "feed", "status"),
     schema="ops",
 )
 

@@ -38,9 +38,9 @@ def test_edreflect_bench_applies_a_delta(pg_server_url: str):
 
 
 def test_scale_bench_counts_what_a_small_consortium_shows():
-    out, last = run("scale.py", "--districts", "3", "--files", "2")
-    assert set(last) == {"defs_load_s", "defs_rss_mb", "sweep_s", "assets", "sensors"}
-    assert last["defs_load_s"] > 0 and last["defs_rss_mb"] > 0 and last["sweep_s"] > 0
+    out, last = run("scale.py", "--districts", "3", "--files", "2", "--history", "3")
+    assert set(last) == {"defs_load_s", "defs_rss_mb", "sweep_s", "assets", "sensors", "run_ledger_ms"}
+    assert last["defs_load_s"] > 0 and last["defs_rss_mb"] > 0 and last["sweep_s"] > 0 and last["run_ledger_ms"] > 0
     rows = (re.split(r"\s{2,}", line.strip()) for line in out.splitlines()[1:-1])
     table = {label: value for label, _unit, value in rows}
     assert table["districts x feeds (integrations)"] == "12"

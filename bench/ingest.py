@@ -2,7 +2,7 @@
 
     python bench/ingest.py [--rows 1000000] [--changes 10000] [--warehouse postgres|duckdb] [--repeat 1]
                            [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test] [--dlt-path DIR]
-                           [--no-changes-only]
+                           [--no-changes-only] [--scattered]
 
 In one run: a plain load of the CSV into a table of text columns (PostgreSQL COPY, or DuckDB's read_csv), the
 hub's first import (sensor tick: list, hash, archive; run: parse, validate, stage, apply with audit and import log)
@@ -222,9 +222,10 @@ def one_run(args: argparse.Namespace, with_dlt: bool) -> dict[str, float]:
         work = Path(tmp)
         landing = work / "landing"
         changes = args.changes if args.changes is not None else min(10_000, args.rows // 100)
-        csv_path = write_csv(landing / "1964212_demographics.csv", args.rows, "1964212")
+        csv_path = write_csv(landing / "1964212_demographics.csv", args.rows, "1964212", scattered=args.scattered)
         size_mb = csv_path.stat().st_size / 1e6
-        write_csv(work / "next" / csv_path.name, args.rows, "1964212", regrade_every=max(1, args.rows // changes))
+        write_csv(work / "next" / csv_path.name, args.rows, "1964212", regrade_every=max(1, args.rows // changes),
+                  scattered=args.scattered)
         os.utime(csv_path, (time.time() - 3600, time.time() - 3600))
         registry(work, landing, not args.no_changes_only)
         name, url = (None, f"duckdb:///{work / 'warehouse.duckdb'}") if args.warehouse == "duckdb" \
@@ -250,6 +251,7 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--dlt-path", help="a folder dlt was installed to (pip install --target), for its column")
     ap.add_argument("--no-changes-only", action="store_true", help="the registry's default: stage every row nightly")
+    ap.add_argument("--scattered", action="store_true", help="SSIDs out of order, as in an export sorted by name")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -16,10 +18,13 @@ HEADER = ["SSID", "LOCAL_ID", "LAST_NAME", "FIRST_NAME", "BIRTHDATE", "MIDDLE_NA
           "GENDER", "ETHNICITY", "RACE1", "EL_TYPE", "NATIV_LANG", "MIGRANT", "Designation"]
 
 
-def students(n: int, district_code: str, seed: int = 0, start: int = 0) -> pd.DataFrame:
-    """`n` synthetic students of one district (SSIDs derived from the row number, so deterministic)."""
+def students(n: int, district_code: str, seed: int = 0, start: int = 0, of: int = 0) -> pd.DataFrame:
+    """`n` synthetic students of one district (SSIDs derived from the row number, so deterministic). With `of` (the
+    file's rows), SSIDs are scattered over the file as in an export sorted by name, not in SSID order."""
     rng = np.random.default_rng(seed + start)
     idx = np.arange(start, start + n)
+    if of:
+        idx = idx * _stride(of) % of
     births = pd.Timestamp("2008-09-01") + pd.to_timedelta(rng.integers(0, 4700, n), unit="D")
     schools = np.array(["6000001", "6000002", "6000003"])
     return pd.DataFrame({
@@ -43,18 +48,27 @@ def students(n: int, district_code: str, seed: int = 0, start: int = 0) -> pd.Da
 
 
 def write_csv(path: Path, rows: int, district_code: str, seed: int = 0, chunk: int = 200_000,
-              encoding: str = "utf-8", regrade_every: int = 0) -> Path:
+              encoding: str = "utf-8", regrade_every: int = 0, scattered: bool = False) -> Path:
     """Write a demographics CSV of `rows` students in chunks (memory stays flat). `regrade_every` > 0 moves every
-    n-th student up a grade: the same file as a later delivery with that share of records changed."""
+    n-th student up a grade: the same file as a later delivery with that share of records changed. `scattered`:
+    SSIDs out of order (students(of=rows))."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding=encoding, newline="") as fh:
         for start in range(0, rows, chunk):
-            frame = students(min(chunk, rows - start), district_code, seed, start)
+            frame = students(min(chunk, rows - start), district_code, seed, start, rows if scattered else 0)
             if regrade_every:
                 moved = (frame.index + start) % regrade_every == 0
                 frame.loc[moved, "GRADE"] = frame.loc[moved, "GRADE"].map(_NEXT_GRADE)
             frame.to_csv(fh, index=False, header=start == 0)
     return path
+
+
+def _stride(n: int) -> int:
+    """A multiplier coprime with `n` near n / golden ratio: consecutive rows' SSIDs lie far apart, each used once."""
+    k = max(1, int(n * 0.6180339887))
+    while math.gcd(k, n) != 1:
+        k += 1
+    return k
 
 
 _NEXT_GRADE = dict(zip(GRADES, [*GRADES[1:], GRADES[0]]))

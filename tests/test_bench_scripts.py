@@ -25,7 +25,8 @@ def run(script: str, *args: str) -> tuple[str, dict[str, float]]:
 
 @pytest.mark.parametrize("warehouse", ["postgres", "duckdb"])
 def test_ingest_bench_imports_every_row_then_the_next_nights_changes(pg_server_url: str, warehouse: str):
-    out, last = run("ingest.py", "--rows", "3000", "--pg", pg_server_url, "--warehouse", warehouse)
+    scattered = ["--scattered"] if warehouse == "postgres" else []  # SSIDs out of order: the same counts
+    out, last = run("ingest.py", "--rows", "3000", "--pg", pg_server_url, "--warehouse", warehouse, *scattered)
     assert "students: 3000  updated the next night: 30 " in out
     assert set(last) == {"hub_rows_per_s", "copy_rows_per_s", "ratio", "night_ratio", "dlt_ratio", "peak_rss_mb"}
     assert 0 < last["ratio"] and 0 < last["night_ratio"] and 0 < last["peak_rss_mb"] < 4096

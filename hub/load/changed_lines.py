@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from typing import BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class Parts:
 
     def __init__(self, folder: Path, name: str, width: int) -> None:
         self.folder, self.name, self.width = folder, name, width
-        self._files: dict[int, object] = {}
+        self._files: dict[int, BinaryIO] = {}
 
     def add(self, part: np.ndarray, rows: np.ndarray) -> None:
         """Append `rows` ((n, width) uint64), each to the file of its `part` (n, uint8)."""
@@ -42,8 +43,9 @@ class Parts:
         bounds = np.searchsorted(part[order], np.arange(PARTS + 1))
         data = np.ascontiguousarray(rows[order], np.uint64)
         for p in np.flatnonzero(np.diff(bounds)):
-            out = self._files.get(p) or self._files.setdefault(p, open(self._path(p), "ab"))
-            out.write(data[bounds[p]:bounds[p + 1]].data)  # type: ignore[attr-defined]
+            if p not in self._files:
+                self._files[p] = open(self._path(p), "ab")
+            self._files[p].write(data[bounds[p]:bounds[p + 1]].data)
 
     def read(self, p: int) -> np.ndarray:
         self.flush()
@@ -53,7 +55,7 @@ class Parts:
 
     def flush(self) -> None:
         for out in self._files.values():
-            out.close()  # type: ignore[attr-defined]
+            out.close()
         self._files.clear()
 
     def _path(self, p: int) -> Path:
@@ -74,6 +76,7 @@ class Split:
     folder: tempfile.TemporaryDirectory = field(repr=False)  # 0700: spilled digests, the changed lines' file
     parts: np.ndarray = field(repr=False)  # (lines,) uint8: the part of each data line, by row - FIRST_ROW
     lines: Parts = field(repr=False)  # (first digest, second digest, row) of every data line
+    staged: Parts = field(repr=False)  # (row, key hash) of the rows staged (hub/load/changes.py keeps them)
     same: Parts | None = field(default=None, repr=False)  # the base's rows (digests, key hash) of the unchanged lines
     unchanged: int = 0  # lines equal to a line of the base
     twice: bool = False  # two lines equal to one line of the base
@@ -84,9 +87,9 @@ class Split:
         return Path(self.folder.name) / "changed.csv"
 
     def close(self) -> None:
-        self.lines.flush()
-        if self.same is not None:
-            self.same.flush()
+        for spilled in (self.lines, self.staged, self.same):
+            if spilled is not None:
+                spilled.flush()
         self.folder.cleanup()
 
     def compare(self, base: str, rows: int, sha256: bytes) -> bool:
@@ -141,7 +144,8 @@ def split(source: Path, keys: tuple[str, str]) -> Split | None:
     (hub/read/raw_lines.py)."""
     raw = RawLines(source)
     folder = tempfile.TemporaryDirectory(prefix="hub-changed-")  # 0700
-    found = Split(raw, folder, np.empty(0, np.uint8), Parts(Path(folder.name), "lines", 3))
+    found = Split(raw, folder, np.empty(0, np.uint8), Parts(Path(folder.name), "lines", 3),
+                  Parts(Path(folder.name), "staged", 2))
     parts, start = [], FIRST_ROW
     try:
         for lines in raw.blocks():
@@ -162,7 +166,7 @@ def split(source: Path, keys: tuple[str, str]) -> Split | None:
     return found
 
 
-def _base_parts(f, h: hashlib._Hash) -> Iterator[np.ndarray]:  # noqa: ANN001
+def _base_parts(f: BinaryIO, h: hashlib._Hash) -> Iterator[np.ndarray]:
     """The rows of a sorted digests file, part after part (every part, empty ones too), hashing what is read."""
     buf: list[np.ndarray] = []
     p = 0

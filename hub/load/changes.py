@@ -40,7 +40,7 @@ import sqlalchemy as sa
 
 from hub.intake.ledger import Delivery
 from hub.load.change_base import OPEN, base_of, fingerprint
-from hub.load.changed_lines import FIRST_ROW, PARTS, ChangedLines, Parts, Split, open_changed, split
+from hub.load.changed_lines import FIRST_ROW, PARTS, ChangedLines, Split, open_changed, split
 from hub.read.parsing import TableReader, open_table
 from hub.registry.declarations import Feed, FileType
 from hub.registry.registry import Integration, Registry
@@ -71,7 +71,6 @@ class Changes:
     unchanged: int = 0
     key: tuple[str, ...] = ()
     _split: Split | None = field(default=None, repr=False)  # this file's line digests (None: not comparable)
-    _staged: Parts | None = field(default=None, repr=False)  # (row, key hash) of the rows staged, by part
     _keys: list[np.ndarray] = field(default_factory=list, repr=False)  # with a base: key hashes of the rows staged
 
     def whole(self) -> Changes:
@@ -82,20 +81,19 @@ class Changes:
              max_cells: int | None) -> TableReader | ChangedLines:
         """The reader of what to stage: with a base of the same layout, only the file's changed lines; else all."""
         found = self._split = split(source, _keys())
-        if found is not None:
-            self._staged = Parts(Path(found.folder.name), "staged", 2)
-            if self.base_file is not None and found.raw.layout() == self.layout and found.compare(*self.base_file):
-                self.unchanged = found.unchanged
-                return open_changed(found, aliases, chunk_rows, max_cells)
+        if found is not None and self.base_file is not None and found.raw.layout() == self.layout \
+                and found.compare(*self.base_file):
+            self.unchanged = found.unchanged
+            return open_changed(found, aliases, chunk_rows, max_cells)
         self.base, self.base_file = None, None  # staged whole
         return open_table(source, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
 
     def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Rows about to be staged: their key hashes are kept (with their line digests, for the next night)."""
-        if self._split is None or self._staged is None:  # no digests of this file: nothing to keep
+        if self._split is None:  # no digests of this file: nothing to keep
             return frame
         rows, keys = frame["source_row"].to_numpy(np.int64), _key_hashes(frame, self.key)
-        self._staged.add(self._split.parts[rows - FIRST_ROW], np.column_stack([rows.astype(np.uint64), keys]))
+        self._split.staged.add(self._split.parts[rows - FIRST_ROW], np.column_stack([rows.astype(np.uint64), keys]))
         if self.base is not None:
             self._keys.append(keys)
         return frame
@@ -130,12 +128,11 @@ class Changes:
         """Write the rows to keep for the next night, sorted by the first digest, a part at a time (memory stays
         flat): the rows staged with their line digests, and the base's rows of the unchanged lines. Returns their
         count and sha256."""
-        assert self._split is not None and self._staged is not None
+        assert self._split is not None
         h, count = hashlib.sha256(), 0
-        self._staged.flush()
         with write_file(location) as out:
             for p in range(PARTS):
-                lines, staged = self._split.lines.read(p), self._staged.read(p)  # both in file order
+                lines, staged = self._split.lines.read(p), self._split.staged.read(p)  # both in file order
                 at = np.searchsorted(lines[:, 2], staged[:, 0])
                 part = np.column_stack([lines[at, :2], staged[:, 1]])
                 if self._split.same is not None:

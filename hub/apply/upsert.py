@@ -205,27 +205,25 @@ def _update(ctx: ApplyContext, plan: UpsertPlan, target: str, on: str, run) -> i
     ctx.conn.exec_driver_sql(
         f"CREATE TEMP TABLE {chg} AS SELECT s.*, t.{plan.entity_key} AS _entity, t.district_id AS _district{olds} "
         f"FROM ({plan.source_sql}) s JOIN {target} t ON {on} WHERE ({plan.can_update}) AND ({_changed(plan)})")
-    selects = [
-        f"SELECT x._district, {lit(target)}, x._entity, 'update', {lit(c)}, CAST(x._old_{c} AS VARCHAR), "
-        f"CAST(x.{c} AS VARCHAR), {_credited(plan, c, chg)} WHERE x.{c} IS NOT NULL AND x._old_{c} IS DISTINCT FROM x.{c}"
-        for c in plan.update_columns
-    ]
-    run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) " + " UNION ALL ".join(selects))
+    # one pass over the changed rows: each row's fields side by side (VALUES), an audit row per field it changes,
+    # credited to the delivery that supplied the value (field_deliveries: files of one day merged field by field; a
+    # field another file supplied has no source row known) or else to the row's own
+    merged = plan.field_deliveries
+    fields = ", ".join(
+        f"({lit(c)}, CAST(x._old_{c} AS VARCHAR), CAST(x.{c} AS VARCHAR), x.{c} IS NOT NULL AND x._old_{c} IS "
+        f"DISTINCT FROM x.{c}{f', COALESCE(x.{c}__delivery, x.delivery_id)' if merged else ''})"
+        for c in plan.update_columns)
+    credit = ("d.file_name, d.delivery_id, :run_id, :now, CASE WHEN d.delivery_id = x.delivery_id THEN x.source_row END"
+              if merged else "x.source_file, x.delivery_id, :run_id, :now, x.source_row")
+    run(f"INSERT INTO ops.field_audit ({AUDIT_COLUMNS}) SELECT x._district, {lit(target)}, x._entity, 'update', "
+        f"v.field, v.old_value, v.new_value, {credit} FROM {chg} x CROSS JOIN LATERAL (VALUES {fields}) "
+        f"v(field, old_value, new_value, changed{', credited' if merged else ''})"
+        f"{' JOIN ops.deliveries d ON d.delivery_id = v.credited' if merged else ''} WHERE v.changed")
     sets = ", ".join(f"{c} = COALESCE(s.{c}, t.{c})" for c in plan.update_columns)
     updated = run(f"UPDATE {target} AS t SET {sets}, last_delivery_id = s.delivery_id, updated_at = :now "
                   f"FROM {chg} s WHERE {on}").rowcount
     ctx.conn.exec_driver_sql(f"DROP TABLE {chg}")
     return updated
-
-
-def _credited(plan: UpsertPlan, column: str, changed: str) -> str:
-    """SQL from the source file and delivery an update of `column` is credited to, to the FROM clause over the
-    changed rows (`x`)."""
-    if not plan.field_deliveries:
-        return f"x.source_file, x.delivery_id, :run_id, :now, x.source_row FROM {changed} x"
-    # the merged row's source row is the row of its own delivery; a field another file supplied has none known
-    return (f"d.file_name, d.delivery_id, :run_id, :now, CASE WHEN d.delivery_id = x.delivery_id THEN x.source_row "
-            f"END FROM {changed} x JOIN ops.deliveries d ON d.delivery_id = COALESCE(x.{column}__delivery, x.delivery_id)")
 
 
 AUDIT_COLUMNS = ("district_id, entity, entity_key, action, field, old_value, new_value, source_file, delivery_id, run_id, "

@@ -55,19 +55,21 @@ def checked_apply(conn: sa.Connection, feed: Feed, integration: Integration, fil
     if not judged:
         return apply()
     reasons = []
-    first = rules.first_file and not _has_applied(conn, integration.id)
+    new = not _has_applied(conn, integration.id)
+    first = rules.first_file and new
     if first:
         reasons.append("the first delivery of a new integration: review its mapping, then approve")
     reasons += _size_reasons(conn, integration, judged, sizes)
+    few = _few_rows(conn, feed, integration.district) if new else {}  # a first delivery creates all it brings
     stats = apply()
     totals = _totals(stats)
     identity = identity_changes(conn, judged, run_id)
     enough = _enough(integration.holds, totals, identity)
-    reasons += _share_reasons(integration, _rows_before(conn, feed, integration.district, totals, enough), totals,
-                              identity)
+    reasons += _share_reasons(integration, _rows_before(conn, feed, integration.district, totals, few, enough),
+                              totals, identity)
     if not reasons:
         return stats
-    before = _rows_before(conn, feed, integration.district, totals)  # exact, for the preview
+    before = _rows_before(conn, feed, integration.district, totals, few)  # exact, for the preview
     preview: dict[str, object] = {
         "files": {d.file_type: {"file": d.file_name, "rows": sizes[d.delivery_id]} for d in judged},
         "tables": table_preview(before, stats),
@@ -221,13 +223,36 @@ def _totals(stats: ApplyStats) -> dict[str, dict[str, int]]:
     return totals
 
 
+FEW = 1_000  # a district with fewer rows in a target table before the apply has them counted then, exactly
+
+
+def _few_rows(conn: sa.Connection, feed: Feed, district_id: str) -> dict[str, int]:
+    """Before the apply of an integration's first delivery: the district's rows in each target table that has fewer
+    than FEW of them (a table not made yet has none), each count stopped at FEW. Its million creates are then not
+    counted again after it."""
+    inspector, out = sa.inspect(conn), {}
+    for table in feed.target_tables:
+        schema, name = table.split(".")
+        if not inspector.has_table(name, schema=schema):
+            out[table] = 0
+            continue
+        rows = f"SELECT 1 FROM {table} WHERE district_id = {lit(district_id)} LIMIT {FEW}"
+        if (n := int(conn.execute(sa.text(f"SELECT count(*) FROM ({rows}) r")).scalar_one())) < FEW:
+            out[table] = n
+    return out
+
+
 def _rows_before(conn: sa.Connection, feed: Feed, district_id: str, totals: dict[str, dict[str, int]],
-                 enough: dict[str, int] | None = None) -> dict[str, int]:
-    """The district's rows in each target table the apply changed, as they were before it (counted after it, less
-    the rows it created, plus those it deleted: tables a feed creates on first use exist by then). With `enough`
-    (table -> rows), counting stops there: a table with at least that many rows is said to have that many."""
+                 few: dict[str, int], enough: dict[str, int] | None = None) -> dict[str, int]:
+    """The district's rows in each target table the apply changed, as they were before it: those `few` counted
+    before it, else counted after it, less the rows it created, plus those it deleted (tables a feed creates on
+    first use exist by then). With `enough` (table -> rows), counting stops there: a table with at least that many
+    rows is said to have that many."""
     out = {}
     for table in (t for t in totals if t in feed.target_tables):
+        if table in few:
+            out[table] = few[table]
+            continue
         shift = totals[table]["deleted"] - totals[table]["created"]
         rows = f"SELECT 1 FROM {table} WHERE district_id = {lit(district_id)}"
         if enough is not None and table in enough:

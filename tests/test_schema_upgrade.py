@@ -20,6 +20,7 @@ from resources.warehouse import Warehouse
 from tests.conftest import CA_DISTRICTS, siras_integration, write_registry
 from tests.harness import tick
 
+SIRAS = FEEDS["siras"]
 OLD_STUDENT = ("bench_old", "0000000001")  # (district, SSID) of a profile the older hub stored
 
 
@@ -34,9 +35,9 @@ def _create(conn: sa.Connection, table: sa.Table, without: set[str], extra: str 
 
 
 def _older_warehouse(url: str) -> None:
-    """core.students, ops.field_audit and ops.deliveries as a hub stored them before school_entity, last_delivery_id,
-    the (delivery_id, action) audit index, creates audited by reference (issue 19) and the ledger's indexes existed,
-    with one student in it."""
+    """core.students, ops.field_audit, ops.deliveries and SIRAS demographics' staging as a hub stored them before
+    school_entity, last_delivery_id, the (delivery_id, action) audit index, creates audited by reference (issue 19),
+    the ledger's indexes and staging's index of rows without their keyed hash existed, with one student in it."""
     with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as conn:
         for schema in tables.SCHEMAS:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -44,15 +45,16 @@ def _older_warehouse(url: str) -> None:
                 ", PRIMARY KEY (district_id, state_student_id)")
         _create(conn, tables.field_audit, {"source_row"})
         _create(conn, tables.deliveries, set(), ", PRIMARY KEY (delivery_id)")
+        _create(conn, hub_schema.staging_table(SIRAS, SIRAS.files[1]), set())  # no index at all
         conn.execute(sa.text("INSERT INTO core.students (student_key, district_id, state_student_id, first_name, "
                              "status, created_at, updated_at) VALUES ('k', :d, :s, 'Ada', 'active', "
                              "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"d": OLD_STUDENT[0], "s": OLD_STUDENT[1]})
 
 
-def _ops_indexes(conn: sa.Connection, table: str) -> set[str]:
-    sql = (f"SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'ops' AND table_name = '{table}'"
+def _ops_indexes(conn: sa.Connection, table: str, schema: str = "ops") -> set[str]:
+    sql = (f"SELECT index_name FROM duckdb_indexes() WHERE schema_name = '{schema}' AND table_name = '{table}'"
            if conn.dialect.name == "duckdb" else
-           f"SELECT indexname FROM pg_indexes WHERE schemaname = 'ops' AND tablename = '{table}'")
+           f"SELECT indexname FROM pg_indexes WHERE schemaname = '{schema}' AND tablename = '{table}'")
     return {r[0] for r in conn.exec_driver_sql(sql)}
 
 
@@ -74,6 +76,10 @@ def test_older_warehouse_gains_new_columns_and_indexes_and_keeps_its_students(tm
             c["name"] for c in sa.inspect(conn).get_columns("students", schema="core")}
         assert "ix_field_audit_delivery_action" in _ops_indexes(conn, "field_audit")
         assert {"ix_deliveries_integration", "ix_deliveries_feed_status"} <= _ops_indexes(conn, "deliveries")
+        staged = _ops_indexes(conn, "siras__demographics", "staging")
+        assert "ix_staging_siras__demographics_delivery_id" in staged
+        # PostgreSQL only: DuckDB has no partial index (and the upgrade did not try one)
+        assert ("ix_siras__demographics_ssid_key_unfilled" in staged) == (conn.dialect.name == "postgresql")
         created = conn.exec_driver_sql("SELECT count(*), count(last_delivery_id), count(created_delivery_id), "
                                        "count(created_source_row) FROM core.students "
                                        f"WHERE district_id <> '{OLD_STUDENT[0]}'").one()

@@ -32,8 +32,21 @@ def staging_table(feed: Feed, ft: FileType) -> sa.Table:
         sa.Column("source_line", sa.BigInteger),  # CSV: the physical line where the record starts
         *[sa.Column(c.name, sa.String) for c in ft.columns],
         *[sa.Column(k.name, sa.String) for k in ft.keyed],  # keyed hashes (KeyedColumn), staged rows only
+        *[_unfilled(name, k.name, k.source) for k in ft.keyed],
         schema="staging",
     )
+
+
+def _unfilled(table: str, keyed: str, source: str) -> sa.Index:
+    """PostgreSQL: the rows staged without their keyed hash (by an older hub) found without reading the others (the
+    apply looks for them in every delivery: hub.apply.upsert.ApplyContext); empty but for those rows. DuckDB reads
+    the two columns alone and has no partial index."""
+    name = f"ix_{table}_{keyed}_unfilled"
+    if len(name) > 63:  # PostgreSQL would cut it and add_missing would not find it again
+        raise ValueError(f"index name {name} is longer than PostgreSQL's 63 characters")
+    index = sa.Index(name, "delivery_id", postgresql_where=sa.text(f"{keyed} IS NULL AND {source} IS NOT NULL"))
+    index.info["dialect"] = "postgresql"  # add_missing
+    return index.ddl_if(dialect="postgresql")  # create_all
 
 
 def quarantine_table(feed: Feed, ft: FileType) -> sa.Table:
@@ -85,7 +98,7 @@ def add_missing(conn: sa.Connection, tables: Iterable[sa.Table]) -> None:
             if default is not None:
                 ddl += f" DEFAULT '{default}'" + ("" if col.nullable else " NOT NULL")
             conn.exec_driver_sql(ddl)
-        for index in table.indexes:
+        for index in (i for i in table.indexes if i.info.get("dialect", conn.dialect.name) == conn.dialect.name):
             if (table.schema, conn.dialect.identifier_preparer.format_index(index).strip('"')) not in indexes:
                 conn.execute(sa.schema.CreateIndex(index))
 

@@ -164,10 +164,12 @@ def settle(url: str) -> None:
     """What the warehouse does in the day between two deliveries, done before the next night is timed: autovacuum
     (visibility and hint bits of the rows the first import wrote, statistics) and a checkpoint (its dirty pages
     written). Timed right after the first import, the night would pay for them, a cost that grows with the file."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        if not url.startswith("duckdb"):
-            conn.exec_driver_sql("VACUUM (ANALYZE)")
+    if url.startswith("duckdb"):
+        with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as conn:
+            conn.exec_driver_sql("CHECKPOINT")
+        return
+    with sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE)")
         conn.exec_driver_sql("CHECKPOINT")
 
 

@@ -126,7 +126,7 @@ class Split:
         assert self.changed is not None
         raw, start, last = RawLines(self.raw.path), FIRST_ROW, None
         with open(self.path, "wb") as out:
-            for lines in raw.blocks():
+            for lines in raw.blocks(decode=False):  # its encoding is known: self.raw
                 if start == FIRST_ROW:  # the header is known once the first block is read
                     out.write(raw.header + b"\n")
                 lo, hi = np.searchsorted(self.changed, [start, start + len(lines)])

@@ -33,9 +33,10 @@ class RawLines:
     ends_with_break: bool = True
     lines: int = 0  # data lines yielded (blank ones included)
 
-    def blocks(self) -> Iterator[list[bytes]]:
+    def blocks(self, decode: bool = True) -> Iterator[list[bytes]]:
         """The data lines, in blocks, without their line breaks; stops early (regular False) at a line that does
-        not qualify."""
+        not qualify. `decode` False: the bytes are not checked for UTF-8 (`utf8`, `encoding` not told), for a second
+        pass over a file whose encoding the first told."""
         if self.path.suffix.lower() not in TEXT_SUFFIXES:
             self.regular = False
             return
@@ -53,7 +54,7 @@ class RawLines:
                 if not block:
                     self.ends_with_break = not part or part.endswith((b"\n", b"\r"))
                 # whole lines: an ASCII part leaves the decoder as it was (no sequence spans parts)
-                self.utf8 = self.utf8 and (part.isascii() or _valid(decoder, part, final=not block))
+                self.utf8 = self.utf8 and (not decode or part.isascii() or _valid(decoder, part, final=not block))
                 lines = _split(part)
                 if lines is None:
                     self.regular = False

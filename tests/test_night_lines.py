@@ -56,7 +56,16 @@ def _middle(ssid: str) -> str:
     return query("SELECT middle_name FROM core.students WHERE state_student_id = :s", s=ssid)[0][0]
 
 
-def test_a_changed_line_keeps_its_row_and_line_in_the_delivered_file(hub, landing):  # noqa: F811
+@pytest.fixture(params=["read", "pass"])
+def taken(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How the changed lines are taken from the delivered file: each read where it starts (few changed), or from a
+    second pass over its lines (many changed: DENSE)."""
+    if request.param == "pass":
+        monkeypatch.setattr(changed_lines, "DENSE", 10**9)
+    return request.param
+
+
+def test_a_changed_line_keeps_its_row_and_line_in_the_delivered_file(hub, landing, taken):  # noqa: F811
     defs, instance = hub
     first = _first()
     lines = _text(_changed(first, [25])).splitlines(keepends=True)
@@ -74,7 +83,7 @@ def test_a_changed_line_keeps_its_row_and_line_in_the_delivered_file(hub, landin
     assert (grade.file_name, grade.row, grade.run_id) == (NEXT, 28, two.runs[0].run_id)
 
 
-def test_crlf_line_breaks_are_the_same_lines(hub, landing):  # noqa: F811
+def test_crlf_line_breaks_are_the_same_lines(hub, landing, taken):  # noqa: F811
     defs, instance = hub
     first = _first()
     two = _two(defs, instance, landing, _text(first).encode(), _text(_changed(first, [4]), "\r\n").encode())
@@ -107,7 +116,7 @@ def test_another_encoding_reads_every_line_again(hub, landing):  # noqa: F811
     assert _middle(first.loc[5, "SSID"]) == "José"
 
 
-def test_a_cp1252_file_reads_its_changed_lines_as_cp1252(hub, landing):  # noqa: F811
+def test_a_cp1252_file_reads_its_changed_lines_as_cp1252(hub, landing, taken):  # noqa: F811
     defs, instance = hub
     first = _first().assign(MIDDLE_NAME="")
     first.loc[3, "MIDDLE_NAME"] = "José"  # byte E9: the file is cp1252
@@ -134,7 +143,7 @@ def test_a_footer_count_is_checked_against_the_whole_file(hub, landing, stated):
         assert "the footer on row 32 states 31 records; the file has 30" in reason
 
 
-def test_a_short_last_line_without_a_line_break_is_a_truncated_file(hub, landing):  # noqa: F811
+def test_a_short_last_line_without_a_line_break_is_a_truncated_file(hub, landing, taken):  # noqa: F811
     defs, instance = hub
     first = _first()
     cut = _text(_changed(first, [4])).rstrip("\n").rsplit(",", 3)[0]  # the upload stopped inside row 31

@@ -1,6 +1,7 @@
 """A night's file split by its raw lines before any parsing (hub/load/changes.py): the lines identical to a line of
 the last applied delivery are left out unread, the others are written to a file of their own that the reader parses
-and staging validates, with the rows they have in the delivered file.
+and staging validates, with the rows they have in the delivered file. Each changed line is read where it starts (its
+byte offset is spilled with its digests), or, when more than one line in DENSE changed, taken from a second pass.
 
 Memory stays flat whatever the size of the file: the digests of its lines are spilled to PARTS files by the top bits
 of their first digest, and each part is compared with the same part of the base's digests (a file sorted by the first
@@ -10,6 +11,7 @@ digest, read once, part after part); only the changed lines' rows stay in memory
 from __future__ import annotations
 
 import hashlib
+import mmap
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import BinaryIO
@@ -26,7 +28,8 @@ from resources.archive import local_copy
 
 FIRST_ROW = 2  # the first data line's row (header = row 1); each record is one line here, so its line too
 PARTS, SHIFT = 64, np.uint64(58)  # parts by the top 6 bits of a line's first digest
-READ = 1 << 16  # rows of a digests file read at once
+READ = 1 << 16  # rows of a digests file read at once (and changed lines written at once)
+DENSE = 8  # more than one line in DENSE changed: the changed lines are taken from a second pass over the file
 
 
 class Parts:
@@ -75,12 +78,13 @@ class Split:
     raw: RawLines
     folder: tempfile.TemporaryDirectory = field(repr=False)  # 0700: spilled digests, the changed lines' file
     parts: np.ndarray = field(repr=False)  # (lines,) uint8: the part of each data line, by row - FIRST_ROW
-    lines: Parts = field(repr=False)  # (first digest, second digest, row) of every data line
+    lines: Parts = field(repr=False)  # (first digest, second digest, row, byte offset) of every data line
     staged: Parts = field(repr=False)  # (row, key hash) of the rows staged (hub/load/changes.py keeps them)
     same: Parts | None = field(default=None, repr=False)  # the base's rows (digests, key hash) of the unchanged lines
     unchanged: int = 0  # lines equal to a line of the base
     twice: bool = False  # two lines equal to one line of the base
     changed: np.ndarray | None = None  # rows of the changed lines, in file order; None: all rows
+    starts: np.ndarray | None = field(default=None, repr=False)  # where each changed line starts in the file
 
     @property
     def path(self) -> Path:
@@ -109,24 +113,43 @@ class Split:
                     self.twice = self.twice or bool((same[1:] == same[:-1]).any())
                     self.same.add(np.full(len(same), p, np.uint8), previous[same])
                     self.unchanged += len(same)
-                    changed.append(lines[~hit, 2].astype(np.int64))
+                    changed.append(lines[~hit, 2:4])
         except (OSError, ValueError):  # missing, or not whole rows
             seen = -1
         self.same.flush()
         if seen != rows or h.digest() != sha256:
             self.same, self.unchanged, self.twice = None, 0, False
             return False
-        self.changed = np.sort(np.concatenate(changed)) if changed else np.empty(0, np.int64)
-        self._write_changed()
+        found = np.concatenate(changed) if changed else np.empty((0, 2), np.uint64)
+        found = found[np.argsort(found[:, 0])]
+        self.changed, self.starts = found[:, 0].astype(np.int64), found[:, 1]
+        if len(self.changed) * DENSE > self.raw.lines:
+            self._write_changed()
+        else:
+            self._read_changed()
         return True
 
+    def _read_changed(self) -> None:
+        """Write the header and the changed lines, in file order, to the changed lines' file, each read where it
+        starts (a few lines: the file is not split into lines again)."""
+        assert self.changed is not None and self.starts is not None
+        with open(self.path, "wb") as out:
+            out.write(self.raw.header + b"\n")
+            if not len(self.changed):
+                return
+            with open(self.raw.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                for group in np.array_split(self.starts, -(-len(self.starts) // READ)):
+                    out.write(b"".join(_line(m, s) + b"\n" for s in group.tolist()))
+            if not self.raw.ends_with_break and self.changed[-1] == FIRST_ROW + self.raw.lines - 1:
+                out.truncate(out.tell() - 1)  # the last line has no line break: a short one is still truncated
+
     def _write_changed(self) -> None:
-        """Write the header and the changed lines, in file order, to the changed lines' file (a second read of the
-        delivered file: the lines are not kept in memory)."""
+        """Write the header and the changed lines, in file order, to the changed lines' file, from a second pass
+        over the file's lines (many lines changed: one pass costs less than a read per line)."""
         assert self.changed is not None
         raw, start, last = RawLines(self.raw.path), FIRST_ROW, None
         with open(self.path, "wb") as out:
-            for lines in raw.blocks(decode=False):  # its encoding is known: self.raw
+            for lines, _ in raw.blocks(decode=False):  # its encoding is known: self.raw
                 if start == FIRST_ROW:  # the header is known once the first block is read
                     out.write(raw.header + b"\n")
                 lo, hi = np.searchsorted(self.changed, [start, start + len(lines)])
@@ -144,15 +167,15 @@ def split(source: Path, keys: tuple[str, str]) -> Split | None:
     (hub/read/raw_lines.py)."""
     raw = RawLines(source)
     folder = tempfile.TemporaryDirectory(prefix="hub-changed-")  # 0700
-    found = Split(raw, folder, np.empty(0, np.uint8), Parts(Path(folder.name), "lines", 3),
+    found = Split(raw, folder, np.empty(0, np.uint8), Parts(Path(folder.name), "lines", 4),
                   Parts(Path(folder.name), "staged", 2))
     parts, start = [], FIRST_ROW
     try:
-        for lines in raw.blocks():
+        for lines, starts in raw.blocks():
             d = digests(lines, keys)
             p = part_of(d[:, 0])
             rows = np.arange(start, start + len(lines), dtype=np.uint64)
-            found.lines.add(p, np.column_stack([d, rows]))
+            found.lines.add(p, np.column_stack([d, rows, starts]))
             parts.append(p)
             start += len(lines)
         found.lines.flush()
@@ -164,6 +187,13 @@ def split(source: Path, keys: tuple[str, str]) -> Split | None:
         return None
     found.parts = np.concatenate(parts) if parts else np.empty(0, np.uint8)
     return found
+
+
+def _line(m: mmap.mmap, start: int) -> bytes:
+    """The line that starts at `start`, without its line break (CRLF, LF, or a CR ending the file)."""
+    end = m.find(b"\n", start)
+    line = m[start:len(m) if end < 0 else end]
+    return line[:-1] if line.endswith(b"\r") else line
 
 
 def _base_parts(f: BinaryIO, h: hashlib._Hash) -> Iterator[np.ndarray]:

@@ -33,16 +33,17 @@ class RawLines:
     ends_with_break: bool = True
     lines: int = 0  # data lines yielded (blank ones included)
 
-    def blocks(self, decode: bool = True) -> Iterator[list[bytes]]:
-        """The data lines, in blocks, without their line breaks; stops early (regular False) at a line that does
-        not qualify. `decode` False: the bytes are not checked for UTF-8 (`utf8`, `encoding` not told), for a second
-        pass over a file whose encoding the first told."""
+    def blocks(self, decode: bool = True) -> Iterator[tuple[list[bytes], np.ndarray]]:
+        """The data lines, in blocks, without their line breaks, with the byte offset in the file where each starts
+        ((n,) uint64); stops early (regular False) at a line that does not qualify. `decode` False: the bytes are not
+        checked for UTF-8 (`utf8`, `encoding` not told), for a second pass over a file whose encoding the first
+        told."""
         if self.path.suffix.lower() not in TEXT_SUFFIXES:
             self.regular = False
             return
         decoder = codecs.getincrementaldecoder("utf-8")()
         with open(self.path, "rb") as f:
-            self.header, rest, first = b"", b"", True
+            self.header, rest, first, at = b"", b"", True, 0  # at: the offset of `rest` in the file
             while True:
                 block = f.read(BLOCK)
                 data = rest + block
@@ -59,11 +60,13 @@ class RawLines:
                 if lines is None:
                     self.regular = False
                     return
+                starts = _starts(part, at)[:len(lines)]
+                at += cut
                 if first and lines:
-                    self.header, lines, first = lines[0], lines[1:], False
+                    self.header, lines, starts, first = lines[0], lines[1:], starts[1:], False
                 self.lines += len(lines)
                 if lines:
-                    yield lines
+                    yield lines, starts
                 if not block:
                     return
 
@@ -83,6 +86,12 @@ def _valid(decoder: codecs.IncrementalDecoder, data: bytes, final: bool) -> bool
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _starts(part: bytes, at: int) -> np.ndarray:
+    """The file offsets where the lines of `part` (whole lines, at offset `at`) start, and where the next would."""
+    breaks = np.flatnonzero(np.frombuffer(part, np.uint8) == ord("\n")).astype(np.uint64)
+    return np.concatenate([np.zeros(1, np.uint64), breaks + np.uint64(1)]) + np.uint64(at)
 
 
 def _split(data: bytes) -> list[bytes] | None:

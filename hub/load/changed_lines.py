@@ -11,7 +11,6 @@ digest, read once, part after part); only the changed lines' rows stay in memory
 from __future__ import annotations
 
 import hashlib
-import mmap
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import BinaryIO
@@ -137,9 +136,9 @@ class Split:
             out.write(self.raw.header + b"\n")
             if not len(self.changed):
                 return
-            with open(self.raw.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            with open(self.raw.path, "rb") as f:  # read, not mapped: the mapped file's pages would count as RSS
                 for group in np.array_split(self.starts, -(-len(self.starts) // READ)):
-                    out.write(b"".join(_line(m, s) + b"\n" for s in group.tolist()))
+                    out.write(b"".join(_line(f, s) + b"\n" for s in group.tolist()))
             if not self.raw.ends_with_break and self.changed[-1] == FIRST_ROW + self.raw.lines - 1:
                 out.truncate(out.tell() - 1)  # the last line has no line break: a short one is still truncated
 
@@ -189,11 +188,11 @@ def split(source: Path, keys: tuple[str, str]) -> Split | None:
     return found
 
 
-def _line(m: mmap.mmap, start: int) -> bytes:
+def _line(f: BinaryIO, start: int) -> bytes:
     """The line that starts at `start`, without its line break (CRLF, LF, or a CR ending the file)."""
-    end = m.find(b"\n", start)
-    line = m[start:len(m) if end < 0 else end]
-    return line[:-1] if line.endswith(b"\r") else line
+    f.seek(start)
+    line = f.readline().removesuffix(b"\n")
+    return line.removesuffix(b"\r")
 
 
 def _base_parts(f: BinaryIO, h: hashlib._Hash) -> Iterator[np.ndarray]:

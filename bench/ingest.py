@@ -10,12 +10,10 @@ and the next night's file (the same students, `--changes` of them moved up a gra
 when dlt is importable (not a dependency of the hub; `--dlt-path` adds a folder it was installed to), a dlt merge of
 the same two files. The bench's integration opts in to `stage_changes_only: true` (off by default in the
 registry), so the next night measures the shortcut that stages only changed rows (hub/load/changes.py);
-`--no-changes-only` measures the default, which stages the whole file every night. Each night runs in a child
-process of its own, as each delivery's run does under Dagster, so each peak RSS is measured alone; each night also
-prints the import process's own CPU seconds, which a busy machine inflates far less than its wall seconds. Between
-the two nights the warehouse is left as a day between deliveries leaves it (`settle`: VACUUM ANALYZE and a
-checkpoint), and the next night's file is on disk before its clock starts (its upload ended in the quiet period
-before the tick). With `--repeat N` the figures are medians of N. Last line:
+`--no-changes-only` measures the default, which stages the whole file every night. Each night runs in a process of
+its own, as each delivery's run does under Dagster (each peak RSS its own; its CPU seconds, which load inflates far
+less than wall seconds, printed too), after the warehouse was left as a day between deliveries leaves it (`settle`)
+and with its file on disk. `--repeat N`: medians of N. Last line:
 hub_rows_per_s=… copy_rows_per_s=… ratio=… night_ratio=… dlt_ratio=… peak_rss_mb=…
 (night_ratio = next night's seconds / first import's; dlt_ratio = hub rows/s / dlt merge rows/s on the first file,
 `n/a` without dlt.)
@@ -126,9 +124,7 @@ def hub_import(url: str, work: Path, night: str) -> dict[str, float]:
 
 
 def _warm(url: str) -> None:
-    """What a long-running process has done before a night: the steps' modules imported and the warehouse reached,
-    so the night's figures are its own work, not the child process's first imports (each run's process start is
-    measured by bench/run_start.py)."""
+    """The steps' modules imported and the warehouse reached, as in a long-running process (see bench/run_start.py)."""
     import assets.apply_step  # noqa: F401
     import assets.file_step  # noqa: F401
     import resources.bulk_load  # noqa: F401
@@ -138,39 +134,33 @@ def _warm(url: str) -> None:
 
 
 def _cpu_s() -> float:
-    """CPU seconds of this process (all its threads) so far: what the hub's own Python costs, whatever the load of
-    the machine (the warehouse server's work is not in it)."""
+    """CPU seconds of this process (all its threads): the hub's own Python, not the warehouse server's work."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
 def _wal_lsn(url: str) -> str | None:
     """PostgreSQL: the server's WAL position (WAL is server-wide: other databases' writes count too)."""
-    if url.startswith("duckdb"):
-        return None
-    with sa.create_engine(url, poolclass=sa.pool.NullPool).connect() as conn:
-        return conn.exec_driver_sql("SELECT CAST(pg_current_wal_lsn() AS text)").scalar_one()
+    return None if url.startswith("duckdb") else _one(url, "SELECT CAST(pg_current_wal_lsn() AS text)")
 
 
 def _wal_mb_since(url: str, lsn: str | None) -> float:
-    if lsn is None:
-        return 0.0
+    return 0.0 if lsn is None else float(_one(url, f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{lsn}')")) / 1e6
+
+
+def _one(url: str, sql: str) -> object:
     with sa.create_engine(url, poolclass=sa.pool.NullPool).connect() as conn:
-        diff = conn.execute(sa.text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), CAST(:l AS pg_lsn))"), {"l": lsn})
-        return float(diff.scalar_one()) / 1e6
+        return conn.exec_driver_sql(sql).scalar_one()
 
 
 def settle(url: str) -> None:
-    """What the warehouse does in the day between two deliveries, done before the next night is timed: autovacuum
-    (visibility and hint bits of the rows the first import wrote, statistics) and a checkpoint (its dirty pages
-    written). Timed right after the first import, the night would pay for them, a cost that grows with the file."""
-    if url.startswith("duckdb"):
-        with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as conn:
-            conn.exec_driver_sql("CHECKPOINT")
-        return
-    with sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.exec_driver_sql("VACUUM (ANALYZE)")
-        conn.exec_driver_sql("CHECKPOINT")
+    """A day between deliveries, before the next night's clock: autovacuum (hint bits, statistics), a checkpoint."""
+    duck = url.startswith("duckdb")
+    with sa.create_engine(url, poolclass=sa.pool.NullPool, **({} if duck else {"isolation_level": "AUTOCOMMIT"})
+                          ).connect() as conn:
+        for sql in ("CHECKPOINT",) if duck else ("VACUUM (ANALYZE)", "CHECKPOINT"):
+            conn.exec_driver_sql(sql)
+        conn.commit()
 
 
 def dlt_merge(url: str, work: Path) -> dict[str, float]:
@@ -213,8 +203,7 @@ def _dlt_available(extra_path: str | None) -> bool:
 
 
 def _peak_rss_mb() -> float:
-    """Peak RSS of this program since exec (VmHWM). getrusage's ru_maxrss would also count the forked image of
-    the parent, whose size grows with the file it generated."""
+    """Peak RSS since exec (VmHWM; ru_maxrss would count the forked parent's image, which grows with its file)."""
     status = Path("/proc/self/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 

@@ -9,7 +9,6 @@ table; fields changed from ops.field_audit) are compared with the rules, and a h
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,12 +16,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from hub.apply.hold_preview import changed_fields, file_mapping, identity_changes, table_preview
-from hub.apply.upsert import ApplyStats, lit
+from hub.apply.rows_before import enough_rows, few_rows, rows_before
+from hub.apply.upsert import ApplyStats
 from hub.intake import ledger
 from hub.intake.ledger import Delivery, utcnow
 from hub.load.changes import unchanged
 from hub.registry.declarations import Feed
-from hub.registry.hold_rules import HoldRules
 from hub.registry.registry import Integration
 from hub.store.tables import deliveries, delivery_sizes, field_audit, holds
 
@@ -60,16 +59,16 @@ def checked_apply(conn: sa.Connection, feed: Feed, integration: Integration, fil
     if first:
         reasons.append("the first delivery of a new integration: review its mapping, then approve")
     reasons += _size_reasons(conn, integration, judged, sizes)
-    few = _few_rows(conn, feed, integration.district) if new else {}  # a first delivery creates all it brings
+    few = few_rows(conn, feed, integration.district) if new else {}  # a first delivery creates all it brings
     stats = apply()
     totals = _totals(stats)
     identity = identity_changes(conn, judged, run_id)
-    enough = _enough(integration.holds, totals, identity)
-    reasons += _share_reasons(integration, _rows_before(conn, feed, integration.district, totals, few, enough),
+    enough = enough_rows(integration.holds, totals, identity)
+    reasons += _share_reasons(integration, rows_before(conn, feed, integration.district, totals, few, enough),
                               totals, identity)
     if not reasons:
         return stats
-    before = _rows_before(conn, feed, integration.district, totals, few)  # exact, for the preview
+    before = rows_before(conn, feed, integration.district, totals, few)  # exact, for the preview
     preview: dict[str, object] = {
         "files": {d.file_type: {"file": d.file_name, "rows": sizes[d.delivery_id]} for d in judged},
         "tables": table_preview(before, stats),
@@ -221,63 +220,6 @@ def _totals(stats: ApplyStats) -> dict[str, dict[str, int]]:
         t["updated"] += s.updated
         t["created"] += s.inserted
     return totals
-
-
-FEW = 1_000  # a district with fewer rows in a target table before the apply has them counted then, exactly
-
-
-def _few_rows(conn: sa.Connection, feed: Feed, district_id: str) -> dict[str, int]:
-    """Before the apply of an integration's first delivery: the district's rows in each target table that has fewer
-    than FEW of them (a table not made yet has none), each count stopped at FEW. Its million creates are then not
-    counted again after it."""
-    inspector, out = sa.inspect(conn), {}
-    for table in feed.target_tables:
-        schema, name = table.split(".")
-        if not inspector.has_table(name, schema=schema):
-            out[table] = 0
-            continue
-        rows = f"SELECT 1 FROM {table} WHERE district_id = {lit(district_id)} LIMIT {FEW}"
-        if (n := int(conn.execute(sa.text(f"SELECT count(*) FROM ({rows}) r")).scalar_one())) < FEW:
-            out[table] = n
-    return out
-
-
-def _rows_before(conn: sa.Connection, feed: Feed, district_id: str, totals: dict[str, dict[str, int]],
-                 few: dict[str, int], enough: dict[str, int] | None = None) -> dict[str, int]:
-    """The district's rows in each target table the apply changed, as they were before it: those `few` counted
-    before it, else counted after it, less the rows it created, plus those it deleted (tables a feed creates on
-    first use exist by then). With `enough` (table -> rows), counting stops there: a table with at least that many
-    rows is said to have that many."""
-    out = {}
-    for table in (t for t in totals if t in feed.target_tables):
-        if table in few:
-            out[table] = few[table]
-            continue
-        shift = totals[table]["deleted"] - totals[table]["created"]
-        rows = f"SELECT 1 FROM {table} WHERE district_id = {lit(district_id)}"
-        if enough is not None and table in enough:
-            rows += f" LIMIT {max(enough[table] - shift, 0)}"
-        out[table] = int(conn.execute(sa.text(f"SELECT count(*) FROM ({rows}) r")).scalar_one()) + shift
-    return out
-
-
-def _enough(rules: HoldRules, totals: dict[str, dict[str, int]], identity: dict[str, int]) -> dict[str, int]:
-    """Per target table, a number of rows before the delivery from which no share rule can hold it (the night of a
-    few changes counts that far, not the district's every row); tables where any number may are left out."""
-    out = {}
-    for table, counts in totals.items():
-        need, exact = max(rules.min_rows, 1), False
-        for rule, n in {**counts, "identity_changed": identity.get(table, 0)}.items():
-            limit = getattr(rules, rule)
-            if limit is None or not n:
-                continue
-            if limit <= 0:  # any share breaks it: the message says of how many rows
-                exact = True
-                break
-            need = max(need, math.floor(n / limit) + 1)
-        if not exact:
-            out[table] = need
-    return out
 
 
 def _share_reasons(integration: Integration, before: dict[str, int], totals: dict[str, dict[str, int]],

@@ -51,7 +51,7 @@ def _older_warehouse(url: str) -> None:
                              "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"d": OLD_STUDENT[0], "s": OLD_STUDENT[1]})
 
 
-def _ops_indexes(conn: sa.Connection, table: str, schema: str = "ops") -> set[str]:
+def _indexes(conn: sa.Connection, schema: str, table: str) -> set[str]:
     sql = (f"SELECT index_name FROM duckdb_indexes() WHERE schema_name = '{schema}' AND table_name = '{table}'"
            if conn.dialect.name == "duckdb" else
            f"SELECT indexname FROM pg_indexes WHERE schemaname = '{schema}' AND tablename = '{table}'")
@@ -74,9 +74,9 @@ def test_older_warehouse_gains_new_columns_and_indexes_and_keeps_its_students(tm
     with sa.create_engine(hub_env["url"], poolclass=sa.pool.NullPool).connect() as conn:
         assert {"school_entity", *NEW} <= {
             c["name"] for c in sa.inspect(conn).get_columns("students", schema="core")}
-        assert "ix_field_audit_delivery_action" in _ops_indexes(conn, "field_audit")
-        assert {"ix_deliveries_integration", "ix_deliveries_feed_status"} <= _ops_indexes(conn, "deliveries")
-        staged = _ops_indexes(conn, "siras__demographics", "staging")
+        assert "ix_field_audit_delivery_action" in _indexes(conn, "ops", "field_audit")
+        assert {"ix_deliveries_integration", "ix_deliveries_feed_status"} <= _indexes(conn, "ops", "deliveries")
+        staged = _indexes(conn, "staging", "siras__demographics")
         assert "ix_staging_siras__demographics_delivery_id" in staged
         # PostgreSQL only: DuckDB has no partial index (and the upgrade did not try one)
         assert ("ix_siras__demographics_ssid_key_unfilled" in staged) == (conn.dialect.name == "postgresql")

@@ -25,8 +25,7 @@ def few_rows(conn: sa.Connection, feed: Feed, district_id: str) -> dict[str, int
         if not inspector.has_table(name, schema=schema):
             out[table] = 0
             continue
-        rows = f"SELECT 1 FROM {table} WHERE district_id = {lit(district_id)} LIMIT {FEW}"
-        if (n := int(conn.execute(sa.text(f"SELECT count(*) FROM ({rows}) r")).scalar_one())) < FEW:
+        if (n := _count(conn, table, district_id, FEW)) < FEW:
             out[table] = n
     return out
 
@@ -43,11 +42,16 @@ def rows_before(conn: sa.Connection, feed: Feed, district_id: str, totals: dict[
             out[table] = few[table]
             continue
         shift = totals[table]["deleted"] - totals[table]["created"]
-        rows = f"SELECT 1 FROM {table} WHERE district_id = {lit(district_id)}"
-        if enough is not None and table in enough:
-            rows += f" LIMIT {max(enough[table] - shift, 0)}"
-        out[table] = int(conn.execute(sa.text(f"SELECT count(*) FROM ({rows}) r")).scalar_one()) + shift
+        limit = max(enough[table] - shift, 0) if enough is not None and table in enough else None
+        out[table] = _count(conn, table, district_id, limit) + shift
     return out
+
+
+def _count(conn: sa.Connection, table: str, district_id: str, limit: int | None) -> int:
+    """The district's rows in `table`, counted no further than `limit` (None: all)."""
+    rows = f"SELECT 1 FROM {table} WHERE district_id = {lit(district_id)}"
+    rows += "" if limit is None else f" LIMIT {limit}"
+    return int(conn.execute(sa.text(f"SELECT count(*) FROM ({rows}) r")).scalar_one())
 
 
 def enough_rows(rules: HoldRules, totals: dict[str, dict[str, int]], identity: dict[str, int]) -> dict[str, int]:

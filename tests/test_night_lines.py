@@ -196,6 +196,28 @@ def test_base_digests_missing_or_altered_read_the_whole_file(hub, landing, damag
     assert _staged(NEXT) == 30 and _unchanged() == []
 
 
+def test_base_digests_altered_during_the_night_stage_the_whole_file(hub, landing, monkeypatch):  # noqa: F811
+    """The base's rows of the unchanged lines are read from its digests file again when the night's digests are
+    written: a file altered since the lines were compared stages the night whole, never a base from two files."""
+    defs, instance = hub
+    first = _first()
+    compare = changed_lines.Split.compare
+
+    def compare_then_alter(self, base, rows, sha256):  # noqa: ANN001, ANN202
+        found = compare(self, base, rows, sha256)
+        data = bytearray(Path(base).read_bytes())
+        data[:8] = bytes(8)
+        Path(base).write_bytes(bytes(data))
+        return found
+    monkeypatch.setattr(changed_lines.Split, "compare", compare_then_alter)
+    second = _changed(first, [4])
+    two = _two(defs, instance, landing, _text(first).encode(), _text(second).encode())
+    assert [r.success for r in two.runs] == [True]
+    assert _staged(NEXT) == 30 and _unchanged() == []
+    assert query("SELECT grade FROM core.students WHERE state_student_id = :s", s=first.loc[4, "SSID"]) == \
+        [(second.loc[4, "GRADE"],)]
+
+
 def test_digests_read_in_pieces_find_the_changed_lines_night_after_night(hub, landing, monkeypatch):  # noqa: F811
     """The base's digests are read a few rows at a time (a part spans several reads, a read several parts), and the
     digests a night writes back (the base's unchanged rows merged with its staged ones) serve the night after."""

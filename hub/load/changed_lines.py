@@ -1,27 +1,28 @@
 """A night's file split by its raw lines before any parsing (hub/load/changes.py): the lines identical to a line of
-the last applied delivery are left out unread, the others are written to a file of their own that the reader parses
-and staging validates, with the rows they have in the delivered file. Each changed line is read where it starts (its
-byte offset is spilled with its digests), or, when more than one line in DENSE changed, taken from a second pass.
+the last applied delivery are left out unread, the others are written to a file of their own that the reader
+(hub/load/changed_reader.py) parses and staging validates, with the rows they have in the delivered file. Each
+changed line is read where it starts (its byte offset is spilled with its digests), or, when more than one line in
+DENSE changed, taken from a second pass.
 
 Memory stays flat whatever the size of the file: the digests of its lines are spilled to PARTS files by the top bits
 of their first digest, and each part is compared with the same part of the base's digests (a file sorted by the first
-digest, read once, part after part); only the changed lines' rows stay in memory, and one byte per line (its part).
+digest, read part after part); only the changed lines' rows stay in memory, one byte per line (its part) and one bit
+per line of the base (whether a line of the file equals it: the base's rows of the unchanged lines are read from the
+base again, not spilled).
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from hub.read.errors import RowError
-from hub.read.parsing import LINE, ROW, TableReader, open_table
 from hub.read.raw_lines import RawLines, digests
 from resources.archive import local_copy
 
@@ -72,53 +73,53 @@ def part_of(first: np.ndarray) -> np.ndarray:
 @dataclass
 class Split:
     """One pass over a file: the digests of all its data lines, spilled by part; against a base, which are unchanged
-    (the base's rows of them spilled by part too) and the rows of the changed ones."""
+    (a bit per base row: `same_parts`) and the rows of the changed ones."""
 
     raw: RawLines
     folder: tempfile.TemporaryDirectory = field(repr=False)  # 0700: spilled digests, the changed lines' file
     parts: np.ndarray = field(repr=False)  # (lines,) uint8: the part of each data line, by row - FIRST_ROW
     lines: Parts = field(repr=False)  # (first digest, second digest, row, byte offset) of every data line
     staged: Parts = field(repr=False)  # (row, key hash) of the rows staged (hub/load/changes.py keeps them)
-    same: Parts | None = field(default=None, repr=False)  # the base's rows (digests, key hash) of the unchanged lines
+    matched: list[np.ndarray] | None = field(default=None, repr=False)  # per part, packed: base rows equal to a line
     unchanged: int = 0  # lines equal to a line of the base
     twice: bool = False  # two lines equal to one line of the base
     changed: np.ndarray | None = None  # rows of the changed lines, in file order; None: all rows
     starts: np.ndarray | None = field(default=None, repr=False)  # where each changed line starts in the file
+    _base: tuple[Path, int, bytes] | None = field(default=None, repr=False)  # the base compared: path, rows, sha256
+    _open: ExitStack = field(default_factory=ExitStack, repr=False)  # the base's local copy, kept until close
 
     @property
     def path(self) -> Path:
         return Path(self.folder.name) / "changed.csv"
 
     def close(self) -> None:
-        for spilled in (self.lines, self.staged, self.same):
-            if spilled is not None:
-                spilled.flush()
+        for spilled in (self.lines, self.staged):
+            spilled.flush()
+        self._open.close()
         self.folder.cleanup()
 
     def compare(self, base: str, rows: int, sha256: bytes) -> bool:
         """Compare every line with the base's digests at `base` ((rows, 3) uint64 sorted by the first column: line
         digests and key hash), part by part; False (nothing kept) when that file is missing or not what
         ops.row_hashes recorded."""
-        self.same = Parts(Path(self.folder.name), "same", 3)
-        changed, seen, h = [], 0, hashlib.sha256()
+        matched, changed = [], []
         try:
-            with local_copy(base) as path, open(path, "rb") as f:
-                for p, previous in enumerate(_base_parts(f, h)):
-                    seen += len(previous)
-                    lines = self.lines.read(p)
-                    at = find(previous, np.ascontiguousarray(previous[:, 0]), lines[:, :2])
-                    hit = at >= 0
-                    same = np.sort(at[hit])
-                    self.twice = self.twice or bool((same[1:] == same[:-1]).any())
-                    self.same.add(np.full(len(same), p, np.uint8), previous[same])
-                    self.unchanged += len(same)
-                    changed.append(lines[~hit, 2:4])
-        except (OSError, ValueError):  # missing, or not whole rows
-            seen = -1
-        self.same.flush()
-        if seen != rows or h.digest() != sha256:
-            self.same, self.unchanged, self.twice = None, 0, False
+            path = self._open.enter_context(local_copy(base))
+            for p, previous in enumerate(_verified_parts(path, rows, sha256)):
+                lines = self.lines.read(p)
+                at = find(previous, np.ascontiguousarray(previous[:, 0]), lines[:, :2])
+                hit = at >= 0
+                same = np.zeros(len(previous), bool)
+                same[at[hit]] = True
+                self.twice = self.twice or int(same.sum()) < int(hit.sum())
+                matched.append(np.packbits(same))
+                self.unchanged += int(hit.sum())
+                changed.append(lines[~hit, 2:4])
+        except (OSError, ValueError):  # missing, or not whole rows, or not the recorded rows
+            self._open.close()
+            self.unchanged, self.twice = 0, False
             return False
+        self.matched, self._base = matched, (path, rows, sha256)
         found = np.concatenate(changed) if changed else np.empty((0, 2), np.uint64)
         found = found[np.argsort(found[:, 0])]
         self.changed, self.starts = found[:, 0].astype(np.int64), found[:, 1]
@@ -127,6 +128,16 @@ class Split:
         else:
             self._read_changed()
         return True
+
+    def same_parts(self) -> Iterator[np.ndarray]:
+        """After `compare`: the base's rows of the unchanged lines (digests, key hash), part after part, each sorted by
+        the first digest (read from the base again; BaseChanged if it is no longer what was compared)."""
+        assert self.matched is not None and self._base is not None
+        parts = _verified_parts(*self._base)
+        for bits in self.matched:
+            previous = next(parts)
+            yield previous[np.unpackbits(bits, count=len(previous)).view(bool)]
+        next(parts, None)  # past the last part: the file is checked whole
 
     def _read_changed(self) -> None:
         """Write the header and the changed lines, in file order, to the changed lines' file, each read where it
@@ -195,6 +206,22 @@ def _line(f: BinaryIO, start: int) -> bytes:
     return line.removesuffix(b"\r")
 
 
+class BaseChanged(ValueError):
+    """A base's digests file is not (or no longer) the one ops.row_hashes recorded."""
+
+
+def _verified_parts(path: Path, rows: int, sha256: bytes) -> Iterator[np.ndarray]:
+    """The rows of a sorted digests file, part after part (every part, empty ones too); BaseChanged at the end when
+    the file does not hold `rows` rows of that sha256."""
+    h, seen = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        for part in _base_parts(f, h):
+            seen += len(part)
+            yield part
+    if seen != rows or h.digest() != sha256:
+        raise BaseChanged(f"{path.name} is not the digests file recorded")
+
+
 def _base_parts(f: BinaryIO, h: hashlib._Hash) -> Iterator[np.ndarray]:
     """The rows of a sorted digests file, part after part (every part, empty ones too), hashing what is read."""
     buf: list[np.ndarray] = []
@@ -231,55 +258,3 @@ def find(base: np.ndarray, first: np.ndarray, digests: np.ndarray) -> np.ndarray
     hit = np.zeros(len(digests), bool)
     hit[inside] = (first[at[inside]] == digests[inside, 0]) & (base[at[inside], 1] == digests[inside, 1])
     return np.where(hit, at, -1)
-
-
-def open_changed(found: Split, aliases: Mapping[str, Sequence[str]], chunk_rows: int,
-                 max_cells: int | None) -> ChangedLines:
-    """A reader of the changed lines (their file in UTF-8 when the delivered one is cp1252: the same text, whatever
-    bytes the changed lines alone hold)."""
-    if found.raw.encoding == "cp1252":
-        text = found.path.read_bytes().decode("cp1252")  # an undefined byte fails here as the whole file's would
-        found.path.write_bytes(text.encode("utf-8"))
-    inner = open_table(found.path, aliases, chunk_rows=chunk_rows, max_cells=max_cells)
-    inner.counted = found.unchanged
-    return ChangedLines(inner, found.changed if found.changed is not None else np.empty(0, np.int64),
-                        found.raw.encoding)
-
-
-@dataclass
-class ChangedLines:
-    """The TableReader of a file's changed lines (hub/read/parsing.py), naming each record by its row in the delivered
-    file; `records` counts the unchanged lines too (a footer's stated count is the file's)."""
-
-    inner: TableReader
-    rows: np.ndarray  # the delivered row of each line after the header of the changed lines' file
-    encoding: str  # the delivered file's
-
-    @property
-    def columns(self) -> dict[str, str]:
-        return self.inner.columns
-
-    @property
-    def unmatched_headers(self) -> list[str]:
-        return self.inner.unmatched_headers
-
-    @property
-    def records(self) -> int:
-        return self.inner.records
-
-    @property
-    def footers(self) -> list[int]:
-        return [self._row(r) for r in self.inner.footers]
-
-    def take_errors(self) -> list[RowError]:
-        return [RowError(self._row(e.row_number), e.column, e.rule, None if e.line is None else self._row(e.line))
-                for e in self.inner.take_errors()]
-
-    def chunks(self) -> Iterator[pd.DataFrame]:
-        for chunk in self.inner.chunks():
-            chunk[ROW] = self.rows[chunk[ROW].to_numpy() - FIRST_ROW]
-            chunk[LINE] = chunk[ROW]
-            yield chunk
-
-    def _row(self, row: int) -> int:
-        return row if row < FIRST_ROW else int(self.rows[row - FIRST_ROW])

@@ -40,7 +40,8 @@ import sqlalchemy as sa
 
 from hub.intake.ledger import Delivery
 from hub.load.change_base import OPEN, base_of, fingerprint
-from hub.load.changed_lines import FIRST_ROW, PARTS, ChangedLines, Split, open_changed, split
+from hub.load.changed_lines import FIRST_ROW, PARTS, BaseChanged, Split, split
+from hub.load.changed_reader import ChangedLines, open_changed
 from hub.read.parsing import TableReader, open_table
 from hub.registry.declarations import Feed, FileType
 from hub.registry.registry import Integration, Registry
@@ -116,6 +117,8 @@ class Changes:
             if self.base is not None:
                 conn.execute(sa.insert(unchanged_rows).values(delivery_id=self.delivery.delivery_id,
                                                               base_delivery_id=self.base, rows=self.unchanged))
+        except BaseChanged as exc:  # the base's digests changed since they were compared: trust none of them
+            raise FullNeeded from exc
         finally:
             self.close()
 
@@ -130,17 +133,20 @@ class Changes:
         count and sha256."""
         assert self._split is not None
         h, count = hashlib.sha256(), 0
+        same = self._split.same_parts() if self._split.matched is not None else None
         with write_file(location) as out:
             for p in range(PARTS):
                 lines, staged = self._split.lines.read(p), self._split.staged.read(p)  # both in file order
                 at = np.searchsorted(lines[:, 2], staged[:, 0])
                 part = np.column_stack([lines[at, :2], staged[:, 1]])
-                if self._split.same is not None:
-                    part = np.concatenate([self._split.same.read(p), part])
+                if same is not None:
+                    part = np.concatenate([next(same), part])
                 part = np.ascontiguousarray(part[np.argsort(part[:, 0], kind="stable")])
                 out.write(part.data)
                 h.update(part.data)
                 count += len(part)
+            if same is not None:
+                next(same, None)  # past its last part: the base is checked whole
         return count, h.digest()
 
     def _repeated(self) -> bool:
@@ -154,12 +160,12 @@ class Changes:
         keys = np.sort(keys[keys != NO_KEY])
         if (keys[1:] == keys[:-1]).any():
             return True
-        if not len(keys) or self._split.same is None:
+        if not len(keys) or self._split.matched is None:
             return False
         seen = np.zeros(1 << 20, bool)  # the staged keys' top 20 bits: most unchanged keys are ruled out by one lookup
         seen[keys >> SHIFT] = True
-        for p in range(PARTS):
-            same = self._split.same.read(p)[:, 2]
+        for part in self._split.same_parts():
+            same = part[:, 2]
             same = same[seen[same >> SHIFT] & (same != NO_KEY)]
             at = np.minimum(np.searchsorted(keys, same), len(keys) - 1)
             if (keys[at] == same).any():

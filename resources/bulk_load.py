@@ -59,7 +59,7 @@ class BulkLoad:
         if self._queue is None:
             self._start([c for c in self.columns if _is_text(df[c])])
         buf = io.BytesIO()
-        pa_csv.write_csv(pa.Table.from_pandas(df[self.columns], preserve_index=False), buf,
+        pa_csv.write_csv(pa.Table.from_pandas(df[self.columns], preserve_index=False, nthreads=1), buf,
                          pa_csv.WriteOptions(include_header=False))
         self._put(buf.getvalue())
 

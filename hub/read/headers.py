@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hub.read.errors import FileFormatError
+from hub.read.utf8 import Stream
 
 _DELIMITERS = "\t|;^"
 
@@ -23,7 +24,7 @@ def sniff(path: Path) -> tuple[str, str, bool, bool, list[str], int]:
 
     Encoding: BOM -> utf-8-sig; whole file valid UTF-8 -> utf-8; else cp1252. Delimiter: from the first line.
     """
-    decoder, utf8, quotes, last = codecs.getincrementaldecoder("utf-8")(), True, 0, b""
+    utf8, quotes, last = Stream(), 0, b""
     with open(path, "rb") as f:
         first = f.readline(1 << 20)
         delimiter = _detect_delimiter(first.decode("latin-1"))
@@ -31,16 +32,8 @@ def sniff(path: Path) -> tuple[str, str, bool, bool, list[str], int]:
         while block := f.read(1 << 20):
             quotes += block.count(b'"')
             last = block[-1:]
-            if utf8:
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError:
-                    utf8 = False
-        try:
-            utf8 = utf8 and decoder.decode(b"", final=True) is not None
-        except UnicodeDecodeError:
-            utf8 = False
-    encoding = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8" if utf8 else "cp1252"
+            utf8.add(block)
+    encoding = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8" if utf8.finish() else "cp1252"
     try:
         with open(path, encoding=encoding, newline="") as f:
             reader = csv.reader(f, delimiter=delimiter)

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hub.read.utf8 import valid
+
 BLOCK = 2 << 20  # bytes read at once: memory stays flat whatever the size of the file
 TEXT_SUFFIXES = (".csv", ".txt")
 
@@ -41,7 +43,6 @@ class RawLines:
         if self.path.suffix.lower() not in TEXT_SUFFIXES:
             self.regular = False
             return
-        decoder = codecs.getincrementaldecoder("utf-8")()
         with open(self.path, "rb") as f:
             self.header, rest, first, at = b"", b"", True, 0  # at: the offset of `rest` in the file
             while True:
@@ -54,8 +55,8 @@ class RawLines:
                 part, rest = data[:cut], data[cut:]
                 if not block:
                     self.ends_with_break = not part or part.endswith((b"\n", b"\r"))
-                # whole lines: an ASCII part leaves the decoder as it was (no sequence spans parts)
-                self.utf8 = self.utf8 and (not decode or part.isascii() or _valid(decoder, part, final=not block))
+                # whole lines: no character spans parts (a line break is one)
+                self.utf8 = self.utf8 and (not decode or valid(part))
                 lines = _split(part)
                 if lines is None:
                     self.regular = False
@@ -78,14 +79,6 @@ class RawLines:
     def layout(self) -> str:
         """Digest of what makes equal lines equal records: the header line and the encoding (not line breaks)."""
         return hashlib.sha256(self.header + b"\x00" + self.encoding.encode()).hexdigest()
-
-
-def _valid(decoder: codecs.IncrementalDecoder, data: bytes, final: bool) -> bool:
-    try:
-        decoder.decode(data, final=final)
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _starts(part: bytes, at: int) -> np.ndarray:

@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hub.read.errors import FileFormatError
-from hub.read.utf8 import Stream
 
 _DELIMITERS = "\t|;^"
 
@@ -24,6 +23,8 @@ def sniff(path: Path) -> tuple[str, str, bool, bool, list[str], int]:
 
     Encoding: BOM -> utf-8-sig; whole file valid UTF-8 -> utf-8; else cp1252. Delimiter: from the first line.
     """
+    from hub.read.utf8 import Stream  # pyarrow: loaded by the steps that read files, not with the definitions
+
     utf8, quotes, last = Stream(), 0, b""
     with open(path, "rb") as f:
         first = f.readline(1 << 20)

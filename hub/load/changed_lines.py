@@ -109,11 +109,12 @@ class Split:
                 lines = self.lines.read(p)
                 at = find(previous, np.ascontiguousarray(previous[:, 0]), lines[:, :2])
                 hit = at >= 0
+                hits = int(hit.sum())
                 same = np.zeros(len(previous), bool)
                 same[at[hit]] = True
-                self.twice = self.twice or int(same.sum()) < int(hit.sum())
+                self.twice = self.twice or int(same.sum()) < hits  # two lines equal to one base row
                 matched.append(np.packbits(same))
-                self.unchanged += int(hit.sum())
+                self.unchanged += hits
                 changed.append(lines[~hit, 2:4])
         except (OSError, ValueError):  # missing, or not whole rows, or not the recorded rows
             self._open.close()

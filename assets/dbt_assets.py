@@ -48,12 +48,20 @@ def dbt_project() -> DbtProject:
     return project
 
 
+DBT_OUTPUT = ("target", "logs", "dbt_packages")  # folders dbt writes, under the project
+
+
 def _manifest_stale(manifest: Path) -> bool:
+    """A model or config file newer than the manifest; dbt's own output (target/, its 1,300 compiled files, and
+    logs/) is not walked: every run process asks this at start."""
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    return any(f.stat().st_mtime > built for pattern in ("*.sql", "*.yml") for f in DBT_DIR.rglob(pattern)
-               if "target" not in f.relative_to(DBT_DIR).parts)
+    for folder, subfolders, files in os.walk(DBT_DIR):
+        subfolders[:] = [d for d in subfolders if not (folder == str(DBT_DIR) and d in DBT_OUTPUT)]
+        if any(f.endswith((".sql", ".yml")) and os.stat(os.path.join(folder, f)).st_mtime > built for f in files):
+            return True
+    return False
 
 
 def dbt_executable() -> str:

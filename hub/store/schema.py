@@ -7,6 +7,8 @@ from collections.abc import Iterable
 import threading
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateTable
 
 from hub.registry.declarations import Feed, FileType
 from hub.store.keyed import ensure_hash_key
@@ -35,6 +37,14 @@ def staging_table(feed: Feed, ft: FileType) -> sa.Table:
         *[_unfilled(name, k.name, k.source) for k in ft.keyed],
         schema="staging",
     )
+
+
+@compiles(CreateTable, "postgresql")
+def _unlogged_staging(create: CreateTable, compiler: sa.sql.compiler.DDLCompiler, **kw: object) -> str:
+    """PostgreSQL: staging tables are created unlogged (rebuilt from the archive at will: no WAL), not altered to
+    unlogged afterwards, which rewrites each table."""
+    sql = compiler.visit_create_table(create, **kw)
+    return sql.replace("CREATE TABLE", "CREATE UNLOGGED TABLE", 1) if create.element.schema == "staging" else sql
 
 
 def _unfilled(table: str, keyed: str, source: str) -> sa.Index:
@@ -125,11 +135,14 @@ def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
         with warehouse.begin(lock=DDL_LOCK) as conn:  # other processes start too: one brings the tables up at once
             for schema in SCHEMAS:
                 conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            metadata.create_all(conn)
-            add_missing(conn, metadata.sorted_tables)
+            present = {tuple(r) for r in conn.exec_driver_sql(
+                "SELECT table_schema, table_name FROM information_schema.tables")}
+            missing = [t for t in metadata.sorted_tables if (t.schema, t.name) not in present]
+            metadata.create_all(conn, tables=missing, checkfirst=False)  # one catalog read, not one per table
+            add_missing(conn, [t for t in metadata.sorted_tables if t not in missing])
             ensure_hash_key(conn, warehouse, metadata.sorted_tables)
             _write_statuses(conn)
-            if conn.dialect.name == "postgresql":  # staging is rebuilt from the archive at will: skip the WAL
+            if conn.dialect.name == "postgresql":  # staging an older hub created logged: skip the WAL from now on
                 logged = conn.exec_driver_sql(  # only those still logged: SET UNLOGGED locks the table exclusively
                     "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                     "WHERE n.nspname = 'staging' AND c.relkind = 'r' AND c.relpersistence = 'p'").scalars().all()

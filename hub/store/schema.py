@@ -113,6 +113,17 @@ def add_missing(conn: sa.Connection, tables: Iterable[sa.Table]) -> None:
                 conn.execute(sa.schema.CreateIndex(index))
 
 
+def _tables_present(conn: sa.Connection) -> set[tuple[str, str]]:
+    """(schema, name) of every table and view of the warehouse, read from its catalog in one query (not
+    information_schema: on PostgreSQL it lists only what the connecting role may read)."""
+    sql = ("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() UNION ALL "
+           "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = current_database()"
+           if conn.dialect.name == "duckdb" else
+           "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+           "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')")
+    return {(schema, name) for schema, name in conn.exec_driver_sql(sql)}
+
+
 def _write_statuses(conn: sa.Connection) -> None:
     """ops.delivery_statuses = hub.store.statuses.STATUSES (only when they differ: no write, no lock, on most starts)."""
     declared = {(s, m, s in FINAL, HEALTH[s]) for s, m in STATUSES.items()}
@@ -135,12 +146,7 @@ def ensure_tables(warehouse: Warehouse, feeds: Iterable[Feed]) -> None:
         with warehouse.begin(lock=DDL_LOCK) as conn:  # other processes start too: one brings the tables up at once
             for schema in SCHEMAS:
                 conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            present = {tuple(r) for r in conn.exec_driver_sql(  # PostgreSQL: the catalog, whatever the role may read
-                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() UNION "
-                "ALL SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = current_database()"
-                if conn.dialect.name == "duckdb" else
-                "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')")}
+            present = _tables_present(conn)
             missing = [t for t in metadata.sorted_tables if (t.schema, t.name) not in present]
             metadata.create_all(conn, tables=missing, checkfirst=False)  # one catalog read, not one per table
             add_missing(conn, [t for t in metadata.sorted_tables if t not in missing])

@@ -13,7 +13,7 @@ import pandas as pd
 from resources.bulk_load import BulkLoad
 from resources.warehouse import Warehouse
 
-CHUNKS, ROWS, COLUMNS = 24, 20_000, 10
+CHUNKS, ROWS, COLUMNS = 16, 20_000, 10
 
 
 def _rss_mb() -> float:
@@ -40,6 +40,6 @@ def test_a_duckdb_transaction_does_not_hold_the_chunks_it_staged(tmp_path):
         load.close()
         grown = _rss_mb() - settled
         assert conn.exec_driver_sql("SELECT count(*), count(DISTINCT c0) FROM staged").one() == (CHUNKS * ROWS,) * 2
-    # held chunks cost over 20 MB each (their Python strings: 430 MB over these 20 chunks); what stays is DuckDB's
-    # own copy of the values it has not written out yet, about 4.5 MB a chunk (90 MB), bounded by its memory_limit
+    # held chunks cost over 20 MB each (their Python strings: 262 MB over these 12 chunks); what stays is DuckDB's
+    # own copy of the values it has not written out yet, about 4.5 MB a chunk (53 MB), bounded by its memory_limit
     assert grown < 10 * (CHUNKS - 4), f"the process grew by {grown:.0f} MB over {CHUNKS - 4} chunks"

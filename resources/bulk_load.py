@@ -102,9 +102,9 @@ class BulkLoad:
             self._error = exc
 
     def _duckdb_insert(self, df: pd.DataFrame) -> None:
-        """Insert from a relation over the frame, named only inside the statement: a frame registered on the
-        connection stays held (its strings too) until the transaction ends, so a file staged in one transaction
-        would hold every chunk it staged (bench/ingest.py --warehouse duckdb, 1M rows: peak RSS 962 MB, now 693)."""
+        """Insert from a relation over the frame, named only inside the statement: what DuckDB scans from a frame
+        registered on the connection (its strings) stays held until the transaction ends, so a file staged in one
+        transaction held every chunk's (bench/ingest.py --warehouse duckdb, 1M rows: peak RSS 962 MB, now 693)."""
         select = ", ".join(f'NULLIF(CAST("{c}" AS VARCHAR), \'\')' if _is_text(df[c]) else f'"{c}"' for c in df)
         self.conn.connection.driver_connection.from_df(df).query(
             "_load", f"INSERT INTO {self.table} ({_names(df.columns)}) SELECT {select} FROM _load")
